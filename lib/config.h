@@ -1,0 +1,109 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#ifndef KT_CONFIG_H
+#define KT_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "macro.h"
+#include "user.h"
+
+#ifndef KT_CONFIG_PATH
+#define KT_CONFIG_PATH "/etc/security/keyturn.conf"
+#endif
+
+enum kt_volume_type {
+	KT_VOLUME_LUKS2,
+	KT_VOLUME_ECRYPTFS,
+};
+
+/* What to do when a mount is still busy at logout. */
+enum kt_busy_policy {
+	KT_BUSY_LAZY, /* retry, then lazy unmount + deferred removal */
+	KT_BUSY_KEEP, /* retry, then leave it mounted and open */
+	KT_BUSY_KILL, /* retry, then SIGTERM/SIGKILL the holders, retry */
+};
+
+/*
+ * One [volume NAME] section. String fields are templates (%u %h %U) in a
+ * parsed config, and expanded strings in a volume from
+ * kt_config_volumes_for().
+ */
+struct kt_volume {
+	char *name;           /* section name: [A-Za-z0-9_.-]{1,32} */
+	char *file;           /* where the section starts, for messages */
+	unsigned line;
+	char *users;          /* "user =": names separated by blanks, or "*" */
+	enum kt_volume_type type;
+	char *device;         /* luks2: block device or image */
+	char *dm_name;        /* luks2 "name =": device-mapper name */
+	char *fstype;         /* luks2: default "ext4" */
+	char *source;         /* ecryptfs: lower directory */
+	char *wrapped;        /* ecryptfs: wrapped mount passphrase file */
+	bool fnek;            /* ecryptfs: filename encryption, default yes */
+	char *mountpoint;
+	char *options;        /* extra mount options; nosuid,nodev always */
+	bool required;        /* a failure refuses the login */
+	bool any_user;        /* "user = *" */
+	enum kt_busy_policy busy;
+	unsigned busy_timeout; /* seconds of EBUSY retries at logout */
+};
+
+struct kt_config {
+	char *path;
+	unsigned key_timeout;     /* s: timeout of the passphrase key */
+	unsigned unlock_timeout;  /* s: bound of every wait of the module */
+	char *key_prefix;         /* "keyturn:" */
+	char **services;          /* allow list, NULL-terminated; NULL: all */
+	char **skip_services;     /* deny list, NULL-terminated; default
+				   * "systemd-user cron" */
+	struct kt_volume *volumes;
+	size_t n_volumes;
+};
+
+/* Room for a message "FILE:LINE: what is wrong". */
+#define KT_DIAG_MAX 512
+struct kt_diag {
+	char message[KT_DIAG_MAX];
+};
+
+/*
+ * Parses config text. file is used only in messages. On error returns
+ * -EINVAL (or -ENOMEM) and writes "FILE:LINE: ..." into diag.
+ */
+int kt_config_parse(const char *text, size_t len, const char *file,
+		    struct kt_config **ret, struct kt_diag *diag) _wur_;
+
+/*
+ * Opens path with O_NOFOLLOW, refuses it (-EPERM, message in diag) unless
+ * it is a regular file owned by root and not writable by group or other,
+ * then parses it. -ENOENT when there is no config.
+ */
+int kt_config_load(const char *path, struct kt_config **ret,
+		   struct kt_diag *diag) _wur_;
+
+struct kt_config *kt_config_free(struct kt_config *c);
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct kt_config *, kt_config_free)
+#define _cleanup_config_ _cleanup_(kt_config_freep)
+
+/* Whether service (PAM_SERVICE) is one keyturn skips: on the deny list,
+ * or not on the allow list when there is one. */
+bool kt_config_skips_service(const struct kt_config *c, const char *service);
+
+/*
+ * The volumes that apply to user, with every template expanded. A
+ * volume applies when its user list names the user or is "*"; for "*"
+ * the caller decides with kt_volume_present() ("every user that has the
+ * device"), which is I/O and so lives elsewhere. Expanded paths must be
+ * absolute and free of ".." components; a dm name must be a safe
+ * device-mapper name. Errors: -EINVAL with diag naming file and line.
+ */
+int kt_config_volumes_for(const struct kt_config *c, const struct kt_user *u,
+			  struct kt_volume **ret, size_t *ret_n,
+			  struct kt_diag *diag) _wur_;
+void kt_volumes_free(struct kt_volume *v, size_t n);
+
+const char *kt_volume_type_name(enum kt_volume_type t);
+const char *kt_busy_policy_name(enum kt_busy_policy p);
+
+#endif

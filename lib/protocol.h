@@ -1,0 +1,59 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#ifndef KT_PROTOCOL_H
+#define KT_PROTOCOL_H
+
+#include <stddef.h>
+
+#include "macro.h"
+
+/*
+ * Module <-> agent, one line a message over a socketpair, text only, no
+ * secrets (re-key secrets go over a separate pipe).
+ *
+ * agent -> module, one line per volume, then "done":
+ *   volume NAME STATUS ERRNO MESSAGE...
+ *   done
+ * module -> agent:
+ *   close
+ */
+#define KT_LINE_MAX 512
+
+enum kt_report_status {
+	KT_REPORT_OPENED,   /* unlocked and mounted now */
+	KT_REPORT_REUSED,   /* was already open */
+	KT_REPORT_LOCKED,   /* left locked: no passphrase this session */
+	KT_REPORT_FAILED,   /* tried and failed */
+	KT_REPORT_CLOSED,   /* locked at session end */
+	KT_REPORT_KEPT,     /* left open at session end (other sessions, busy) */
+	_KT_REPORT_MAX,
+};
+
+struct kt_report {
+	char volume[33];
+	enum kt_report_status status;
+	int error;                 /* positive errno, 0 for none */
+	char message[KT_LINE_MAX - 64];
+};
+
+const char *kt_report_status_name(enum kt_report_status s);
+
+/* "volume NAME STATUS ERRNO MESSAGE\n"; newlines and control bytes in the
+ * message are replaced. -ENOBUFS if size is too small. */
+int kt_report_format(const struct kt_report *r, char *buf, size_t size) _wur_;
+
+/* Parses one line (with or without its newline); -EBADMSG on anything
+ * malformed. */
+int kt_report_parse(const char *line, struct kt_report *ret) _wur_;
+
+/*
+ * Reads one line from fd into buf (NUL-terminated, newline removed),
+ * waiting at most until deadline_ms (CLOCK_MONOTONIC ms; 0: forever).
+ * Returns the length, 0 at EOF before any byte, -ETIMEDOUT, -EBADMSG for
+ * an over-long line, or -errno. Reads a byte at a time so nothing after
+ * the newline is consumed.
+ */
+int kt_line_read(int fd, char *buf, size_t size, long long deadline_ms) _wur_;
+int kt_line_write(int fd, const char *line) _wur_;
+long long kt_now_ms(void);
+
+#endif

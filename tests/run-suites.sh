@@ -1,0 +1,47 @@
+#!/bin/sh
+# Runs test suites and prints one line per program and a closing count.
+# A program passes with exit 0, is skipped with exit 77 (it prints why),
+# and fails otherwise.
+set -u
+cd "$(dirname "$0")/.."
+
+passed=0 failed=0 skipped=0 failures=""
+
+run() { # name command...
+	name=$1
+	shift
+	"$@"
+	rc=$?
+	case $rc in
+	0) passed=$((passed + 1)); echo "PASS: $name" ;;
+	77) skipped=$((skipped + 1)); echo "SKIP: $name" ;;
+	*) failed=$((failed + 1)); failures="$failures $name"
+	   echo "FAIL: $name (exit $rc)" ;;
+	esac
+}
+
+for suite in "$@"; do
+	echo "== $suite"
+	case $suite in
+	unit|pam|host)
+		for t in tests/$suite/test_*; do
+			case $t in *.c|*'*') continue ;; esac
+			[ -x "$t" ] || continue
+			run "$t" "$t"
+		done ;;
+	man)
+		for m in man/*.[58]; do
+			[ -e "$m" ] || continue
+			run "mandoc-lint $m" mandoc -Tlint -Wwarning "$m"
+		done ;;
+	vm)
+		run "tests/vm/run.sh check" tests/vm/run.sh check ;;
+	*)
+		echo "unknown suite $suite" >&2; exit 2 ;;
+	esac
+done
+
+echo
+[ -n "$failures" ] && echo "failed:$failures"
+echo "$passed passed, $failed failed, $skipped skipped"
+[ "$failed" -eq 0 ]
