@@ -3,6 +3,7 @@
 #define KT_LUKS_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "macro.h"
 #include "secret.h"
@@ -40,7 +41,8 @@ int kt_luks_open(const char *device, const char *dm_name,
  * something else. */
 int kt_luks_active(const char *dm_name, const char *device) _wur_;
 
-/* Deactivates; deferred asks the kernel to remove it when last closed. */
+/* Deactivates; deferred asks the kernel to remove it when last closed.
+ * 0 also when dm_name is not active. */
 int kt_luks_close(const char *dm_name, bool deferred) _wur_;
 
 /*
@@ -52,5 +54,13 @@ int kt_luks_close(const char *dm_name, bool deferred) _wur_;
 int kt_luks_enroll(const char *device, const struct kt_secret *existing,
 		   const struct kt_secret *login, const char *key_desc,
 		   struct kt_luks_token *ret) _wur_;
+
+/* The same with the PBKDF of the new keyslot given (NULL: libcryptsetup's
+ * default for LUKS2), for small machines and fast test volumes. */
+struct crypt_pbkdf_type;
+int kt_luks_enroll_pbkdf(const char *device, const struct kt_secret *existing,
+			 const struct kt_secret *login, const char *key_desc,
+			 const struct crypt_pbkdf_type *pbkdf,
+			 struct kt_luks_token *ret) _wur_;
 
 #endif

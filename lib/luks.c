@@ -1,0 +1,287 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
+#include <libcryptsetup.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include "luks.h"
+
+#define KT_TOKEN_TYPE "luks2-keyring"
+
+static kt_log_fn log_fn;
+static void *log_userdata;
+static pthread_once_t log_once = PTHREAD_ONCE_INIT;
+
+static void crypt_freep(struct crypt_device **cd)
+{
+	if (*cd)
+		crypt_free(*cd);
+}
+#define _cleanup_crypt_ _cleanup_(crypt_freep)
+
+static int crypt_level_to_syslog(int level)
+{
+	switch (level) {
+	case CRYPT_LOG_ERROR:
+		return LOG_ERR;
+	case CRYPT_LOG_NORMAL:
+		return LOG_NOTICE;
+	case CRYPT_LOG_VERBOSE:
+		return LOG_INFO;
+	default:
+		return LOG_DEBUG;
+	}
+}
+
+/* libcryptsetup prints to stdout/stderr when no callback is set; lib/ never
+ * does, so every message lands here and goes to the caller or nowhere. */
+static void crypt_log_cb(int level, const char *msg, void *usrptr)
+{
+	char line[1024];
+	size_t n;
+
+	if (!log_fn || !msg)
+		return;
+	n = strlen(msg);
+	while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
+		n--;
+	if (n >= sizeof(line))
+		n = sizeof(line) - 1;
+	memcpy(line, msg, n);
+	line[n] = '\0';
+	log_fn(crypt_level_to_syslog(level), line, log_userdata);
+}
+
+static void install_default_log(void)
+{
+	crypt_set_log_callback(NULL, crypt_log_cb, NULL);
+}
+
+void kt_luks_set_log(kt_log_fn fn, void *userdata)
+{
+	log_fn = fn;
+	log_userdata = userdata;
+	pthread_once(&log_once, install_default_log);
+}
+
+/* crypt_init() + crypt_load(LUKS2), with the log routed before the first
+ * message can be written. */
+static int luks_load(const char *device, struct crypt_device **ret)
+{
+	_cleanup_crypt_ struct crypt_device *cd = NULL;
+	int r;
+
+	if (!device)
+		return -EINVAL;
+	pthread_once(&log_once, install_default_log);
+	r = crypt_init(&cd, device);
+	if (r < 0)
+		return r;
+	crypt_set_log_callback(cd, crypt_log_cb, NULL);
+	r = crypt_load(cd, CRYPT_LUKS2, NULL);
+	if (r < 0)
+		return r;
+	*ret = TAKE_PTR(cd);
+	return 0;
+}
+
+static int token_first_keyslot(struct crypt_device *cd, int token)
+{
+	int n = crypt_keyslot_max(CRYPT_LUKS2);
+
+	for (int k = 0; k < n; k++)
+		if (crypt_token_is_assigned(cd, token, k) == 0)
+			return k;
+	return -1;
+}
+
+static int find_token(struct crypt_device *cd, const char *key_desc,
+		      struct kt_luks_token *ret)
+{
+	struct kt_luks_token found = { .token = -1, .keyslot = -1 };
+	int n = crypt_token_max(CRYPT_LUKS2);
+
+	if (!key_desc || !*key_desc)
+		return -EINVAL;
+	if (n < 0)
+		return n;
+	for (int t = 0; t < n; t++) {
+		struct crypt_token_params_luks2_keyring params = { 0 };
+		const char *type = NULL;
+		crypt_token_info info;
+
+		info = crypt_token_status(cd, t, &type);
+		if (info == CRYPT_TOKEN_INVALID || info == CRYPT_TOKEN_INACTIVE)
+			continue;
+		if (!type || strcmp(type, KT_TOKEN_TYPE) != 0)
+			continue;
+		if (crypt_token_luks2_keyring_get(cd, t, &params) < 0)
+			continue;
+		if (!params.key_description ||
+		    strcmp(params.key_description, key_desc) != 0)
+			continue;
+		if (found.token >= 0)
+			return -ENOTUNIQ;
+		found.token = t;
+	}
+	if (found.token < 0)
+		return -ENOENT;
+	found.keyslot = token_first_keyslot(cd, found.token);
+	*ret = found;
+	return 0;
+}
+
+int kt_luks_find_token(const char *device, const char *key_desc,
+		       struct kt_luks_token *ret)
+{
+	_cleanup_crypt_ struct crypt_device *cd = NULL;
+	int r;
+
+	r = luks_load(device, &cd);
+	if (r < 0)
+		return r;
+	return find_token(cd, key_desc, ret);
+}
+
+int kt_luks_open(const char *device, const char *dm_name,
+		 const char *key_desc, uint32_t flags)
+{
+	_cleanup_crypt_ struct crypt_device *cd = NULL;
+	struct kt_luks_token tok;
+	int r;
+
+	r = luks_load(device, &cd);
+	if (r < 0)
+		return r;
+	r = find_token(cd, key_desc, &tok);
+	if (r < 0)
+		return r;
+	if (tok.keyslot < 0)
+		return -ENOENT;
+	/* That token id only: libcryptsetup then tries the keyslots assigned
+	 * to it, never every keyslot of the volume. */
+	return crypt_activate_by_token(cd, dm_name, tok.token, NULL, flags);
+}
+
+int kt_luks_active(const char *dm_name, const char *device)
+{
+	_cleanup_crypt_ struct crypt_device *active = NULL;
+	_cleanup_crypt_ struct crypt_device *cd = NULL;
+	const char *type, *a_uuid, *d_uuid;
+	crypt_status_info st;
+	int r;
+
+	if (!dm_name || !device)
+		return -EINVAL;
+	pthread_once(&log_once, install_default_log);
+	/* Without device-mapper nothing can be active. */
+	if (access("/dev/mapper/control", F_OK) < 0)
+		return 0;
+	st = crypt_status(NULL, dm_name);
+	if (st == CRYPT_INACTIVE)
+		return 0;
+	if (st == CRYPT_INVALID)
+		return -EIO;
+
+	r = crypt_init_by_name(&active, dm_name);
+	if (r == -ENODEV)
+		return 0;
+	if (r < 0)
+		return r;
+	crypt_set_log_callback(active, crypt_log_cb, NULL);
+	type = crypt_get_type(active);
+	if (!type || strcmp(type, CRYPT_LUKS2) != 0)
+		return -EEXIST;
+	a_uuid = crypt_get_uuid(active);
+
+	r = luks_load(device, &cd);
+	if (r < 0)
+		return r;
+	d_uuid = crypt_get_uuid(cd);
+	if (!a_uuid || !d_uuid || strcmp(a_uuid, d_uuid) != 0)
+		return -EEXIST;
+	return 1;
+}
+
+int kt_luks_close(const char *dm_name, bool deferred)
+{
+	_cleanup_crypt_ struct crypt_device *cd = NULL;
+	int r;
+
+	if (!dm_name)
+		return -EINVAL;
+	pthread_once(&log_once, install_default_log);
+	r = crypt_init_by_name(&cd, dm_name);
+	if (r == -ENODEV)
+		return 0;
+	if (r < 0)
+		return r;
+	crypt_set_log_callback(cd, crypt_log_cb, NULL);
+	return crypt_deactivate_by_name(cd, dm_name,
+					deferred ? CRYPT_DEACTIVATE_DEFERRED : 0);
+}
+
+int kt_luks_enroll_pbkdf(const char *device, const struct kt_secret *existing,
+			 const struct kt_secret *login, const char *key_desc,
+			 const struct crypt_pbkdf_type *pbkdf,
+			 struct kt_luks_token *ret)
+{
+	_cleanup_crypt_ struct crypt_device *cd = NULL;
+	struct crypt_token_params_luks2_keyring params = {
+		.key_description = key_desc,
+	};
+	struct kt_luks_token tok;
+	int keyslot, token, r;
+
+	if (!existing || !login || !key_desc || !*key_desc)
+		return -EINVAL;
+	r = luks_load(device, &cd);
+	if (r < 0)
+		return r;
+	r = find_token(cd, key_desc, &tok);
+	if (r == 0 || r == -ENOTUNIQ)
+		return -EEXIST;
+	if (r != -ENOENT)
+		return r;
+	if (pbkdf) {
+		r = crypt_set_pbkdf_type(cd, pbkdf);
+		if (r < 0)
+			return r;
+	}
+
+	keyslot = crypt_keyslot_add_by_passphrase(
+		cd, CRYPT_ANY_SLOT, (const char *)existing->data,
+		existing->len, (const char *)login->data, login->len);
+	if (keyslot < 0)
+		return keyslot;
+
+	token = crypt_token_luks2_keyring_set(cd, CRYPT_ANY_TOKEN, &params);
+	if (token < 0) {
+		r = token;
+		goto undo_keyslot;
+	}
+	r = crypt_token_assign_keyslot(cd, token, keyslot);
+	if (r < 0)
+		goto undo_token;
+
+	ret->token = token;
+	ret->keyslot = keyslot;
+	return 0;
+
+undo_token:
+	(void)crypt_token_json_set(cd, token, NULL);
+undo_keyslot:
+	(void)crypt_keyslot_destroy(cd, keyslot);
+	return r;
+}
+
+int kt_luks_enroll(const char *device, const struct kt_secret *existing,
+		   const struct kt_secret *login, const char *key_desc,
+		   struct kt_luks_token *ret)
+{
+	return kt_luks_enroll_pbkdf(device, existing, login, key_desc, NULL,
+				    ret);
+}
