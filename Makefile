@@ -22,7 +22,7 @@ PKGS = pam libkeyutils libcryptsetup libsodium libargon2
 DEP_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(PKGS))
 DEP_LIBS = $(shell $(PKG_CONFIG) --libs $(PKGS))
 
-KT_CFLAGS = -std=gnu11 -Wall -Wextra $(WERROR) -Wshadow -Wstrict-prototypes \
+KT_CFLAGS = -std=gnu11 -D_GNU_SOURCE -Wall -Wextra $(WERROR) -Wshadow -Wstrict-prototypes \
 	-Wmissing-prototypes -Wformat=2 -Wno-unused-parameter \
 	-D_FORTIFY_SOURCE=2 -fstack-protector-strong -fPIC \
 	-fvisibility=hidden $(SANITIZE) \

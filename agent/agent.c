@@ -1,0 +1,365 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * keyturn-agent: one per login session, started by pam_keyturn.so as
+ * root inside the session's keyring. Unlocks the user's volumes, reports
+ * to the module, holds the session, and locks everything again when the
+ * user's last session ends (close from the module, or EOF when the PAM
+ * host died).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include "agent.h"
+#include "luks.h"
+#include "session.h"
+
+#define AGENT_FD 3
+
+void agent_log(int priority, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsyslog(priority, fmt, ap);
+	va_end(ap);
+}
+
+void report_set(struct kt_report *r, enum kt_report_status status, int error,
+		const char *fmt, ...)
+{
+	va_list ap;
+
+	r->status = status;
+	r->error = error < 0 ? -error : error;
+	va_start(ap, fmt);
+	vsnprintf(r->message, sizeof(r->message), fmt, ap);
+	va_end(ap);
+}
+
+static void cryptsetup_log(int priority, const char *message, void *userdata)
+{
+	/* libcryptsetup's own words, to the log only: never the terminal. */
+	agent_log(priority, "libcryptsetup: %s", message);
+}
+
+static int usage(void)
+{
+	fprintf(stderr, "keyturn-agent is started by pam_keyturn.so; "
+			"see keyturn-agent(8).\n");
+	return 2;
+}
+
+static void send_line(struct agent *a, const char *line)
+{
+	/* The module may have gone (timeout, crash): its absence is not
+	 * ours to fail on; teardown still happens at EOF. */
+	if (kt_line_write(a->sock, line) < 0)
+		agent_log(LOG_DEBUG, "Failed to send \"%s\" to the module, "
+				     "ignoring", line);
+}
+
+static void send_report(struct agent *a, const struct kt_report *r)
+{
+	char line[KT_LINE_MAX];
+	int prio = r->status == KT_REPORT_FAILED ? LOG_ERR : LOG_INFO;
+
+	agent_log(prio, "%s: volume %s %s: %s", a->user->name, r->volume,
+		  kt_report_status_name(r->status), r->message);
+	if (kt_report_format(r, line, sizeof(line)) < 0)
+		return;
+	send_line(a, line);
+}
+
+static int volume_open(struct agent *a, const struct kt_volume *v,
+		       struct kt_report *r)
+{
+	switch (v->type) {
+	case KT_VOLUME_LUKS2:
+		return luks_open_volume(a, v, r);
+	case KT_VOLUME_ECRYPTFS:
+		return ecryptfs_open_volume(a, v, r);
+	}
+	return -EINVAL;
+}
+
+static int volume_close(struct agent *a, const struct kt_volume *v,
+			struct kt_report *r)
+{
+	switch (v->type) {
+	case KT_VOLUME_LUKS2:
+		return luks_close_volume(a, v, r);
+	case KT_VOLUME_ECRYPTFS:
+		return ecryptfs_close_volume(a, v, r);
+	}
+	return -EINVAL;
+}
+
+static void drop_passphrase(struct agent *a)
+{
+	if (a->passphrase_key > 0 && kt_keyring_drop(a->passphrase_key) < 0)
+		agent_log(LOG_WARNING, "Failed to revoke key %s, ignoring",
+			  a->key_desc);
+	a->passphrase_key = 0;
+}
+
+static void open_all(struct agent *a)
+{
+	_cleanup_close_ int lock = -1;
+	int r;
+
+	lock = kt_session_lock(a->user->uid);
+	if (lock < 0)
+		agent_log(LOG_ERR, "Failed to lock the volumes of %s: %s",
+			  a->user->name, strerror(-lock));
+
+	r = kt_keyring_find(a->key_desc, &a->passphrase_key);
+	if (r < 0) {
+		a->passphrase_key = 0;
+		if (r != -ENOKEY)
+			agent_log(LOG_WARNING, "Failed to look up key %s: %s",
+				  a->key_desc, strerror(-r));
+	}
+
+	for (size_t i = 0; i < a->n_volumes; i++) {
+		struct kt_report rep = { 0 };
+
+		snprintf(rep.volume, sizeof(rep.volume), "%s",
+			 a->volumes[i].name);
+		if (lock < 0)
+			report_set(&rep, KT_REPORT_FAILED, lock,
+				   "could not take the lock of %s",
+				   a->user->name);
+		else
+			(void)volume_open(a, &a->volumes[i], &rep);
+		send_report(a, &rep);
+	}
+	/* The passphrase has done its work: it must not be readable by
+	 * anything the session starts. */
+	drop_passphrase(a);
+}
+
+static void close_all(struct agent *a)
+{
+	_cleanup_close_ int lock = -1;
+	int r;
+
+	r = kt_session_leave(&a->sessions_fd);
+	if (r < 0)
+		agent_log(LOG_ERR, "Failed to leave the sessions of %s: %s",
+			  a->user->name, strerror(-r));
+	if (r == 0) {
+		agent_log(LOG_INFO, "%s: other sessions remain, volumes stay "
+				    "open", a->user->name);
+		for (size_t i = 0; i < a->n_volumes; i++) {
+			struct kt_report rep = { 0 };
+
+			snprintf(rep.volume, sizeof(rep.volume), "%s",
+				 a->volumes[i].name);
+			report_set(&rep, KT_REPORT_KEPT, 0,
+				   "other sessions of %s remain",
+				   a->user->name);
+			send_report(a, &rep);
+		}
+		return;
+	}
+
+	/* Last session (or the accounting failed: then lock, which is the
+	 * safe side). */
+	lock = kt_session_lock(a->user->uid);
+	for (size_t i = a->n_volumes; i-- > 0;) {
+		struct kt_report rep = { 0 };
+
+		snprintf(rep.volume, sizeof(rep.volume), "%s",
+			 a->volumes[i].name);
+		(void)volume_close(a, &a->volumes[i], &rep);
+		send_report(a, &rep);
+	}
+}
+
+/* Waits for "close" from the module, EOF (the PAM host is gone) or a
+ * termination signal. */
+static void hold(struct agent *a)
+{
+	sigset_t mask;
+	int sfd;
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	sfd = signalfd(-1, &mask, SFD_CLOEXEC);
+
+	for (;;) {
+		struct pollfd p[2] = {
+			{ .fd = a->sock, .events = POLLIN },
+			{ .fd = sfd, .events = POLLIN },
+		};
+		char line[KT_LINE_MAX];
+		int r;
+
+		if (poll(p, sfd >= 0 ? 2 : 1, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		if (p[1].revents) {
+			agent_log(LOG_INFO, "%s: terminated, ending the "
+					    "session", a->user->name);
+			break;
+		}
+		r = kt_line_read(a->sock, line, sizeof(line), 0);
+		if (r == 0 || r == -ECONNRESET) {
+			agent_log(LOG_INFO, "%s: the login process is gone, "
+					    "ending the session",
+				  a->user->name);
+			break;
+		}
+		if (r < 0) {
+			agent_log(LOG_ERR, "Failed to read from the module: "
+					   "%s, ending the session",
+				  strerror(-r));
+			break;
+		}
+		if (!strcmp(line, "close"))
+			break;
+		agent_log(LOG_WARNING, "Unknown message from the module, "
+				       "ignoring");
+	}
+	kt_close(sfd);
+}
+
+static int load(struct agent *a, const char *user, const char *config)
+{
+	struct kt_diag diag = { { 0 } };
+	struct kt_volume *all = NULL;
+	size_t n_all = 0, n = 0;
+	int r;
+
+	r = kt_config_load(config, &a->config, &diag);
+	if (r < 0) {
+		agent_log(LOG_ERR, "Failed to load %s: %s", config,
+			  diag.message[0] ? diag.message : strerror(-r));
+		return r;
+	}
+	r = kt_user_lookup(user, &a->user);
+	if (r < 0) {
+		agent_log(LOG_ERR, "Failed to look up user: %s", strerror(-r));
+		return r;
+	}
+	r = kt_config_volumes_for(a->config, a->user, &all, &n_all, &diag);
+	if (r < 0) {
+		agent_log(LOG_ERR, "%s", diag.message);
+		return r;
+	}
+	/* "user = *" volumes apply only where the user has one. */
+	for (size_t i = 0; i < n_all; i++) {
+		struct kt_volume keep;
+
+		if (all[i].any_user && !kt_volume_present(&all[i]))
+			continue;
+		keep = all[n], all[n] = all[i], all[i] = keep;
+		n++;
+	}
+	a->volumes = all;
+	a->n_volumes = n;
+	a->n_alloc = n_all;
+
+	r = kt_key_description(a->config->key_prefix, a->user->name,
+			       a->key_desc, sizeof(a->key_desc));
+	if (r < 0) {
+		agent_log(LOG_ERR, "Failed to make the key description: %s",
+			  strerror(-r));
+		return r;
+	}
+	return 0;
+}
+
+static void harden(void)
+{
+	struct rlimit no_core = { 0, 0 };
+
+	/* Secrets pass through this process: no core dumps, no ptrace by
+	 * the user, no inherited umask. */
+	(void)prctl(PR_SET_DUMPABLE, 0);
+	(void)setrlimit(RLIMIT_CORE, &no_core);
+	umask(077);
+	if (chdir("/") < 0)
+		agent_log(LOG_WARNING, "Failed to change to /, ignoring");
+	signal(SIGPIPE, SIG_IGN);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "user", required_argument, NULL, 'u' },
+		{ "service", required_argument, NULL, 's' },
+		{ "config", required_argument, NULL, 'c' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct agent a = { .sock = AGENT_FD, .sessions_fd = -1 };
+	const char *user = NULL, *config = KT_CONFIG_PATH;
+	int type, c, r;
+	socklen_t len = sizeof(type);
+
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'u': user = optarg; break;
+		case 's': a.service = optarg; break;
+		case 'c': config = optarg; break;
+		default: return usage();
+		}
+	}
+	if (!user || !a.service || optind != argc)
+		return usage();
+	if (getsockopt(AGENT_FD, SOL_SOCKET, SO_TYPE, &type, &len) < 0 ||
+	    type != SOCK_STREAM)
+		return usage();
+	if (geteuid() != 0) {
+		fprintf(stderr, "keyturn-agent: must run as root\n");
+		return 1;
+	}
+
+	openlog("keyturn-agent", LOG_PID | LOG_NDELAY, LOG_AUTHPRIV);
+	harden();
+	kt_luks_set_log(cryptsetup_log, NULL);
+
+	r = load(&a, user, config);
+	if (r < 0) {
+		send_line(&a, "done");
+		return 1;
+	}
+
+	/* Waits here while a teardown of this user's volumes runs. */
+	a.sessions_fd = kt_session_join(a.user->uid);
+	if (a.sessions_fd < 0)
+		agent_log(LOG_ERR, "Failed to join the sessions of %s: %s",
+			  a.user->name, strerror(-a.sessions_fd));
+
+	open_all(&a);
+	send_line(&a, "done");
+
+	hold(&a);
+
+	close_all(&a);
+	send_line(&a, "done");
+
+	kt_close(a.sessions_fd);
+	kt_volumes_free(a.volumes, a.n_alloc);
+	kt_user_free(a.user);
+	kt_config_free(a.config);
+	return 0;
+}

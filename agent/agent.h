@@ -1,0 +1,60 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#ifndef KT_AGENT_H
+#define KT_AGENT_H
+
+#include <keyutils.h>
+#include <stdbool.h>
+
+#include "config.h"
+#include "keyring.h"
+#include "protocol.h"
+#include "user.h"
+
+/* One agent: one login session of one user. */
+struct agent {
+	const char *service;
+	struct kt_config *config;
+	struct kt_user *user;
+	struct kt_volume *volumes; /* expanded, for this user */
+	size_t n_volumes;
+	size_t n_alloc;		     /* for kt_volumes_free() */
+	char key_desc[KT_KEY_DESC_MAX];
+	key_serial_t passphrase_key; /* 0: none in this session */
+	int sock;		     /* to the PAM module */
+	int sessions_fd;	     /* shared lock: this session counts */
+};
+
+void agent_log(int priority, const char *fmt, ...) _printf_(2, 3);
+
+/* Sets a report: status, positive errno (0 for none), message. */
+void report_set(struct kt_report *r, enum kt_report_status status, int error,
+		const char *fmt, ...) _printf_(4, 5);
+
+/* Per backend. open: unlock and mount (or reuse); close: unmount and
+ * lock. Both fill the report and return 0 or -errno. */
+int luks_open_volume(struct agent *a, const struct kt_volume *v,
+		     struct kt_report *r);
+int luks_close_volume(struct agent *a, const struct kt_volume *v,
+		      struct kt_report *r);
+int ecryptfs_open_volume(struct agent *a, const struct kt_volume *v,
+			 struct kt_report *r);
+int ecryptfs_close_volume(struct agent *a, const struct kt_volume *v,
+			  struct kt_report *r);
+
+/*
+ * Mounts source on v->mountpoint through a checked descriptor (the mount
+ * point must be the user's own directory, no symlink on the way).
+ */
+int mount_volume(struct agent *a, const struct kt_volume *v,
+		 const char *source, const char *fstype, const char *extra,
+		 struct kt_report *r);
+
+/*
+ * Unmounts v->mountpoint under the volume's busy policy. Returns 0 when
+ * unmounted (*ret_lazy: only detached, still busy underneath), -EBUSY
+ * when the policy kept it, -errno otherwise.
+ */
+int unmount_volume(struct agent *a, const struct kt_volume *v,
+		   bool *ret_lazy);
+
+#endif
