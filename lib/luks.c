@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <errno.h>
+#include <fcntl.h>
 #include <libcryptsetup.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -166,6 +167,19 @@ int kt_luks_open(const char *device, const char *dm_name,
 	return crypt_activate_by_token(cd, dm_name, tok.token, NULL, flags);
 }
 
+/* libdevmapper makes /dev/mapper/control itself when it is missing, so
+ * only opening it tells whether the kernel has device-mapper. */
+static bool dm_present(void)
+{
+	int fd = open("/dev/mapper/control", O_RDWR | O_CLOEXEC);
+
+	if (fd >= 0) {
+		close(fd);
+		return true;
+	}
+	return errno != ENODEV && errno != ENXIO;
+}
+
 int kt_luks_active(const char *dm_name, const char *device)
 {
 	_cleanup_crypt_ struct crypt_device *active = NULL;
@@ -177,8 +191,7 @@ int kt_luks_active(const char *dm_name, const char *device)
 	if (!dm_name || !device)
 		return -EINVAL;
 	pthread_once(&log_once, install_default_log);
-	/* Without device-mapper nothing can be active. */
-	if (access("/dev/mapper/control", F_OK) < 0)
+	if (!dm_present())
 		return 0;
 	st = crypt_status(NULL, dm_name);
 	if (st == CRYPT_INACTIVE)

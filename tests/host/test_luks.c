@@ -1,0 +1,407 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * lib/luks.c against real LUKS2 image files and the real kernel keyring.
+ * Verification runs crypt_activate_by_token() with no dm name, so no
+ * device-mapper is needed. Root: libcryptsetup's metadata locking and
+ * keyring access as the agent does them.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <keyutils.h>
+#include <libcryptsetup.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "luks.h"
+#include "secret.h"
+
+#define IMAGE_SIZE (32 * 1024 * 1024)
+
+/* Fast Argon2id for test volumes: 4 iterations, 32 MiB. */
+static const struct crypt_pbkdf_type fast_pbkdf = {
+	.type = CRYPT_KDF_ARGON2ID,
+	.hash = "sha256",
+	.iterations = 4,
+	.max_memory_kb = 32 * 1024,
+	.parallel_threads = 1,
+	.flags = CRYPT_PBKDF_NO_BENCHMARK,
+};
+
+static char tmpdir[] = "/tmp/kt-test-luks.XXXXXX";
+static int image_counter;
+
+/* Debug log captured through kt_luks_set_log(). */
+static char captured[64 * 1024];
+static size_t captured_len;
+static int capturing;
+
+static void capture_log(int priority, const char *message, void *userdata)
+{
+	size_t n = strlen(message);
+
+	(void)priority;
+	(void)userdata;
+	if (!capturing || captured_len + n + 2 > sizeof(captured))
+		return;
+	memcpy(captured + captured_len, message, n);
+	captured_len += n;
+	captured[captured_len++] = '\n';
+	captured[captured_len] = '\0';
+}
+
+static void crypt_freep(struct crypt_device **cd)
+{
+	if (*cd)
+		crypt_free(*cd);
+}
+
+/* A LUKS2 image file whose keyslots 0..n-1 open with passes[0..n-1]. */
+static void make_image(char *path, const char *const *passes, int n)
+{
+	__attribute__((cleanup(crypt_freep))) struct crypt_device *cd = NULL;
+	int fd;
+
+	snprintf(path, 256, "%s/img%d", tmpdir, image_counter++);
+	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, IMAGE_SIZE), 0);
+	close(fd);
+
+	assert_int_equal(crypt_init(&cd, path), 0);
+	assert_int_equal(crypt_set_pbkdf_type(cd, &fast_pbkdf), 0);
+	assert_int_equal(crypt_format(cd, CRYPT_LUKS2, "aes", "xts-plain64",
+				      NULL, NULL, 64, NULL), 0);
+	for (int i = 0; i < n; i++)
+		assert_int_equal(crypt_keyslot_add_by_volume_key(
+					 cd, i, NULL, 0, passes[i],
+					 strlen(passes[i])), i);
+}
+
+static struct kt_secret *secret(const char *s)
+{
+	struct kt_secret *x = kt_secret_from(s, strlen(s));
+
+	assert_non_null(x);
+	return x;
+}
+
+static int enroll(const char *image, const char *existing, const char *login,
+		  const char *desc, struct kt_luks_token *ret)
+{
+	_cleanup_secret_ struct kt_secret *e = secret(existing);
+	_cleanup_secret_ struct kt_secret *l = secret(login);
+
+	return kt_luks_enroll_pbkdf(image, e, l, desc, &fast_pbkdf, ret);
+}
+
+static key_serial_t put_key(const char *desc, const char *payload)
+{
+	key_serial_t k = add_key("user", desc, payload, strlen(payload),
+				 KEY_SPEC_SESSION_KEYRING);
+
+	assert_true(k > 0);
+	return k;
+}
+
+static void drop_key(key_serial_t k)
+{
+	assert_int_equal(keyctl_revoke(k), 0);
+	assert_int_equal(keyctl_unlink(k, KEY_SPEC_SESSION_KEYRING), 0);
+}
+
+/* Bitmask of the active keyslots and count of the active tokens. */
+static unsigned active_keyslots(const char *image)
+{
+	__attribute__((cleanup(crypt_freep))) struct crypt_device *cd = NULL;
+	unsigned mask = 0;
+
+	assert_int_equal(crypt_init(&cd, image), 0);
+	assert_int_equal(crypt_load(cd, CRYPT_LUKS2, NULL), 0);
+	for (int k = 0; k < crypt_keyslot_max(CRYPT_LUKS2); k++) {
+		crypt_keyslot_info i = crypt_keyslot_status(cd, k);
+
+		if (i == CRYPT_SLOT_ACTIVE || i == CRYPT_SLOT_ACTIVE_LAST ||
+		    i == CRYPT_SLOT_UNBOUND)
+			mask |= 1u << k;
+	}
+	return mask;
+}
+
+static int active_tokens(const char *image)
+{
+	__attribute__((cleanup(crypt_freep))) struct crypt_device *cd = NULL;
+	int n = 0;
+
+	assert_int_equal(crypt_init(&cd, image), 0);
+	assert_int_equal(crypt_load(cd, CRYPT_LUKS2, NULL), 0);
+	for (int t = 0; t < crypt_token_max(CRYPT_LUKS2); t++) {
+		crypt_token_info i = crypt_token_status(cd, t, NULL);
+
+		if (i != CRYPT_TOKEN_INVALID && i != CRYPT_TOKEN_INACTIVE)
+			n++;
+	}
+	return n;
+}
+
+static void test_enroll_then_verify(void **state)
+{
+	const char *passes[] = { "first passphrase" };
+	struct kt_luks_token tok = { -7, -7 }, found = { -7, -7 };
+	char image[256];
+	key_serial_t k;
+
+	make_image(image, passes, 1);
+	assert_int_equal(kt_luks_find_token(image, "keyturn:alice", &found),
+			 -ENOENT);
+	assert_int_equal(found.token, -7); /* untouched on failure */
+
+	assert_int_equal(enroll(image, "first passphrase", "alice login",
+				"keyturn:alice", &tok), 0);
+	assert_int_equal(tok.keyslot, 1);
+	assert_int_equal(tok.token, 0);
+	assert_int_equal(kt_luks_find_token(image, "keyturn:alice", &found),
+			 0);
+	assert_int_equal(found.token, tok.token);
+	assert_int_equal(found.keyslot, tok.keyslot);
+
+	k = put_key("keyturn:alice", "alice login");
+	assert_int_equal(kt_luks_open(image, NULL, "keyturn:alice", 0),
+			 tok.keyslot);
+	drop_key(k);
+}
+
+static void test_wrong_payload_and_missing_key(void **state)
+{
+	const char *passes[] = { "first passphrase" };
+	struct kt_luks_token tok;
+	char image[256];
+	key_serial_t k;
+
+	make_image(image, passes, 1);
+	assert_int_equal(enroll(image, "first passphrase", "bob login",
+				"keyturn:bob", &tok), 0);
+
+	k = put_key("keyturn:bob", "not bob's login");
+	assert_int_equal(kt_luks_open(image, NULL, "keyturn:bob", 0), -EPERM);
+	drop_key(k);
+
+	/* No key at all. */
+	assert_int_equal(kt_luks_open(image, NULL, "keyturn:bob", 0), -EPERM);
+
+	/* The volume's first passphrase is not what the token opens. */
+	k = put_key("keyturn:bob", "first passphrase");
+	assert_int_equal(kt_luks_open(image, NULL, "keyturn:bob", 0), -EPERM);
+	drop_key(k);
+}
+
+static void test_other_description(void **state)
+{
+	const char *passes[] = { "first passphrase" };
+	struct kt_luks_token tok;
+	char image[256];
+	key_serial_t k;
+
+	make_image(image, passes, 1);
+	assert_int_equal(enroll(image, "first passphrase", "carol login",
+				"keyturn:carol", &tok), 0);
+
+	/* Even with the right passphrase under the other name. */
+	k = put_key("keyturn:dave", "carol login");
+	assert_int_equal(kt_luks_open(image, NULL, "keyturn:dave", 0),
+			 -ENOENT);
+	drop_key(k);
+	assert_int_equal(kt_luks_find_token(image, "keyturn:dave", &tok),
+			 -ENOENT);
+}
+
+static void test_enroll_twice(void **state)
+{
+	const char *passes[] = { "first passphrase" };
+	struct kt_luks_token tok, again = { -7, -7 };
+	char image[256];
+
+	make_image(image, passes, 1);
+	assert_int_equal(enroll(image, "first passphrase", "erin login",
+				"keyturn:erin", &tok), 0);
+	assert_int_equal(active_keyslots(image), 0x3u);
+	assert_int_equal(enroll(image, "first passphrase", "erin other",
+				"keyturn:erin", &again), -EEXIST);
+	assert_int_equal(again.token, -7);
+	assert_int_equal(active_keyslots(image), 0x3u);
+	assert_int_equal(active_tokens(image), 1);
+
+	/* A second user on the same volume is fine. */
+	assert_int_equal(enroll(image, "erin login", "frank login",
+				"keyturn:frank", &tok), 0);
+	assert_int_equal(tok.keyslot, 2);
+	assert_int_equal(tok.token, 1);
+}
+
+static void test_wrong_existing_passphrase(void **state)
+{
+	const char *passes[] = { "first passphrase" };
+	struct kt_luks_token tok;
+	char image[256];
+
+	make_image(image, passes, 1);
+	assert_int_equal(enroll(image, "wrong", "gina login", "keyturn:gina",
+				&tok), -EPERM);
+	assert_int_equal(active_keyslots(image), 0x1u);
+	assert_int_equal(active_tokens(image), 0);
+}
+
+/* When the token cannot be added, the keyslot already added goes away:
+ * fill every token slot first so that the token step fails. */
+static void test_enroll_rolls_back(void **state)
+{
+	const char *passes[] = { "first passphrase" };
+	__attribute__((cleanup(crypt_freep))) struct crypt_device *cd = NULL;
+	struct kt_luks_token tok;
+	char image[256], desc[64];
+	int n = crypt_token_max(CRYPT_LUKS2);
+
+	make_image(image, passes, 1);
+	assert_int_equal(crypt_init(&cd, image), 0);
+	assert_int_equal(crypt_load(cd, CRYPT_LUKS2, NULL), 0);
+	for (int t = 0; t < n; t++) {
+		struct crypt_token_params_luks2_keyring p = {
+			.key_description = desc,
+		};
+
+		snprintf(desc, sizeof(desc), "other:%d", t);
+		assert_int_equal(crypt_token_luks2_keyring_set(cd, t, &p), t);
+	}
+	crypt_free(cd);
+	cd = NULL;
+
+	assert_true(enroll(image, "first passphrase", "hal login",
+			   "keyturn:hal", &tok) < 0);
+	assert_int_equal(active_keyslots(image), 0x1u);
+	assert_int_equal(active_tokens(image), n);
+	assert_int_equal(kt_luks_find_token(image, "keyturn:hal", &tok),
+			 -ENOENT);
+}
+
+static void test_not_luks2(void **state)
+{
+	struct kt_luks_token tok;
+	char path[256];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/plain", tmpdir);
+	fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, 4 * 1024 * 1024), 0);
+	close(fd);
+	assert_int_equal(kt_luks_find_token(path, "keyturn:x", &tok), -EINVAL);
+	assert_int_equal(kt_luks_open(path, NULL, "keyturn:x", 0), -EINVAL);
+}
+
+/*
+ * Only the keyslot bound to the token runs its KDF: four keyslots with
+ * the same KDF, the login one last; libcryptsetup's debug log names every
+ * keyslot it tries.
+ */
+static void test_only_bound_keyslot_tried(void **state)
+{
+	const char *passes[] = { "slot zero", "slot one", "slot two" };
+	struct kt_luks_token tok;
+	char image[256], line[64];
+	key_serial_t k;
+	int r;
+
+	make_image(image, passes, 3);
+	assert_int_equal(enroll(image, "slot two", "ivan login",
+				"keyturn:ivan", &tok), 0);
+	assert_int_equal(tok.keyslot, 3);
+
+	k = put_key("keyturn:ivan", "ivan login");
+	captured_len = 0;
+	captured[0] = '\0';
+	capturing = 1;
+	crypt_set_debug_level(CRYPT_DEBUG_ALL);
+	r = kt_luks_open(image, NULL, "keyturn:ivan", 0);
+	crypt_set_debug_level(CRYPT_DEBUG_NONE);
+	capturing = 0;
+	drop_key(k);
+
+	assert_int_equal(r, 3);
+	snprintf(line, sizeof(line), "Trying to open LUKS2 keyslot %d.", 3);
+	if (!strstr(captured, line))
+		fprintf(stderr, "debug log:\n%s", captured);
+	assert_non_null(strstr(captured, line));
+	for (int s = 0; s < 3; s++) {
+		snprintf(line, sizeof(line), "Trying to open LUKS2 keyslot %d.",
+			 s);
+		assert_null(strstr(captured, line));
+	}
+}
+
+static void test_active_close_without_dm(void **state)
+{
+	const char *passes[] = { "first passphrase" };
+	char image[256];
+	int fd = open("/dev/mapper/control", O_RDWR | O_CLOEXEC);
+
+	if (fd >= 0) {
+		close(fd);
+		skip(); /* device-mapper here: the VM tests cover it */
+	}
+	make_image(image, passes, 1);
+	assert_int_equal(kt_luks_active("kt-test-none", image), 0);
+	assert_int_equal(kt_luks_close("kt-test-none", false), 0);
+}
+
+static int setup(void **state)
+{
+	if (!mkdtemp(tmpdir))
+		return -1;
+	kt_luks_set_log(capture_log, NULL);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	char cmd[512];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf -- '%s'", tmpdir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_enroll_then_verify),
+		cmocka_unit_test(test_wrong_payload_and_missing_key),
+		cmocka_unit_test(test_other_description),
+		cmocka_unit_test(test_enroll_twice),
+		cmocka_unit_test(test_wrong_existing_passphrase),
+		cmocka_unit_test(test_enroll_rolls_back),
+		cmocka_unit_test(test_not_luks2),
+		cmocka_unit_test(test_only_bound_keyslot_tried),
+		cmocka_unit_test(test_active_close_without_dm),
+	};
+
+	if (geteuid() != 0) {
+		printf("SKIP: test_luks needs root (LUKS2 metadata locking, "
+		       "kernel keyring)\n");
+		return 77;
+	}
+	/* A session keyring of this process's own, as the agent has. */
+	if (keyctl_join_session_keyring(NULL) < 0) {
+		printf("SKIP: cannot join a session keyring: %s\n",
+		       strerror(errno));
+		return 77;
+	}
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
