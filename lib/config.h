@@ -103,6 +103,13 @@ int kt_config_volumes_for(const struct kt_config *c, const struct kt_user *u,
 			  struct kt_diag *diag) _wur_;
 void kt_volumes_free(struct kt_volume *v, size_t n);
 
+/*
+ * For an expanded "user = *" volume: whether this user has it, that is
+ * whether the luks2 device exists (stat(), so /dev/disk/by-* links count)
+ * or the ecryptfs source is a directory (lstat(), never a link).
+ */
+bool kt_volume_present(const struct kt_volume *v);
+
 const char *kt_volume_type_name(enum kt_volume_type t);
 const char *kt_busy_policy_name(enum kt_busy_policy p);
 

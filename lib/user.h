@@ -21,6 +21,10 @@ struct kt_user {
  */
 bool kt_user_name_valid(const char *name);
 
+/* Why name is not valid ("contains '/'", "is too long", ...), for
+ * messages; NULL when it is valid. */
+const char *kt_user_name_problem(const char *name);
+
 /* getpwnam_r(); -ENOENT for an unknown user, -EINVAL for an unsafe name
  * or a home that is not an absolute path. */
 int kt_user_lookup(const char *name, struct kt_user **ret) _wur_;
