@@ -1,0 +1,62 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#ifndef KT_CTL_H
+#define KT_CTL_H
+
+#include <stdbool.h>
+
+#include "config.h"
+#include "macro.h"
+#include "secret.h"
+
+#ifndef KT_VERSION
+#define KT_VERSION "0.1"
+#endif
+
+/* keyturnctl's exit codes, as keyturnctl(8) documents them. */
+enum {
+	CTL_EXIT_OK = 0,
+	CTL_EXIT_FAILURE = 1,
+	CTL_EXIT_USAGE = 2,
+};
+
+extern bool ctl_verbose;
+
+/* "keyturnctl: <message>" on stderr. */
+void ctl_error(const char *fmt, ...) _printf_(1, 2);
+/* "keyturnctl: Failed to <what>: <strerror(-r)>" on stderr; returns
+ * CTL_EXIT_FAILURE. */
+int ctl_fail(int r, const char *what_fmt, ...) _printf_(2, 3);
+/* A usage error: the message, a hint at --help; returns CTL_EXIT_USAGE. */
+int ctl_usage_error(const char *fmt, ...) _printf_(1, 2);
+
+/* libcryptsetup's messages, shown with --verbose. */
+void ctl_luks_log(int priority, const char *message, void *userdata);
+
+/*
+ * Loads the config; on failure prints the diagnostic ("FILE:LINE: ...")
+ * or the error. With missing_ok, a config that does not exist gives 0 and
+ * *ret NULL (enrollment works before the config is written).
+ */
+int ctl_config_load(const char *path, bool missing_ok,
+		    struct kt_config **ret) _wur_;
+
+/* Parses a positive decimal number no larger than max. */
+int ctl_parse_uint(const char *s, unsigned max, unsigned *ret) _wur_;
+
+/*
+ * Reads one line from fd a byte at a time into secure memory (nothing
+ * read past the newline, no stdio buffer keeping a copy), without its
+ * newline. -ENODATA at EOF before any byte, -E2BIG beyond
+ * KT_PASSPHRASE_MAX.
+ */
+int ctl_read_secret_line(int fd, struct kt_secret **ret) _wur_;
+
+/* Asks on /dev/tty with echo off. -ENXIO when there is no terminal,
+ * -EINTR when interrupted (the terminal is restored). */
+int ctl_prompt_secret(const char *prompt, struct kt_secret **ret) _wur_;
+
+int ctl_enroll(int argc, char **argv);
+int ctl_status(int argc, char **argv);
+int ctl_check(int argc, char **argv);
+
+#endif

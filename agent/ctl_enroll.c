@@ -1,0 +1,285 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* keyturnctl enroll luks DEVICE --user USER */
+#include <errno.h>
+#include <getopt.h>
+#include <libcryptsetup.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ctl.h"
+#include "keyring.h"
+#include "luks.h"
+#include "user.h"
+
+/* Argon2 bounds libcryptsetup accepts: at least 4 iterations, memory up
+ * to 4 GiB. */
+#define PBKDF_MEMORY_MAX (4U * 1024 * 1024)
+#define PBKDF_ITERATIONS_MIN 4U
+#define PBKDF_ITERATIONS_MAX (1U << 24)
+
+struct enroll_args {
+	const char *device;
+	const char *user;
+	const char *config;
+	bool from_stdin;
+	unsigned pbkdf_memory;     /* KiB, 0: default */
+	unsigned pbkdf_iterations; /* 0: benchmark */
+};
+
+static int parse_args(int argc, char **argv, struct enroll_args *a)
+{
+	enum { OPT_PBKDF_MEMORY = 0x100, OPT_PBKDF_ITERATIONS };
+	static const struct option options[] = {
+		{ "user", required_argument, NULL, 'u' },
+		{ "stdin", no_argument, NULL, 's' },
+		{ "config", required_argument, NULL, 'c' },
+		{ "pbkdf-memory", required_argument, NULL, OPT_PBKDF_MEMORY },
+		{ "pbkdf-iterations", required_argument, NULL,
+		  OPT_PBKDF_ITERATIONS },
+		{}
+	};
+	int c;
+
+	optind = 0;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":u:c:", options, NULL)) >= 0) {
+		switch (c) {
+		case 'u':
+			a->user = optarg;
+			break;
+		case 's':
+			a->from_stdin = true;
+			break;
+		case 'c':
+			a->config = optarg;
+			break;
+		case OPT_PBKDF_MEMORY:
+			if (ctl_parse_uint(optarg, PBKDF_MEMORY_MAX,
+					   &a->pbkdf_memory) < 0 ||
+			    a->pbkdf_memory < 32)
+				return ctl_usage_error(
+					"--pbkdf-memory wants KiB, 32 to %u: "
+					"'%s'", PBKDF_MEMORY_MAX, optarg);
+			break;
+		case OPT_PBKDF_ITERATIONS:
+			if (ctl_parse_uint(optarg, PBKDF_ITERATIONS_MAX,
+					   &a->pbkdf_iterations) < 0 ||
+			    a->pbkdf_iterations < PBKDF_ITERATIONS_MIN)
+				return ctl_usage_error(
+					"--pbkdf-iterations wants %u to %u: "
+					"'%s'", PBKDF_ITERATIONS_MIN,
+					PBKDF_ITERATIONS_MAX, optarg);
+			break;
+		case ':':
+			return ctl_usage_error("enroll: option %s needs a "
+					       "value", argv[optind - 1]);
+		default:
+			return ctl_usage_error("enroll: unknown option %s",
+					       argv[optind - 1]);
+		}
+	}
+	/* argv[0] is "enroll". */
+	if (optind + 2 != argc)
+		return ctl_usage_error("enroll wants a volume type and a "
+				       "device: enroll luks DEVICE --user USER");
+	if (strcmp(argv[optind], "luks") != 0 &&
+	    strcmp(argv[optind], "luks2") != 0)
+		return ctl_usage_error("enroll: unknown volume type '%s' "
+				       "(known: luks)", argv[optind]);
+	a->device = argv[optind + 1];
+	if (!a->user)
+		return ctl_usage_error("enroll needs --user USER");
+	return 0;
+}
+
+/* The new keyslot's PBKDF: NULL keeps libcryptsetup's LUKS2 default
+ * (Argon2id, benchmarked to 2 s, at most 1 GiB). */
+static const struct crypt_pbkdf_type *
+pick_pbkdf(const struct enroll_args *a, struct crypt_pbkdf_type *buf)
+{
+	const struct crypt_pbkdf_type *def;
+
+	if (!a->pbkdf_memory && !a->pbkdf_iterations)
+		return NULL;
+	def = crypt_get_pbkdf_default(CRYPT_LUKS2);
+	*buf = (struct crypt_pbkdf_type){
+		.type = CRYPT_KDF_ARGON2ID,
+		.hash = def ? def->hash : "sha256",
+		.time_ms = def ? def->time_ms : 2000,
+		.max_memory_kb = def ? def->max_memory_kb : 1024 * 1024,
+		.parallel_threads = def ? def->parallel_threads : 4,
+	};
+	if (a->pbkdf_memory)
+		buf->max_memory_kb = a->pbkdf_memory;
+	if (a->pbkdf_iterations) {
+		/* Given cost, no benchmark: the memory is then used as is. */
+		buf->iterations = a->pbkdf_iterations;
+		buf->flags = CRYPT_PBKDF_NO_BENCHMARK;
+	}
+	return buf;
+}
+
+/* Each prints what went wrong. */
+static int read_stdin_line(const char *what, int lineno,
+			   struct kt_secret **ret)
+{
+	int r = ctl_read_secret_line(STDIN_FILENO, ret);
+
+	if (r == -ENODATA)
+		ctl_error("No %s on standard input (line %d)", what, lineno);
+	else if (r == -E2BIG)
+		ctl_error("The %s on standard input is longer than %d bytes",
+			  what, KT_PASSPHRASE_MAX);
+	else if (r < 0)
+		ctl_fail(r, "read the %s from standard input", what);
+	return r;
+}
+
+static int ask(const char *prompt, const char *what, struct kt_secret **ret)
+{
+	int r = ctl_prompt_secret(prompt, ret);
+
+	if (r == -ENXIO)
+		ctl_error("No terminal to ask for the %s on; use --stdin",
+			  what);
+	else if (r == -E2BIG)
+		ctl_error("The %s is longer than %d bytes", what,
+			  KT_PASSPHRASE_MAX);
+	else if (r < 0)
+		ctl_fail(r, "read the %s", what);
+	return r;
+}
+
+static int read_passphrases(const struct enroll_args *a,
+			    struct kt_secret **ret_existing,
+			    struct kt_secret **ret_login)
+{
+	_cleanup_secret_ struct kt_secret *existing = NULL, *login = NULL,
+					  *again = NULL;
+	char prompt[512];
+	int r;
+
+	if (a->from_stdin) {
+		r = read_stdin_line("existing passphrase", 1, &existing);
+		if (r < 0)
+			return r;
+		r = read_stdin_line("login password", 2, &login);
+		if (r < 0)
+			return r;
+	} else {
+		snprintf(prompt, sizeof(prompt),
+			 "Existing passphrase for %s: ", a->device);
+		r = ask(prompt, "existing passphrase", &existing);
+		if (r < 0)
+			return r;
+		snprintf(prompt, sizeof(prompt), "Login password of %s: ",
+			 a->user);
+		r = ask(prompt, "login password", &login);
+		if (r < 0)
+			return r;
+		r = ask("Login password again: ", "login password", &again);
+		if (r < 0)
+			return r;
+		if (!kt_secret_equal(login, again)) {
+			ctl_error("The two login passwords differ, nothing "
+				  "changed");
+			return -EINVAL;
+		}
+	}
+	if (login->len == 0) {
+		ctl_error("Refusing an empty login password");
+		return -EINVAL;
+	}
+	*ret_existing = TAKE_PTR(existing);
+	*ret_login = TAKE_PTR(login);
+	return 0;
+}
+
+static int explain_header_error(int r, const char *device)
+{
+	if (r == -EINVAL)
+		ctl_error("%s is not a LUKS2 volume", device);
+	else
+		ctl_fail(r, "read the LUKS2 header of %s", device);
+	return CTL_EXIT_FAILURE;
+}
+
+int ctl_enroll(int argc, char **argv)
+{
+	struct enroll_args a = { .config = KT_CONFIG_PATH };
+	_cleanup_secret_ struct kt_secret *existing = NULL, *login = NULL;
+	_cleanup_config_ struct kt_config *config = NULL;
+	_cleanup_user_ struct kt_user *user = NULL;
+	struct crypt_pbkdf_type pbkdf_buf;
+	const struct crypt_pbkdf_type *pbkdf;
+	struct kt_luks_token tok;
+	const char *prefix;
+	char desc[KT_KEY_DESC_MAX];
+	bool config_given;
+	int r;
+
+	r = parse_args(argc, argv, &a);
+	if (r != 0)
+		return r;
+	config_given = strcmp(a.config, KT_CONFIG_PATH) != 0;
+	pbkdf = pick_pbkdf(&a, &pbkdf_buf);
+
+	r = kt_user_lookup(a.user, &user);
+	if (r == -ENOENT) {
+		ctl_error("No such user: %s", a.user);
+		return CTL_EXIT_FAILURE;
+	}
+	if (r < 0)
+		return ctl_fail(r, "look up user %s", a.user);
+
+	/* The key prefix comes from the config; enrolling before the config
+	 * is written is fine, with the default prefix. */
+	r = ctl_config_load(a.config, !config_given, &config);
+	if (r < 0)
+		return CTL_EXIT_FAILURE;
+	prefix = config && config->key_prefix ? config->key_prefix
+					      : KT_KEY_PREFIX_DEFAULT;
+	r = kt_key_description(prefix, user->name, desc, sizeof(desc));
+	if (r < 0)
+		return ctl_fail(r, "make the key description for %s",
+				user->name);
+
+	if (geteuid() != 0)
+		ctl_error("Not root: opening %s may fail", a.device);
+	kt_luks_set_log(ctl_luks_log, NULL);
+
+	/* Before asking anything: is it a LUKS2 volume, is the user there
+	 * already? */
+	r = kt_luks_find_token(a.device, desc, &tok);
+	if (r == 0 || r == -ENOTUNIQ) {
+		ctl_error("%s is already enrolled on %s (%s), nothing changed",
+			  user->name, a.device, desc);
+		return CTL_EXIT_FAILURE;
+	}
+	if (r != -ENOENT)
+		return explain_header_error(r, a.device);
+
+	r = read_passphrases(&a, &existing, &login);
+	if (r < 0)
+		return CTL_EXIT_FAILURE;
+
+	r = kt_luks_enroll_pbkdf(a.device, existing, login, desc, pbkdf, &tok);
+	if (r == -EPERM) {
+		ctl_error("Failed to unlock %s with the existing passphrase: "
+			  "no keyslot of %s opens with it, nothing changed",
+			  a.device, a.device);
+		return CTL_EXIT_FAILURE;
+	}
+	if (r == -EEXIST) {
+		ctl_error("%s is already enrolled on %s (%s), nothing changed",
+			  user->name, a.device, desc);
+		return CTL_EXIT_FAILURE;
+	}
+	if (r < 0)
+		return ctl_fail(r, "enroll %s on %s", user->name, a.device);
+
+	printf("Enrolled %s on %s: keyslot %d, token %d (%s)\n", user->name,
+	       a.device, tok.keyslot, tok.token, desc);
+	return CTL_EXIT_OK;
+}

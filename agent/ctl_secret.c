@@ -1,0 +1,109 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Passphrases from standard input or the terminal, straight into secure
+ * memory: read(2) a byte at a time, no stdio buffer that keeps a copy. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <string.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "ctl.h"
+
+int ctl_read_secret_line(int fd, struct kt_secret **ret)
+{
+	_cleanup_secret_ struct kt_secret *buf = NULL;
+	struct kt_secret *line;
+	size_t len = 0;
+	bool any = false;
+
+	/* One byte more than allowed, to tell "too long" from "full". */
+	buf = kt_secret_new(KT_PASSPHRASE_MAX + 1);
+	if (!buf)
+		return -ENOMEM;
+	for (;;) {
+		unsigned char c;
+		ssize_t n = read(fd, &c, 1);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				return -EINTR;
+			return kt_negerrno();
+		}
+		if (n == 0)
+			break;
+		any = true;
+		if (c == '\n')
+			break;
+		if (len == KT_PASSPHRASE_MAX) {
+			c = 0;
+			return -E2BIG;
+		}
+		buf->data[len++] = c;
+		c = 0;
+	}
+	if (!any)
+		return -ENODATA;
+	line = kt_secret_from(buf->data, len);
+	if (!line)
+		return -ENOMEM;
+	*ret = line;
+	return 0;
+}
+
+static volatile sig_atomic_t interrupted;
+
+static void on_signal(int sig)
+{
+	interrupted = sig;
+}
+
+int ctl_prompt_secret(const char *prompt, struct kt_secret **ret)
+{
+	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGTSTP };
+	struct sigaction sa = { .sa_handler = on_signal }, old[ELEMENTSOF(sigs)];
+	_cleanup_close_ int tty = -1;
+	struct termios saved, quiet;
+	struct kt_secret *line = NULL;
+	int r;
+
+	tty = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (tty < 0)
+		return -ENXIO;
+	if (tcgetattr(tty, &saved) < 0)
+		return kt_negerrno();
+
+	/* No SA_RESTART: a signal ends the read, and the terminal gets its
+	 * echo back before we go. */
+	interrupted = 0;
+	sigemptyset(&sa.sa_mask);
+	for (size_t i = 0; i < ELEMENTSOF(sigs); i++)
+		sigaction(sigs[i], &sa, &old[i]);
+
+	quiet = saved;
+	quiet.c_lflag &= ~(tcflag_t)(ECHO | ECHOE | ECHOK | ECHONL);
+	quiet.c_lflag |= ICANON;
+	if (tcsetattr(tty, TCSAFLUSH, &quiet) < 0) {
+		r = kt_negerrno();
+		goto out;
+	}
+	if (write(tty, prompt, strlen(prompt)) < 0) {
+		r = kt_negerrno();
+		goto restore;
+	}
+	r = ctl_read_secret_line(tty, &line);
+	if (r == 0 && interrupted)
+		r = -EINTR;
+	(void)!write(tty, "\n", 1);
+restore:
+	(void)tcsetattr(tty, TCSAFLUSH, &saved);
+out:
+	for (size_t i = 0; i < ELEMENTSOF(sigs); i++)
+		sigaction(sigs[i], &old[i], NULL);
+	if (r < 0) {
+		line = kt_secret_free(line);
+		return r;
+	}
+	*ret = line;
+	return 0;
+}

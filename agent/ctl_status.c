@@ -1,0 +1,236 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* keyturnctl status [--user USER] [--config PATH] */
+#include <errno.h>
+#include <getopt.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ctl.h"
+#include "keyring.h"
+#include "luks.h"
+#include "mount.h"
+#include "session.h"
+#include "user.h"
+
+static void print_luks(const struct kt_config *c, const struct kt_user *u,
+		       const struct kt_volume *v)
+{
+	const char *prefix = c->key_prefix ? c->key_prefix
+					   : KT_KEY_PREFIX_DEFAULT;
+	struct kt_luks_token tok;
+	char desc[KT_KEY_DESC_MAX];
+	int r;
+
+	printf("  device:   %s\n", v->device);
+	printf("  dm name:  %s\n", v->dm_name ? v->dm_name : "-");
+	r = v->dm_name ? kt_luks_active(v->dm_name, v->device) : 0;
+	if (r == 1)
+		printf("  state:    open (/dev/mapper/%s)\n", v->dm_name);
+	else if (r == 0)
+		printf("  state:    locked\n");
+	else if (r == -EEXIST)
+		printf("  state:    locked (/dev/mapper/%s is something "
+		       "else)\n", v->dm_name);
+	else
+		printf("  state:    unknown (%s)\n", strerror(-r));
+
+	r = kt_key_description(prefix, u->name, desc, sizeof(desc));
+	if (r == 0)
+		r = kt_luks_find_token(v->device, desc, &tok);
+	if (r == 0 && tok.keyslot >= 0)
+		printf("  enrolled: yes (%s: token %d, keyslot %d)\n", desc,
+		       tok.token, tok.keyslot);
+	else if (r == 0)
+		printf("  enrolled: no (%s: token %d has no keyslot)\n", desc,
+		       tok.token);
+	else if (r == -ENOENT)
+		printf("  enrolled: no\n");
+	else
+		printf("  enrolled: unknown (%s)\n", strerror(-r));
+}
+
+static void print_ecryptfs(const struct kt_volume *v, bool mounted)
+{
+	printf("  source:   %s\n", v->source);
+	printf("  state:    %s\n", mounted ? "open" : "locked");
+}
+
+static void print_volume(const struct kt_config *c, const struct kt_user *u,
+			 const struct kt_volume *v, int sessions)
+{
+	struct kt_mount_entry m = {};
+	int mounted;
+
+	printf("%s/%s (%s)\n", u->name, v->name, kt_volume_type_name(v->type));
+	mounted = v->mountpoint ? kt_mount_find(v->mountpoint, &m) : 0;
+	if (v->type == KT_VOLUME_LUKS2)
+		print_luks(c, u, v);
+	else
+		print_ecryptfs(v, mounted == 1 && m.fstype &&
+					  strcmp(m.fstype, "ecryptfs") == 0);
+	if (mounted == 1)
+		printf("  mounted:  yes (%s on %s, %s)\n",
+		       m.source ? m.source : "?", v->mountpoint,
+		       m.fstype ? m.fstype : "?");
+	else if (mounted == 0)
+		printf("  mounted:  no (%s)\n", v->mountpoint);
+	else
+		printf("  mounted:  unknown (%s)\n", strerror(-mounted));
+	if (sessions >= 0)
+		printf("  sessions: %d\n", sessions);
+	else
+		printf("  sessions: unknown (%s)\n", strerror(-sessions));
+	kt_mount_entry_clear(&m);
+}
+
+/* Prints the user's volumes, counting them in *shown. */
+static int status_user(const struct kt_config *c, const char *name,
+		       bool explicit, int *shown)
+{
+	_cleanup_user_ struct kt_user *u = NULL;
+	struct kt_diag diag = { .message = "" };
+	struct kt_volume *v = NULL;
+	size_t n = 0;
+	int r, sessions;
+
+	r = kt_user_lookup(name, &u);
+	if (r < 0) {
+		if (explicit || r != -ENOENT)
+			ctl_fail(r, "look up user %s", name);
+		return r;
+	}
+	r = kt_config_volumes_for(c, u, &v, &n, &diag);
+	if (r < 0) {
+		if (diag.message[0])
+			ctl_error("%s (user %s), ignoring", diag.message,
+				  u->name);
+		else
+			ctl_fail(r, "expand the volumes of %s", u->name);
+		return r;
+	}
+	sessions = kt_session_count(u->uid);
+	if (sessions == -ENOENT)
+		sessions = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (v[i].any_user && !kt_volume_present(&v[i]))
+			continue;
+		if ((*shown)++)
+			putchar('\n');
+		print_volume(c, u, &v[i], sessions);
+	}
+	kt_volumes_free(v, n);
+	return 0;
+}
+
+static bool name_listed(const char *list, const char *name)
+{
+	size_t len = strlen(name);
+
+	for (const char *p = list; p && *p;) {
+		size_t n;
+
+		p += strspn(p, " \t");
+		n = strcspn(p, " \t");
+		if (n == len && strncmp(p, name, n) == 0)
+			return true;
+		p += n;
+	}
+	return false;
+}
+
+/* A user is a candidate when a volume names them, or a volume is for
+ * every user (then its device decides). */
+static bool user_candidate(const struct kt_config *c, const char *name)
+{
+	for (size_t i = 0; i < c->n_volumes; i++)
+		if (c->volumes[i].any_user ||
+		    name_listed(c->volumes[i].users, name))
+			return true;
+	return false;
+}
+
+int ctl_status(int argc, char **argv)
+{
+	static const struct option options[] = {
+		{ "user", required_argument, NULL, 'u' },
+		{ "config", required_argument, NULL, 'c' },
+		{}
+	};
+	_cleanup_config_ struct kt_config *c = NULL;
+	const char *path = KT_CONFIG_PATH, *user = NULL;
+	int o, r, shown = 0, failed = 0;
+	char **names = NULL;
+	size_t n_names = 0;
+	struct passwd *pw;
+
+	optind = 0;
+	opterr = 0;
+	while ((o = getopt_long(argc, argv, ":u:c:", options, NULL)) >= 0) {
+		switch (o) {
+		case 'u':
+			user = optarg;
+			break;
+		case 'c':
+			path = optarg;
+			break;
+		case ':':
+			return ctl_usage_error("status: option %s needs a "
+					       "value", argv[optind - 1]);
+		default:
+			return ctl_usage_error("status: unknown option %s",
+					       argv[optind - 1]);
+		}
+	}
+	if (optind != argc)
+		return ctl_usage_error("status: unexpected argument '%s'",
+				       argv[optind]);
+
+	r = ctl_config_load(path, false, &c);
+	if (r < 0)
+		return CTL_EXIT_FAILURE;
+	kt_luks_set_log(ctl_luks_log, NULL);
+
+	if (user) {
+		r = status_user(c, user, true, &shown);
+		if (r < 0)
+			return CTL_EXIT_FAILURE;
+		if (!shown)
+			printf("No volume of %s.\n", user);
+		return CTL_EXIT_OK;
+	}
+
+	/* Names first: looking users up while getpwent() walks the
+	 * database would share its state. */
+	setpwent();
+	while ((pw = getpwent())) {
+		char **more;
+
+		if (!kt_user_name_valid(pw->pw_name) ||
+		    !user_candidate(c, pw->pw_name))
+			continue;
+		more = reallocarray(names, n_names + 1, sizeof(*names));
+		if (!more || !(more[n_names] = strdup(pw->pw_name))) {
+			names = more ? more : names;
+			r = -ENOMEM;
+			break;
+		}
+		names = more;
+		n_names++;
+	}
+	endpwent();
+	if (r == -ENOMEM) {
+		ctl_fail(r, "list users");
+		failed++;
+	}
+	for (size_t i = 0; i < n_names; i++) {
+		if (status_user(c, names[i], false, &shown) < 0)
+			failed++;
+		free(names[i]);
+	}
+	free(names);
+	if (!shown && !failed)
+		printf("No volume of any user.\n");
+	return failed ? CTL_EXIT_FAILURE : CTL_EXIT_OK;
+}

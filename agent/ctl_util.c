@@ -1,0 +1,94 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+
+#include "ctl.h"
+
+bool ctl_verbose;
+
+static void vmessage(const char *prefix, const char *fmt, va_list ap)
+	_printf_(2, 0);
+static void vmessage(const char *prefix, const char *fmt, va_list ap)
+{
+	fprintf(stderr, "keyturnctl: %s", prefix);
+	vfprintf(stderr, fmt, ap);
+}
+
+void ctl_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vmessage("", fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+int ctl_fail(int r, const char *what_fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, what_fmt);
+	vmessage("Failed to ", what_fmt, ap);
+	va_end(ap);
+	fprintf(stderr, ": %s\n", strerror(r < 0 ? -r : r));
+	return CTL_EXIT_FAILURE;
+}
+
+int ctl_usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vmessage("", fmt, ap);
+	va_end(ap);
+	fputs("\nTry 'keyturnctl --help'.\n", stderr);
+	return CTL_EXIT_USAGE;
+}
+
+void ctl_luks_log(int priority, const char *message, void *userdata)
+{
+	if (ctl_verbose && priority <= LOG_INFO)
+		fprintf(stderr, "keyturnctl: libcryptsetup: %s\n", message);
+}
+
+int ctl_config_load(const char *path, bool missing_ok, struct kt_config **ret)
+{
+	struct kt_diag diag = { .message = "" };
+	struct kt_config *c = NULL;
+	int r;
+
+	r = kt_config_load(path, &c, &diag);
+	if (r == -ENOENT && missing_ok) {
+		*ret = NULL;
+		return 0;
+	}
+	if (r < 0) {
+		if (diag.message[0])
+			ctl_error("%s", diag.message);
+		else
+			ctl_fail(r, "load config %s", path);
+		return r;
+	}
+	*ret = c;
+	return 0;
+}
+
+int ctl_parse_uint(const char *s, unsigned max, unsigned *ret)
+{
+	unsigned long v;
+	char *end;
+
+	if (!s || *s < '0' || *s > '9')
+		return -EINVAL;
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || *end || v == 0 || v > max)
+		return -ERANGE;
+	*ret = (unsigned)v;
+	return 0;
+}

@@ -1,0 +1,82 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* keyturnctl: enroll volumes, show their state, check the config. */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "ctl.h"
+
+static const char usage_text[] =
+	"Usage: keyturnctl [-v] COMMAND [OPTIONS]\n"
+	"\n"
+	"Commands:\n"
+	"  enroll luks DEVICE --user USER [--stdin] [--config PATH]\n"
+	"         [--pbkdf-memory KIB] [--pbkdf-iterations N]\n"
+	"                  add a keyslot for USER's login password to the\n"
+	"                  LUKS2 volume DEVICE and a luks2-keyring token for it\n"
+	"  status [--user USER] [--config PATH]\n"
+	"                  show the configured volumes: open or locked,\n"
+	"                  mounted, sessions\n"
+	"  check [--user USER] [--config PATH]\n"
+	"                  check the config; with --user, show that user's\n"
+	"                  volumes expanded\n"
+	"\n"
+	"Options:\n"
+	"  -h, --help      show this help\n"
+	"  -V, --version   show the version\n"
+	"  -v, --verbose   show libcryptsetup's messages\n"
+	"\n"
+	"Exit status: 0 success, 1 failure, 2 usage error.\n";
+
+static const struct {
+	const char *name;
+	int (*run)(int argc, char **argv);
+} commands[] = {
+	{ "enroll", ctl_enroll },
+	{ "status", ctl_status },
+	{ "check", ctl_check },
+};
+
+int main(int argc, char **argv)
+{
+	static const struct option options[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{}
+	};
+	int o;
+
+	opterr = 0;
+	/* "+": stop at the command, whose options are its own. */
+	while ((o = getopt_long(argc, argv, "+hVv", options, NULL)) >= 0) {
+		switch (o) {
+		case 'h':
+			fputs(usage_text, stdout);
+			return CTL_EXIT_OK;
+		case 'V':
+			printf("keyturnctl %s\n", KT_VERSION);
+			return CTL_EXIT_OK;
+		case 'v':
+			ctl_verbose = true;
+			break;
+		default:
+			return ctl_usage_error("unknown option %s",
+					       argv[optind - 1]);
+		}
+	}
+	if (optind >= argc)
+		return ctl_usage_error("no command given");
+
+	for (size_t i = 0; i < ELEMENTSOF(commands); i++) {
+		if (strcmp(argv[optind], commands[i].name) != 0)
+			continue;
+		if (fflush(stdout) != 0)
+			return CTL_EXIT_FAILURE;
+		o = commands[i].run(argc - optind, argv + optind);
+		if (fflush(stdout) != 0 && o == CTL_EXIT_OK)
+			return CTL_EXIT_FAILURE;
+		return o;
+	}
+	return ctl_usage_error("unknown command '%s'", argv[optind]);
+}
