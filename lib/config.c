@@ -677,14 +677,14 @@ static int end_section(struct parser *p)
 		if (p->key_line[id] && keys[id].section == SEC_VOLUME &&
 		    !(keys[id].types & type_bit))
 			return fail(p, p->key_line[id],
-				    "key '%s' is not valid for a %s volume",
+				    "key '%s' is not valid for type %s",
 				    keys[id].name,
 				    kt_volume_type_name(v->type));
 	for (int id = 0; id < K_MAX; id++)
 		if (!p->key_line[id] && (keys[id].required & type_bit))
 			return fail(p, p->section_line,
-				    "[volume %s] has no '%s' (required for a "
-				    "%s volume)",
+				    "[volume %s] has no '%s' (required for "
+				    "type %s)",
 				    v->name, keys[id].name,
 				    kt_volume_type_name(v->type));
 	if (v->type == KT_VOLUME_LUKS2 && !v->fstype)
