@@ -1,0 +1,317 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The module <-> agent line protocol. Pure except for the two I/O helpers
+ * at the end; the parser takes untrusted bytes and is strict: a line is
+ * either exactly well formed or -EBADMSG.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "protocol.h"
+
+/* Kernel errnos stop at 4095 (MAX_ERRNO). */
+#define KT_ERRNO_MAX 4095
+
+static const char *const status_names[_KT_REPORT_MAX] = {
+	[KT_REPORT_OPENED] = "opened",
+	[KT_REPORT_REUSED] = "reused",
+	[KT_REPORT_LOCKED] = "locked",
+	[KT_REPORT_FAILED] = "failed",
+	[KT_REPORT_CLOSED] = "closed",
+	[KT_REPORT_KEPT] = "kept",
+};
+
+const char *kt_report_status_name(enum kt_report_status s)
+{
+	if ((unsigned)s >= _KT_REPORT_MAX)
+		return NULL;
+	return status_names[s];
+}
+
+static bool volume_char(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	       (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-';
+}
+
+/* Volume names as the config allows them: [A-Za-z0-9_.-]{1,32}. */
+static bool volume_name_valid(const char *s, size_t len)
+{
+	if (len == 0 || len > sizeof(((struct kt_report *)0)->volume) - 1)
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (!volume_char(s[i]))
+			return false;
+	return true;
+}
+
+static bool control_byte(unsigned char c)
+{
+	return c < 0x20 || c == 0x7f;
+}
+
+int kt_report_format(const struct kt_report *r, char *buf, size_t size)
+{
+	size_t vlen = strnlen(r->volume, sizeof(r->volume));
+	size_t mlen = strnlen(r->message, sizeof(r->message));
+	const char *status = kt_report_status_name(r->status);
+	size_t n;
+	int k;
+
+	if (!status || !volume_name_valid(r->volume, vlen) ||
+	    r->error < 0 || r->error > KT_ERRNO_MAX)
+		return -EINVAL;
+	if (!buf || size == 0)
+		return -ENOBUFS;
+
+	k = snprintf(buf, size, "volume %.*s %s %d ", (int)vlen, r->volume,
+		     status, r->error);
+	if (k < 0)
+		return -EINVAL;
+	n = (size_t)k;
+	/* The message, its newline and the NUL must fit too. */
+	if (n >= size || mlen + 2 > size - n)
+		return -ENOBUFS;
+	for (size_t i = 0; i < mlen; i++) {
+		unsigned char c = (unsigned char)r->message[i];
+
+		buf[n++] = control_byte(c) ? '?' : (char)c;
+	}
+	buf[n++] = '\n';
+	buf[n] = '\0';
+	return (int)n;
+}
+
+/* The next space-delimited field of [*p, end): its start and length;
+ * false when there is none. A field never contains control bytes. */
+static bool next_field(const char **p, const char *end, const char **ret,
+		       size_t *ret_len)
+{
+	const char *s = *p, *e;
+
+	if (s >= end)
+		return false;
+	for (e = s; e < end && *e != ' '; e++)
+		if (control_byte((unsigned char)*e))
+			return false;
+	if (e == s)
+		return false; /* empty field: two spaces in a row */
+	*ret = s;
+	*ret_len = (size_t)(e - s);
+	/* Step over exactly one separator. */
+	*p = e < end ? e + 1 : e;
+	return true;
+}
+
+static bool field_is(const char *f, size_t len, const char *word)
+{
+	return strlen(word) == len && memcmp(f, word, len) == 0;
+}
+
+static int parse_errno(const char *f, size_t len, int *ret)
+{
+	int v = 0;
+
+	/* Decimal, no sign, no leading zero, at most 4 digits. */
+	if (len == 0 || len > 4 || (len > 1 && f[0] == '0'))
+		return -EBADMSG;
+	for (size_t i = 0; i < len; i++) {
+		if (f[i] < '0' || f[i] > '9')
+			return -EBADMSG;
+		v = v * 10 + (f[i] - '0');
+	}
+	if (v > KT_ERRNO_MAX)
+		return -EBADMSG;
+	*ret = v;
+	return 0;
+}
+
+int kt_report_parse(const char *line, struct kt_report *ret)
+{
+	struct kt_report r = { .status = _KT_REPORT_MAX };
+	const char *p = line, *end, *f;
+	size_t len, flen;
+	int s;
+
+	if (!line)
+		return -EBADMSG;
+	len = strnlen(line, KT_LINE_MAX);
+	if (len >= KT_LINE_MAX)
+		return -EBADMSG;
+	end = line + len;
+	if (len > 0 && end[-1] == '\n')
+		end--;
+
+	if (!next_field(&p, end, &f, &flen) || !field_is(f, flen, "volume"))
+		return -EBADMSG;
+
+	if (!next_field(&p, end, &f, &flen) || !volume_name_valid(f, flen))
+		return -EBADMSG;
+	memcpy(r.volume, f, flen);
+	r.volume[flen] = '\0';
+
+	if (!next_field(&p, end, &f, &flen))
+		return -EBADMSG;
+	for (s = 0; s < _KT_REPORT_MAX; s++)
+		if (field_is(f, flen, status_names[s]))
+			break;
+	if (s == _KT_REPORT_MAX)
+		return -EBADMSG;
+	r.status = (enum kt_report_status)s;
+
+	if (!next_field(&p, end, &f, &flen) ||
+	    parse_errno(f, flen, &r.error) < 0)
+		return -EBADMSG;
+	/* The errno field is the last one when there is no message; a
+	 * separator after it starts the message (which may be empty). */
+
+	/* The rest, spaces included, is the message. */
+	flen = (size_t)(end - p);
+	if (flen > sizeof(r.message) - 1)
+		return -EBADMSG;
+	for (size_t i = 0; i < flen; i++)
+		if (control_byte((unsigned char)p[i]))
+			return -EBADMSG;
+	memcpy(r.message, p, flen);
+	r.message[flen] = '\0';
+
+	*ret = r;
+	return 0;
+}
+
+long long kt_now_ms(void)
+{
+	struct timespec ts;
+
+	if (clock_gettime(CLOCK_MONOTONIC, &ts) < 0)
+		return 0;
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Waits until fd is readable or the deadline passes. */
+static int wait_readable(int fd, long long deadline_ms)
+{
+	for (;;) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		int timeout = -1, r;
+
+		if (deadline_ms > 0) {
+			long long left = deadline_ms - kt_now_ms();
+
+			if (left <= 0)
+				return -ETIMEDOUT;
+			timeout = left > 60000 ? 60000 : (int)left;
+		}
+		r = poll(&p, 1, timeout);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			return kt_negerrno();
+		}
+		if (r > 0) {
+			if (p.revents & POLLNVAL)
+				return -EBADF;
+			return 0; /* readable, hung up or error: read() says */
+		}
+	}
+}
+
+/* One byte: 1, 0 at EOF, or -errno. */
+static int read_byte(int fd, char *c, long long deadline_ms)
+{
+	for (;;) {
+		ssize_t n;
+		int r;
+
+		r = wait_readable(fd, deadline_ms);
+		if (r < 0)
+			return r;
+		n = read(fd, c, 1);
+		if (n >= 0)
+			return (int)n;
+		if (errno != EINTR && errno != EAGAIN)
+			return kt_negerrno();
+	}
+}
+
+int kt_line_read(int fd, char *buf, size_t size, long long deadline_ms)
+{
+	size_t n = 0;
+	bool bad = false;
+
+	if (!buf || size < 2)
+		return -EINVAL;
+	for (;;) {
+		char c;
+		int r;
+
+		r = read_byte(fd, &c, deadline_ms);
+		if (r < 0)
+			return r;
+		if (r == 0) {
+			if (n == 0 && !bad)
+				return 0;
+			/* EOF in the middle of a line: it is cut. */
+			return -EBADMSG;
+		}
+		if (c == '\n')
+			break;
+		/* After an over-long line or a NUL, consume the rest of it
+		 * so that the next call starts at a line boundary. */
+		if (bad)
+			continue;
+		if (c == '\0' || n >= size - 1 || n >= KT_LINE_MAX - 1) {
+			bad = true;
+			continue;
+		}
+		buf[n++] = c;
+	}
+	if (bad || n == 0)
+		return -EBADMSG; /* the protocol has no empty lines */
+	buf[n] = '\0';
+	return (int)n;
+}
+
+int kt_line_write(int fd, const char *line)
+{
+	char buf[KT_LINE_MAX];
+	size_t len = strlen(line), off = 0;
+
+	/* Exactly one line: a trailing newline is optional, an inner one
+	 * is an error. */
+	if (len > 0 && line[len - 1] == '\n')
+		len--;
+	if (len == 0 || len > sizeof(buf) - 2 || memchr(line, '\n', len))
+		return -EINVAL;
+	memcpy(buf, line, len);
+	buf[len++] = '\n';
+
+	while (off < len) {
+		/* MSG_NOSIGNAL: a peer that is gone must not kill the PAM
+		 * host with SIGPIPE. */
+		ssize_t n = send(fd, buf + off, len - off, MSG_NOSIGNAL);
+
+		if (n < 0 && errno == ENOTSOCK)
+			n = write(fd, buf + off, len - off);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN) {
+				struct pollfd p = { .fd = fd,
+						    .events = POLLOUT };
+
+				(void)poll(&p, 1, 1000);
+				continue;
+			}
+			return kt_negerrno();
+		}
+		off += (size_t)n;
+	}
+	return 0;
+}
