@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "ctl.h"
 #include "keyring.h"
@@ -21,10 +22,15 @@ static void print_luks(const struct kt_config *c, const struct kt_user *u,
 					   : KT_KEY_PREFIX_DEFAULT;
 	struct kt_luks_token tok;
 	char desc[KT_KEY_DESC_MAX];
+	struct stat st;
 	int r;
 
 	printf("  device:   %s\n", v->device);
 	printf("  dm name:  %s\n", v->dm_name ? v->dm_name : "-");
+	if (stat(v->device, &st) < 0) {
+		printf("  state:    missing (%s)\n", strerror(errno));
+		return;
+	}
 	r = v->dm_name ? kt_luks_active(v->dm_name, v->device) : 0;
 	if (r == 1)
 		printf("  state:    open (/dev/mapper/%s)\n", v->dm_name);

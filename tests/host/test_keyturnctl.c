@@ -1,0 +1,397 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The built agent/keyturnctl, run as a program: enrollment on real LUKS2
+ * image files (checked afterwards through the library and the kernel
+ * keyring), config checks, status, and its exit codes.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <keyutils.h>
+#include <libcryptsetup.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <spawn.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "luks.h"
+
+#define IMAGE_SIZE (32 * 1024 * 1024)
+
+extern char **environ;
+
+static const struct crypt_pbkdf_type fast_pbkdf = {
+	.type = CRYPT_KDF_ARGON2ID,
+	.hash = "sha256",
+	.iterations = 4,
+	.max_memory_kb = 32 * 1024,
+	.parallel_threads = 1,
+	.flags = CRYPT_PBKDF_NO_BENCHMARK,
+};
+
+static char tmpdir[] = "/tmp/kt-test-ctl.XXXXXX";
+static char ctl[512];
+static int counter;
+
+static void crypt_freep(struct crypt_device **cd)
+{
+	if (*cd)
+		crypt_free(*cd);
+}
+#define _cleanup_crypt_ __attribute__((cleanup(crypt_freep)))
+
+/*
+ * Runs keyturnctl with args (NULL-terminated), input on its stdin;
+ * stdout and stderr together into out. Returns the exit status.
+ */
+static int run(const char *input, char *out, size_t size, ...)
+{
+	const char *argv[32] = { ctl };
+	int in_pipe[2], out_pipe[2], status, n = 1;
+	posix_spawn_file_actions_t fa;
+	size_t len = 0;
+	va_list ap;
+	pid_t pid;
+
+	va_start(ap, size);
+	while ((argv[n] = va_arg(ap, const char *)))
+		n++;
+	va_end(ap);
+
+	assert_int_equal(pipe2(in_pipe, O_CLOEXEC), 0);
+	assert_int_equal(pipe2(out_pipe, O_CLOEXEC), 0);
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, in_pipe[0], 0);
+	posix_spawn_file_actions_adddup2(&fa, out_pipe[1], 1);
+	posix_spawn_file_actions_adddup2(&fa, out_pipe[1], 2);
+	assert_int_equal(posix_spawn(&pid, ctl, &fa, NULL,
+				     (char *const *)argv, environ), 0);
+	posix_spawn_file_actions_destroy(&fa);
+	close(in_pipe[0]);
+	close(out_pipe[1]);
+
+	if (input)
+		assert_int_equal(write(in_pipe[1], input, strlen(input)),
+				 (ssize_t)strlen(input));
+	close(in_pipe[1]);
+	for (;;) {
+		ssize_t k = read(out_pipe[0], out + len, size - 1 - len);
+
+		if (k <= 0)
+			break;
+		len += (size_t)k;
+	}
+	out[len] = '\0';
+	close(out_pipe[0]);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	return WEXITSTATUS(status);
+}
+
+static void make_image(char *path, size_t size, const char *pass)
+{
+	_cleanup_crypt_ struct crypt_device *cd = NULL;
+	int fd;
+
+	snprintf(path, size, "%s/img%d", tmpdir, counter++);
+	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, IMAGE_SIZE), 0);
+	close(fd);
+	assert_int_equal(crypt_init(&cd, path), 0);
+	assert_int_equal(crypt_set_pbkdf_type(cd, &fast_pbkdf), 0);
+	assert_int_equal(crypt_format(cd, CRYPT_LUKS2, "aes", "xts-plain64",
+				      NULL, NULL, 64, NULL), 0);
+	assert_int_equal(crypt_keyslot_add_by_volume_key(
+				 cd, 0, NULL, 0, pass, strlen(pass)), 0);
+}
+
+static void write_config(char *path, size_t size, mode_t mode,
+			 const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static void write_config(char *path, size_t size, mode_t mode,
+			 const char *fmt, ...)
+{
+	va_list ap;
+	FILE *f;
+
+	snprintf(path, size, "%s/conf%d", tmpdir, counter++);
+	f = fopen(path, "we");
+	assert_non_null(f);
+	va_start(ap, fmt);
+	vfprintf(f, fmt, ap);
+	va_end(ap);
+	assert_int_equal(fclose(f), 0);
+	assert_int_equal(chmod(path, mode), 0);
+}
+
+static unsigned active_keyslots(const char *image)
+{
+	_cleanup_crypt_ struct crypt_device *cd = NULL;
+	unsigned mask = 0;
+
+	assert_int_equal(crypt_init(&cd, image), 0);
+	assert_int_equal(crypt_load(cd, CRYPT_LUKS2, NULL), 0);
+	for (int k = 0; k < crypt_keyslot_max(CRYPT_LUKS2); k++)
+		if (crypt_keyslot_status(cd, k) >= CRYPT_SLOT_ACTIVE)
+			mask |= 1u << k;
+	return mask;
+}
+
+static void write_volume_config(char *conf, size_t size, const char *image)
+{
+	write_config(conf, size, 0600,
+		     "[defaults]\n"
+		     "key_prefix = kttest:\n"
+		     "\n"
+		     "[volume home]\n"
+		     "user = root\n"
+		     "type = luks2\n"
+		     "device = %s\n"
+		     "name = kt-%%u-home\n"
+		     "mountpoint = %%h/kt-mnt\n",
+		     image);
+}
+
+static void test_usage_errors(void **state)
+{
+	char out[8192];
+
+	assert_int_equal(run(NULL, out, sizeof(out), NULL), 2);
+	assert_non_null(strstr(out, "keyturnctl: no command given"));
+	assert_int_equal(run(NULL, out, sizeof(out), "frobnicate", NULL), 2);
+	assert_non_null(strstr(out, "unknown command 'frobnicate'"));
+	assert_int_equal(run(NULL, out, sizeof(out), "--bogus", NULL), 2);
+	assert_int_equal(run(NULL, out, sizeof(out), "enroll", "luks",
+			     "/nonexistent", NULL), 2);
+	assert_non_null(strstr(out, "--user"));
+	assert_int_equal(run(NULL, out, sizeof(out), "enroll", "luks",
+			     "--user", "root", NULL), 2);
+	assert_int_equal(run(NULL, out, sizeof(out), "enroll", "tape",
+			     "/dev/st0", "--user", "root", NULL), 2);
+	assert_int_equal(run(NULL, out, sizeof(out), "enroll", "luks",
+			     "/nonexistent", "--user", "root",
+			     "--pbkdf-iterations", "2", NULL), 2);
+	assert_int_equal(run(NULL, out, sizeof(out), "enroll", "luks",
+			     "/nonexistent", "--user", NULL), 2);
+	assert_int_equal(run(NULL, out, sizeof(out), "check", "extra", NULL),
+			 2);
+	assert_int_equal(run(NULL, out, sizeof(out), "status", "--nope",
+			     NULL), 2);
+
+	assert_int_equal(run(NULL, out, sizeof(out), "--help", NULL), 0);
+	assert_non_null(strstr(out, "Usage: keyturnctl"));
+	assert_int_equal(run(NULL, out, sizeof(out), "--version", NULL), 0);
+	assert_true(strncmp(out, "keyturnctl ", 11) == 0);
+}
+
+static void test_enroll_stdin(void **state)
+{
+	_cleanup_crypt_ struct crypt_device *cd = NULL;
+	struct crypt_pbkdf_type pbkdf;
+	char image[256], conf[256], out[8192], expect[512];
+	key_serial_t k;
+
+	make_image(image, sizeof(image), "first passphrase");
+	write_volume_config(conf, sizeof(conf), image);
+
+	assert_int_equal(run("first passphrase\nroot login\n", out,
+			     sizeof(out), "enroll", "luks", image, "--user",
+			     "root", "--stdin", "--config", conf,
+			     "--pbkdf-memory", "32768", "--pbkdf-iterations",
+			     "4", NULL),
+			 0);
+	snprintf(expect, sizeof(expect),
+		 "Enrolled root on %s: keyslot 1, token 0 (kttest:root)\n",
+		 image);
+	assert_string_equal(out, expect);
+
+	/* The keyslot has the PBKDF asked for. */
+	assert_int_equal(crypt_init(&cd, image), 0);
+	assert_int_equal(crypt_load(cd, CRYPT_LUKS2, NULL), 0);
+	assert_int_equal(crypt_keyslot_get_pbkdf(cd, 1, &pbkdf), 0);
+	assert_string_equal(pbkdf.type, CRYPT_KDF_ARGON2ID);
+	assert_int_equal(pbkdf.iterations, 4);
+	assert_int_equal(pbkdf.max_memory_kb, 32768);
+
+	/* And the login password, in the keyring under the configured
+	 * prefix, opens the volume through the token. */
+	k = add_key("user", "kttest:root", "root login", 10,
+		    KEY_SPEC_SESSION_KEYRING);
+	assert_true(k > 0);
+	assert_int_equal(kt_luks_open(image, NULL, "kttest:root", 0), 1);
+	assert_int_equal(keyctl_revoke(k), 0);
+	assert_int_equal(keyctl_unlink(k, KEY_SPEC_SESSION_KEYRING), 0);
+
+	/* A second enrollment is refused and changes nothing. */
+	assert_int_equal(run("first passphrase\nother\n", out, sizeof(out),
+			     "enroll", "luks", image, "--user", "root",
+			     "--stdin", "--config", conf, "--pbkdf-memory",
+			     "32768", "--pbkdf-iterations", "4", NULL),
+			 1);
+	assert_non_null(strstr(out, "root is already enrolled on"));
+	assert_non_null(strstr(out, image));
+	assert_int_equal(active_keyslots(image), 0x3u);
+
+	/* status sees the enrollment; no device-mapper here: locked. */
+	assert_int_equal(run(NULL, out, sizeof(out), "status", "--user",
+			     "root", "--config", conf, NULL),
+			 0);
+	assert_non_null(strstr(out, "root/home (luks2)"));
+	assert_non_null(strstr(out, "dm name:  kt-root-home"));
+	assert_non_null(strstr(out, "enrolled: yes (kttest:root: token 0, "
+				    "keyslot 1)"));
+	assert_non_null(strstr(out, "mounted:  no"));
+	assert_non_null(strstr(out, "sessions: "));
+	if (access("/sys/module/dm_mod", F_OK) != 0)
+		assert_non_null(strstr(out, "state:    locked"));
+}
+
+static void test_enroll_wrong_passphrase(void **state)
+{
+	char image[256], out[8192];
+
+	make_image(image, sizeof(image), "first passphrase");
+	assert_int_equal(run("not it\nroot login\n", out, sizeof(out),
+			     "enroll", "luks", image, "--user", "root",
+			     "--stdin", "--config", "/nonexistent/keyturn.conf",
+			     "--pbkdf-memory", "32768", "--pbkdf-iterations",
+			     "4", NULL),
+			 1);
+	/* --config given explicitly and missing: refused before anything. */
+	assert_non_null(strstr(out, "/nonexistent/keyturn.conf"));
+	assert_int_equal(active_keyslots(image), 0x1u);
+
+	assert_int_equal(run("not it\nroot login\n", out, sizeof(out),
+			     "enroll", "luks", image, "--user", "root",
+			     "--stdin", "--pbkdf-memory", "32768",
+			     "--pbkdf-iterations", "4", NULL),
+			 1);
+	assert_non_null(strstr(out, "existing passphrase"));
+	assert_non_null(strstr(out, image));
+	assert_int_equal(active_keyslots(image), 0x1u);
+}
+
+static void test_enroll_input_errors(void **state)
+{
+	char image[256], plain[256], out[8192];
+	int fd;
+
+	make_image(image, sizeof(image), "first passphrase");
+	/* Only one line: no login password. */
+	assert_int_equal(run("first passphrase\n", out, sizeof(out), "enroll",
+			     "luks", image, "--user", "root", "--stdin",
+			     "--pbkdf-memory", "32768", "--pbkdf-iterations",
+			     "4", NULL),
+			 1);
+	assert_non_null(strstr(out, "No login password on standard input"));
+	assert_int_equal(active_keyslots(image), 0x1u);
+
+	assert_int_equal(run("first passphrase\nx\n", out, sizeof(out),
+			     "enroll", "luks", image, "--user",
+			     "no-such-user-kt", "--stdin", NULL),
+			 1);
+	assert_non_null(strstr(out, "No such user: no-such-user-kt"));
+
+	snprintf(plain, sizeof(plain), "%s/plain", tmpdir);
+	fd = open(plain, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, 1 << 20), 0);
+	close(fd);
+	assert_int_equal(run("a\nb\n", out, sizeof(out), "enroll", "luks",
+			     plain, "--user", "root", "--stdin", NULL),
+			 1);
+	assert_non_null(strstr(out, "is not a LUKS2 volume"));
+}
+
+static void test_check(void **state)
+{
+	char conf[256], out[8192], expect[512];
+
+	write_volume_config(conf, sizeof(conf), "/dev/kt-test-%u");
+	assert_int_equal(run(NULL, out, sizeof(out), "check", "--config", conf,
+			     NULL),
+			 0);
+	assert_non_null(strstr(out, "OK"));
+
+	assert_int_equal(run(NULL, out, sizeof(out), "check", "--config", conf,
+			     "--user", "root", NULL),
+			 0);
+	assert_non_null(strstr(out, "[volume home]"));
+	assert_non_null(strstr(out, "/dev/kt-test-root"));
+	assert_non_null(strstr(out, "kt-root-home"));
+	assert_non_null(strstr(out, "/root/kt-mnt"));
+
+	/* A mistake on line 3: the file and the line in the message. */
+	write_config(conf, sizeof(conf), 0600,
+		     "[defaults]\n"
+		     "key_timeout = 60\n"
+		     "no_such_key = 1\n");
+	assert_int_equal(run(NULL, out, sizeof(out), "check", "--config", conf,
+			     NULL),
+			 1);
+	snprintf(expect, sizeof(expect), "%s:3:", conf);
+	assert_non_null(strstr(out, expect));
+
+	/* Writable by others: refused. */
+	write_volume_config(conf, sizeof(conf), "/dev/kt-test-%u");
+	assert_int_equal(chmod(conf, 0666), 0);
+	assert_int_equal(run(NULL, out, sizeof(out), "check", "--config", conf,
+			     NULL),
+			 1);
+	assert_non_null(strstr(out, conf));
+
+	assert_int_equal(run(NULL, out, sizeof(out), "check", "--config",
+			     "/nonexistent/keyturn.conf", NULL),
+			 1);
+	assert_non_null(strstr(out, "keyturnctl: /nonexistent/keyturn.conf"));
+}
+
+static int setup(void **state)
+{
+	return mkdtemp(tmpdir) ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+	char cmd[512];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf -- '%s'", tmpdir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_usage_errors),
+		cmocka_unit_test(test_enroll_stdin),
+		cmocka_unit_test(test_enroll_wrong_passphrase),
+		cmocka_unit_test(test_enroll_input_errors),
+		cmocka_unit_test(test_check),
+	};
+
+	snprintf(ctl, sizeof(ctl), "%s/agent/keyturnctl", KT_BUILDDIR);
+	if (access(ctl, X_OK) < 0) {
+		printf("SKIP: %s not built\n", ctl);
+		return 77;
+	}
+	if (geteuid() != 0) {
+		printf("SKIP: test_keyturnctl needs root (LUKS2 images, "
+		       "root-owned config)\n");
+		return 77;
+	}
+	if (keyctl_join_session_keyring(NULL) < 0) {
+		printf("SKIP: cannot join a session keyring: %s\n",
+		       strerror(errno));
+		return 77;
+	}
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
