@@ -272,23 +272,19 @@ int kt_luks_enroll_pbkdf(const char *device, const struct kt_secret *existing,
 		return keyslot;
 
 	token = crypt_token_luks2_keyring_set(cd, CRYPT_ANY_TOKEN, &params);
-	if (token < 0) {
-		r = token;
-		goto undo_keyslot;
+	r = token < 0 ? token : crypt_token_assign_keyslot(cd, token, keyslot);
+	if (r < 0) {
+		/* Nothing half-enrolled stays: no unassigned token, no
+		 * keyslot that no token leads to. */
+		if (token >= 0)
+			(void)crypt_token_json_set(cd, token, NULL);
+		(void)crypt_keyslot_destroy(cd, keyslot);
+		return r;
 	}
-	r = crypt_token_assign_keyslot(cd, token, keyslot);
-	if (r < 0)
-		goto undo_token;
 
 	ret->token = token;
 	ret->keyslot = keyslot;
 	return 0;
-
-undo_token:
-	(void)crypt_token_json_set(cd, token, NULL);
-undo_keyslot:
-	(void)crypt_keyslot_destroy(cd, keyslot);
-	return r;
 }
 
 int kt_luks_enroll(const char *device, const struct kt_secret *existing,

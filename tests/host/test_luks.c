@@ -268,7 +268,7 @@ static void test_enroll_rolls_back(void **state)
 	__attribute__((cleanup(crypt_freep))) struct crypt_device *cd = NULL;
 	struct kt_luks_token tok;
 	char image[256], desc[64];
-	int n = crypt_token_max(CRYPT_LUKS2);
+	int n = crypt_token_max(CRYPT_LUKS2), r;
 
 	make_image(image, passes, 1);
 	assert_int_equal(crypt_init(&cd, image), 0);
@@ -284,8 +284,19 @@ static void test_enroll_rolls_back(void **state)
 	crypt_free(cd);
 	cd = NULL;
 
-	assert_true(enroll(image, "first passphrase", "hal login",
-			   "keyturn:hal", &tok) < 0);
+	captured_len = 0;
+	captured[0] = '\0';
+	capturing = 1;
+	crypt_set_debug_level(CRYPT_DEBUG_ALL);
+	r = enroll(image, "first passphrase", "hal login", "keyturn:hal", &tok);
+	crypt_set_debug_level(CRYPT_DEBUG_NONE);
+	capturing = 0;
+	assert_true(r < 0);
+	/* The keyslot was really added before the token step failed, and
+	 * then taken away again. */
+	if (!strstr(captured, "Destroying keyslot 1."))
+		fprintf(stderr, "debug log:\n%s", captured);
+	assert_non_null(strstr(captured, "Destroying keyslot 1."));
 	assert_int_equal(active_keyslots(image), 0x1u);
 	assert_int_equal(active_tokens(image), n);
 	assert_int_equal(kt_luks_find_token(image, "keyturn:hal", &tok),
