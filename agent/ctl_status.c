@@ -53,14 +53,23 @@ static void print_luks(const struct kt_config *c, const struct kt_user *u,
 		       tok.token);
 	else if (r == -ENOENT)
 		printf("  enrolled: no\n");
+	else if (r == -EINVAL)
+		printf("  enrolled: no (not a LUKS2 volume)\n");
 	else
 		printf("  enrolled: unknown (%s)\n", strerror(-r));
 }
 
 static void print_ecryptfs(const struct kt_volume *v, bool mounted)
 {
+	struct stat st;
+
 	printf("  source:   %s\n", v->source);
-	printf("  state:    %s\n", mounted ? "open" : "locked");
+	if (mounted)
+		printf("  state:    open\n");
+	else if (lstat(v->source, &st) < 0)
+		printf("  state:    missing (%s)\n", strerror(errno));
+	else
+		printf("  state:    locked\n");
 }
 
 static void print_volume(const struct kt_config *c, const struct kt_user *u,
