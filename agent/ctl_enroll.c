@@ -22,6 +22,7 @@ struct enroll_args {
 	const char *device;
 	const char *user;
 	const char *config;
+	bool config_given;
 	bool from_stdin;
 	unsigned pbkdf_memory;     /* KiB, 0: default */
 	unsigned pbkdf_iterations; /* 0: benchmark */
@@ -53,6 +54,7 @@ static int parse_args(int argc, char **argv, struct enroll_args *a)
 			break;
 		case 'c':
 			a->config = optarg;
+			a->config_given = true;
 			break;
 		case OPT_PBKDF_MEMORY:
 			if (ctl_parse_uint(optarg, PBKDF_MEMORY_MAX,
@@ -216,13 +218,11 @@ int ctl_enroll(int argc, char **argv)
 	struct kt_luks_token tok;
 	const char *prefix;
 	char desc[KT_KEY_DESC_MAX];
-	bool config_given;
 	int r;
 
 	r = parse_args(argc, argv, &a);
 	if (r != 0)
 		return r;
-	config_given = strcmp(a.config, KT_CONFIG_PATH) != 0;
 	pbkdf = pick_pbkdf(&a, &pbkdf_buf);
 
 	r = kt_user_lookup(a.user, &user);
@@ -235,7 +235,7 @@ int ctl_enroll(int argc, char **argv)
 
 	/* The key prefix comes from the config; enrolling before the config
 	 * is written is fine, with the default prefix. */
-	r = ctl_config_load(a.config, !config_given, &config);
+	r = ctl_config_load(a.config, !a.config_given, &config);
 	if (r < 0)
 		return CTL_EXIT_FAILURE;
 	prefix = config && config->key_prefix ? config->key_prefix

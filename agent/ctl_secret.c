@@ -36,11 +36,11 @@ int ctl_read_secret_line(int fd, struct kt_secret **ret)
 		if (c == '\n')
 			break;
 		if (len == KT_PASSPHRASE_MAX) {
-			c = 0;
+			explicit_bzero(&c, sizeof(c));
 			return -E2BIG;
 		}
 		buf->data[len++] = c;
-		c = 0;
+		explicit_bzero(&c, sizeof(c));
 	}
 	if (!any)
 		return -ENODATA;
