@@ -62,6 +62,24 @@ int kt_key_description(const char *prefix, const char *user, char *buf,
 	return 0;
 }
 
+/* Whether key is some uid's user-session keyring ("_uid_ses.<uid>"). */
+static bool user_session_keyring(key_serial_t key)
+{
+	static const char name[] = "_uid_ses.";
+	char d[KT_KEY_DESC_MAX + 64];
+	const char *desc;
+	long n;
+
+	n = RETRY_EINTR(keyctl_describe(key, d, sizeof(d)));
+	if (n < 0 || (size_t)n > sizeof(d))
+		return false;
+	d[sizeof(d) - 1] = '\0';
+	/* "keyring;uid;gid;perm;description" */
+	desc = strrchr(d, ';');
+	return desc && strncmp(desc + 1, name, sizeof(name) - 1) == 0 &&
+	       strncmp(d, "keyring;", 8) == 0;
+}
+
 int kt_keyring_ensure_session(void)
 {
 	key_serial_t session, user_session;
@@ -75,7 +93,12 @@ int kt_keyring_ensure_session(void)
 		keyctl_get_keyring_ID(KEY_SPEC_USER_SESSION_KEYRING, 0));
 	if (user_session < 0)
 		return kt_negerrno();
-	if (session != user_session)
+	/*
+	 * Not only the caller's own user-session keyring counts: a PAM host
+	 * running as root with root's "_uid_ses.0" as @s, called with the
+	 * real uid of the user (see below), must join a new one too.
+	 */
+	if (session != user_session && !user_session_keyring(session))
 		return 0;
 
 	r = RETRY_EINTR(keyctl_join_session_keyring(NULL));

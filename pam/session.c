@@ -1,0 +1,456 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * open_session: put the passphrase into the session keyring, start the
+ * agent, wait for its report, revoke the passphrase key. close_session:
+ * tell the agent. A user or service keyturn does not manage returns at
+ * once, with nothing done.
+ */
+#include <errno.h>
+#include <security/pam_ext.h>
+#include <security/pam_modules.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "keyring.h"
+#include "pam_keyturn.h"
+#include "protocol.h"
+#include "secret.h"
+#include "user.h"
+
+/* What open_session works on, once it knows the user is managed. */
+struct plan {
+	const char *user;
+	const char *service;
+	struct kt_config *config;
+	struct kt_user *account;
+	struct kt_volume *volumes; /* those that apply, first n */
+	size_t n;
+	size_t n_alloc;            /* for kt_volumes_free() */
+	int *status;               /* per volume: reported status or -1 */
+};
+
+static void plan_done(struct plan *pl)
+{
+	free(pl->status);
+	kt_volumes_free(pl->volumes, pl->n_alloc);
+	kt_user_free(pl->account);
+	kt_config_free(pl->config);
+}
+
+static unsigned wait_bound(const struct kt_config *c)
+{
+	return c && c->unlock_timeout ? c->unlock_timeout
+				      : KT_UNLOCK_TIMEOUT_FALLBACK;
+}
+
+/*
+ * Finds out whether keyturn has work for this login. Returns -1 when it
+ * has, otherwise the hook's PAM code (nothing to do, or an error that
+ * was logged and must not refuse the login).
+ */
+static int plan_load(struct kt_pam *p, struct plan *pl)
+{
+	struct kt_diag diag = { { 0 } };
+	const char *problem;
+	int r;
+
+	r = pam_get_item(p->pamh, PAM_USER, (const void **)&pl->user);
+	if (r != PAM_SUCCESS || !pl->user) {
+		kt_pam_log(p, LOG_DEBUG, "No user, nothing to do");
+		return PAM_IGNORE;
+	}
+	r = pam_get_item(p->pamh, PAM_SERVICE, (const void **)&pl->service);
+	if (r != PAM_SUCCESS || !pl->service)
+		pl->service = "";
+
+	r = kt_config_load(p->config_path, &pl->config, &diag);
+	if (r == -ENOENT) {
+		kt_pam_log(p, LOG_DEBUG, "No %s, nothing to do",
+			   p->config_path);
+		return PAM_IGNORE;
+	}
+	if (r < 0)
+		return kt_pam_error(p, r, diag.message, "Failed to load %s",
+				    p->config_path);
+
+	if (kt_config_skips_service(pl->config, pl->service)) {
+		kt_pam_log(p, LOG_DEBUG, "Service %s is skipped", pl->service);
+		return PAM_IGNORE;
+	}
+
+	/* A name keyturn cannot act for safely is not one it manages. */
+	problem = kt_user_name_problem(pl->user);
+	if (problem) {
+		kt_pam_log(p, LOG_DEBUG, "User name %s, nothing to do",
+			   problem);
+		return PAM_IGNORE;
+	}
+	r = kt_user_lookup(pl->user, &pl->account);
+	if (r == -ENOENT) {
+		kt_pam_log(p, LOG_DEBUG, "No account %s, nothing to do",
+			   pl->user);
+		return PAM_IGNORE;
+	}
+	if (r < 0)
+		return kt_pam_error(p, r, NULL, "Failed to look up user %s",
+				    pl->user);
+
+	r = kt_config_volumes_for(pl->config, pl->account, &pl->volumes,
+				  &pl->n_alloc, &diag);
+	if (r < 0)
+		return kt_pam_error(p, r, diag.message,
+				    "Failed to find the volumes of %s",
+				    pl->user);
+	/* "user = *" volumes count only where the user has one. */
+	for (size_t i = 0; i < pl->n_alloc; i++) {
+		struct kt_volume keep;
+
+		if (pl->volumes[i].any_user &&
+		    !kt_volume_present(&pl->volumes[i]))
+			continue;
+		keep = pl->volumes[pl->n];
+		pl->volumes[pl->n] = pl->volumes[i];
+		pl->volumes[i] = keep;
+		pl->n++;
+	}
+	if (pl->n == 0) {
+		kt_pam_log(p, LOG_DEBUG, "No volume for %s, nothing to do",
+			   pl->user);
+		return PAM_IGNORE;
+	}
+
+	pl->status = malloc(pl->n * sizeof(*pl->status));
+	if (!pl->status)
+		return kt_pam_error(p, -ENOMEM, NULL, "Failed to plan %s",
+				    "the session");
+	for (size_t i = 0; i < pl->n; i++)
+		pl->status[i] = -1;
+	return -1;
+}
+
+/*
+ * Makes sure this process has a session keyring of its own. Done with
+ * the real uid and gid of the user, as pam_keyinit does: the new keyring
+ * then belongs to the user and the user keyring linked into it is the
+ * user's (with root's real uid it would be root's, and every process of
+ * the session would possess it).
+ */
+static int session_keyring(const struct kt_pam *p, const struct kt_user *u)
+{
+	uid_t ruid = getuid();
+	gid_t rgid = getgid();
+	int r;
+
+	if (setregid(u->gid, (gid_t)-1) < 0)
+		return kt_negerrno();
+	if (setreuid(u->uid, (uid_t)-1) < 0) {
+		r = kt_negerrno();
+		goto gid;
+	}
+	r = kt_keyring_ensure_session();
+	if (setreuid(ruid, (uid_t)-1) < 0) {
+		/* Going on with the user's real uid would be worse than
+		 * any login failure. */
+		pam_syslog(p->pamh, LOG_CRIT,
+			   "Failed to restore the real uid: %m");
+		abort();
+	}
+gid:
+	if (setregid(rgid, (gid_t)-1) < 0) {
+		pam_syslog(p->pamh, LOG_CRIT,
+			   "Failed to restore the real gid: %m");
+		abort();
+	}
+	if (r == 1)
+		kt_pam_log(p, LOG_DEBUG, "Joined a new session keyring");
+	return r;
+}
+
+/* The login passphrase: the one auth kept, or PAM_AUTHTOK if the host
+ * still has it, or none. *owned is set when a copy was made here. */
+static const struct kt_secret *passphrase(const struct kt_pam *p,
+					  struct kt_secret **owned)
+{
+	const void *stash = NULL;
+	const char *tok = NULL;
+	size_t len;
+
+	if (pam_get_data(p->pamh, KT_DATA_AUTHTOK, &stash) == PAM_SUCCESS &&
+	    stash) {
+		kt_pam_log(p, LOG_DEBUG, "Using the passphrase kept at auth");
+		return stash;
+	}
+	if (pam_get_item(p->pamh, PAM_AUTHTOK, (const void **)&tok) !=
+		    PAM_SUCCESS || !tok)
+		return NULL;
+	len = strnlen(tok, KT_PASSPHRASE_MAX + 1);
+	if (len == 0 || len > KT_PASSPHRASE_MAX)
+		return NULL;
+	*owned = kt_secret_from(tok, len);
+	if (*owned)
+		kt_pam_log(p, LOG_DEBUG, "Using PAM_AUTHTOK");
+	return *owned;
+}
+
+/* Adds the passphrase key; 0 (and a message) when there will be none. */
+static key_serial_t add_key_for(struct kt_pam *p, const struct plan *pl,
+				const struct kt_secret *pass)
+{
+	char desc[KT_KEY_DESC_MAX];
+	key_serial_t key = 0;
+	int r;
+
+	r = kt_key_description(pl->config->key_prefix ?
+				       pl->config->key_prefix :
+				       KT_KEY_PREFIX_DEFAULT,
+			       pl->user, desc, sizeof(desc));
+	if (r < 0) {
+		(void)kt_pam_error(p, r, NULL, "Failed to name %s",
+				   "the passphrase key");
+		return 0;
+	}
+	r = session_keyring(p, pl->account);
+	if (r < 0) {
+		/* Without a keyring of its own, the key would land in one
+		 * that others share: no key then. */
+		(void)kt_pam_error(p, r, NULL, "Failed to set up %s",
+				   "the session keyring");
+		return 0;
+	}
+	r = kt_keyring_add_passphrase(desc, pass, pl->config->key_timeout,
+				      &key);
+	if (r < 0) {
+		(void)kt_pam_error(p, r, NULL, "Failed to add key %s", desc);
+		return 0;
+	}
+	kt_pam_log(p, LOG_DEBUG, "Added key %s", desc);
+	return key;
+}
+
+static void log_report(const struct kt_pam *p, const char *user,
+		       const struct kt_report *rep)
+{
+	const char *what = rep->message[0] ? rep->message :
+			   rep->error ? strerror(rep->error) : "";
+
+	switch (rep->status) {
+	case KT_REPORT_OPENED:
+	case KT_REPORT_REUSED:
+	case KT_REPORT_CLOSED:
+		kt_pam_log(p, LOG_INFO, "Volume %s of %s %s", rep->volume,
+			   user, kt_report_status_name(rep->status));
+		break;
+	case KT_REPORT_LOCKED:
+	case KT_REPORT_KEPT:
+		kt_pam_log(p, LOG_NOTICE, "Volume %s of %s %s: %s",
+			   rep->volume, user,
+			   kt_report_status_name(rep->status), what);
+		break;
+	case KT_REPORT_FAILED:
+	default:
+		kt_pam_log(p, LOG_ERR, "Failed to open volume %s of %s: %s",
+			   rep->volume, user, what);
+		break;
+	}
+}
+
+/*
+ * Reads report lines until "done", EOF or the deadline, logging each.
+ * Returns 1 after "done", 0 at EOF, -ETIMEDOUT or -errno.
+ */
+static int read_reports(const struct kt_pam *p, int fd, long long deadline,
+			const char *user, struct plan *pl)
+{
+	for (;;) {
+		char line[KT_LINE_MAX];
+		struct kt_report rep;
+		int r;
+
+		r = kt_line_read(fd, line, sizeof(line), deadline);
+		if (r == -EBADMSG) {
+			kt_pam_log(p, LOG_WARNING, "Failed to read a line from "
+				   "the agent: malformed, ignoring");
+			continue;
+		}
+		if (r <= 0)
+			return r;
+		if (!strcmp(line, "done"))
+			return 1;
+		if (kt_report_parse(line, &rep) < 0) {
+			kt_pam_log(p, LOG_WARNING, "Failed to parse a line from "
+				   "the agent, ignoring");
+			continue;
+		}
+		log_report(p, user, &rep);
+		for (size_t i = 0; pl && i < pl->n; i++)
+			if (!strcmp(pl->volumes[i].name, rep.volume))
+				pl->status[i] = (int)rep.status;
+	}
+}
+
+/* Closes only: the agent notices EOF and ends the session itself.
+ * Never writes (PAM_DATA_SILENT: a forked child of the host ends its
+ * copy of the handle while the parent goes on). */
+static void agent_cleanup(pam_handle_t *pamh, void *data, int error_status)
+{
+	struct kt_pam_agent *a = data;
+
+	if (!a)
+		return;
+	kt_close(a->fd);
+	free(a);
+}
+
+/* The first required volume that did not open, or NULL. */
+static const char *required_missing(const struct plan *pl)
+{
+	for (size_t i = 0; i < pl->n; i++)
+		if (pl->volumes[i].required &&
+		    pl->status[i] != KT_REPORT_OPENED &&
+		    pl->status[i] != KT_REPORT_REUSED)
+			return pl->volumes[i].name;
+	return NULL;
+}
+
+static int open_session(struct kt_pam *p, struct plan *pl)
+{
+	_cleanup_secret_ struct kt_secret *copy = NULL;
+	_cleanup_close_ int fd = -1;
+	const struct kt_secret *pass;
+	struct kt_pam_agent *a;
+	key_serial_t key = 0;
+	const char *missing;
+	int r, agent = -ENOENT; /* as read_reports() */
+
+	pass = passphrase(p, &copy);
+	if (pass)
+		key = add_key_for(p, pl, pass);
+	else
+		kt_pam_log(p, LOG_INFO, "No passphrase for %s: volumes not "
+			   "open yet stay locked", pl->user);
+	/* The kernel has its copy now; ours go at once. */
+	if (pam_set_data(p->pamh, KT_DATA_AUTHTOK, NULL, NULL) != PAM_SUCCESS)
+		kt_pam_log(p, LOG_DEBUG, "Failed to drop the kept passphrase");
+	pass = NULL;
+	copy = kt_secret_free(copy);
+
+	r = kt_pam_spawn_agent(p->agent_path, pl->user, pl->service,
+			       p->config_path, &fd);
+	if (r < 0)
+		(void)kt_pam_error(p, r, NULL, "Failed to start %s",
+				   p->agent_path);
+	else {
+		long long deadline = kt_now_ms() +
+				     (long long)wait_bound(pl->config) * 1000;
+
+		r = read_reports(p, fd, deadline, pl->user, pl);
+		if (r == 0)
+			kt_pam_log(p, LOG_ERR, "Failed to get a report from "
+				   "%s: it ended early", p->agent_path);
+		else if (r < 0)
+			(void)kt_pam_error(p, r, NULL, "Failed to read the "
+					   "report of %s", p->agent_path);
+		agent = r;
+	}
+
+	/* Always, whatever happened above: the user's first process must
+	 * not find the passphrase. */
+	if (key > 0) {
+		r = kt_keyring_drop(key);
+		if (r < 0)
+			(void)kt_pam_error(p, r, NULL, "Failed to revoke %s",
+					   "the passphrase key");
+	}
+
+	missing = required_missing(pl);
+	if (missing)
+		/* fd closes here: the agent sees EOF and locks again what
+		 * it opened for this refused session. */
+		return kt_pam_error(p, -EKEYREJECTED, NULL,
+				    "Failed to open required volume %s",
+				    missing);
+
+	/* An agent that ended (or never ran) has nothing to be told at
+	 * close; one that is still working (timeout) keeps the session. */
+	if (fd < 0 || agent == 0)
+		return PAM_SUCCESS;
+	a = malloc(sizeof(*a));
+	if (!a)
+		return kt_pam_error(p, -ENOMEM, NULL, "Failed to keep %s",
+				    "the agent connection");
+	a->fd = fd;
+	a->timeout = wait_bound(pl->config);
+	a->open_done = agent == 1;
+	if (pam_set_data(p->pamh, KT_DATA_AGENT, a, agent_cleanup) !=
+	    PAM_SUCCESS) {
+		free(a);
+		return kt_pam_error(p, -ENOMEM, NULL, "Failed to keep %s",
+				    "the agent connection");
+	}
+	(void)TAKE_FD(fd);
+	return PAM_SUCCESS;
+}
+
+_public_ int pam_sm_open_session(pam_handle_t *pamh, int flags, int argc,
+				 const char **argv)
+{
+	struct plan pl = { 0 };
+	struct kt_pam p;
+	int r;
+
+	kt_pam_init(&p, pamh, KT_HOOK_OPEN, argc, argv);
+	if (geteuid() != 0) {
+		kt_pam_log(&p, LOG_DEBUG, "Not root, nothing to do");
+		return PAM_IGNORE;
+	}
+	r = plan_load(&p, &pl);
+	if (r == -1)
+		r = open_session(&p, &pl);
+	plan_done(&pl);
+	return r;
+}
+
+_public_ int pam_sm_close_session(pam_handle_t *pamh, int flags, int argc,
+				  const char **argv)
+{
+	const void *data = NULL;
+	struct kt_pam_agent *a;
+	const char *user = NULL;
+	long long deadline;
+	struct kt_pam p;
+	int r;
+
+	kt_pam_init(&p, pamh, KT_HOOK_CLOSE, argc, argv);
+	if (pam_get_data(pamh, KT_DATA_AGENT, &data) != PAM_SUCCESS || !data)
+		return PAM_IGNORE;
+	a = (struct kt_pam_agent *)data;
+	if (pam_get_item(pamh, PAM_USER, (const void **)&user) != PAM_SUCCESS ||
+	    !user)
+		user = "?";
+
+	deadline = kt_now_ms() + (long long)a->timeout * 1000;
+	r = kt_line_write(a->fd, "close");
+	if (r < 0)
+		(void)kt_pam_error(&p, r, NULL, "Failed to tell %s",
+				   "the agent that the session ends");
+	else {
+		/* Lines of an open phase that outlasted its wait come
+		 * first, up to their own "done". */
+		r = a->open_done ? 1 :
+				   read_reports(&p, a->fd, deadline, user, NULL);
+		if (r == 1)
+			r = read_reports(&p, a->fd, deadline, user, NULL);
+		if (r < 0)
+			(void)kt_pam_error(&p, r, NULL, "Failed to read the "
+					   "report of %s", "the agent");
+	}
+
+	/* Runs agent_cleanup(): our end closes. */
+	if (pam_set_data(pamh, KT_DATA_AGENT, NULL, NULL) != PAM_SUCCESS)
+		kt_pam_log(&p, LOG_DEBUG, "Failed to drop the agent data");
+	return PAM_SUCCESS;
+}
