@@ -473,22 +473,30 @@ static uint64_t now_us(void)
 	return (uint64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-/* Microseconds one derivation at p takes here. */
+/*
+ * Microseconds one derivation at p takes here: the faster of two runs, so
+ * that a moment of load elsewhere does not make the cost too low.
+ */
 static int measure(const struct kt_wrapped_params *p, uint64_t *ret_us)
 {
 	static const uint8_t salt[KT_WRAPPED_SALT_SIZE] = "keyturn-bench";
 	uint8_t out[KT_WRAPPED_KEY_SIZE];
-	uint64_t start = now_us();
-	int r;
+	uint64_t best = UINT64_MAX;
 
-	r = argon2id_hash_raw(p->t_cost, p->m_cost_kib, p->parallelism,
-			      "benchmark", 9, salt, sizeof(salt), out,
-			      sizeof(out));
-	if (r != ARGON2_OK)
-		return argon2_errno(r);
-	*ret_us = now_us() - start;
-	if (*ret_us == 0)
-		*ret_us = 1;
+	for (int run = 0; run < 2; run++) {
+		uint64_t start = now_us(), us;
+		int r;
+
+		r = argon2id_hash_raw(p->t_cost, p->m_cost_kib, p->parallelism,
+				      "benchmark", 9, salt, sizeof(salt), out,
+				      sizeof(out));
+		if (r != ARGON2_OK)
+			return argon2_errno(r);
+		us = now_us() - start;
+		if (us < best)
+			best = us;
+	}
+	*ret_us = best > 0 ? best : 1;
 	return 0;
 }
 

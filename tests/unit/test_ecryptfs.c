@@ -245,7 +245,8 @@ static void test_vectors(void **state)
 {
 	for (size_t i = 0; i < ELEMENTSOF(vectors); i++) {
 		const struct vector *v = &vectors[i];
-		_cleanup_secret_ struct kt_secret *pw = secret_of(v->passphrase);
+		_cleanup_secret_ struct kt_secret *pw =
+			secret_of(v->passphrase);
 		_cleanup_secret_ struct kt_secret *tok = NULL, *fnek = NULL;
 		char sig[KT_ECRYPTFS_SIG_HEX + 1], sig_only[sizeof(sig)];
 		uint8_t salt[KT_ECRYPTFS_SALT_SIZE];
@@ -266,7 +267,8 @@ static void test_vectors(void **state)
 /* The whole token as libecryptfs makes it, every byte. */
 static void test_whole_token(void **state)
 {
-	_cleanup_secret_ struct kt_secret *pw = secret_of(vectors[0].passphrase);
+	_cleanup_secret_ struct kt_secret *pw =
+		secret_of(vectors[0].passphrase);
 	_cleanup_secret_ struct kt_secret *tok = NULL;
 	uint8_t want[KT_ECRYPTFS_AUTH_TOK_SIZE];
 	char sig[KT_ECRYPTFS_SIG_HEX + 1];
