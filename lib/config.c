@@ -283,7 +283,7 @@ static int parse_bool(struct parser *p, unsigned line, const char *key,
 		    Q, value, key);
 }
 
-static int set_string(struct parser *p, char **field, const char *value)
+static int set_string(char **field, const char *value)
 {
 	char *s = strdup(value);
 
@@ -553,7 +553,7 @@ static int set_defaults_key(struct parser *p, unsigned line, enum key_id id,
 				    "bad value '%.*s' for 'key_prefix': "
 				    "expected 1 to 32 of [A-Za-z0-9_.:-]",
 				    Q, value);
-		return set_string(p, &c->key_prefix, value);
+		return set_string(&c->key_prefix, value);
 	case K_SERVICES:
 	case K_SKIP_SERVICES:
 		r = split_words(p, line, keys[id].name, value, &v,
@@ -585,13 +585,13 @@ static int set_volume_key(struct parser *p, unsigned line, enum key_id id,
 	case K_USER:
 		if (strcmp(value, "*") == 0) {
 			v->any_user = true;
-			return set_string(p, &v->users, value);
+			return set_string(&v->users, value);
 		}
 		r = split_words(p, line, key, value, &words, check_user);
 		if (r < 0)
 			return r;
 		strv_free(words);
-		return set_string(p, &v->users, value);
+		return set_string(&v->users, value);
 	case K_TYPE:
 		if (strcmp(value, "luks2") == 0)
 			v->type = KT_VOLUME_LUKS2;
@@ -611,9 +611,8 @@ static int set_volume_key(struct parser *p, unsigned line, enum key_id id,
 		r = check_path_template(p, line, key, value);
 		if (r < 0)
 			return r;
-		return set_string(p,
-				  id == K_DEVICE   ? &v->device
-				  : id == K_SOURCE ? &v->source
+		return set_string(id == K_DEVICE    ? &v->device
+				  : id == K_SOURCE  ? &v->source
 				  : id == K_WRAPPED ? &v->wrapped
 						    : &v->mountpoint,
 				  value);
@@ -621,7 +620,7 @@ static int set_volume_key(struct parser *p, unsigned line, enum key_id id,
 		r = check_dm_name_template(p, line, value);
 		if (r < 0)
 			return r;
-		return set_string(p, &v->dm_name, value);
+		return set_string(&v->dm_name, value);
 	case K_FSTYPE:
 		if (strlen(value) > KT_FSTYPE_MAX ||
 		    !chars_ok(value, strlen(value), "_.+-"))
@@ -629,7 +628,7 @@ static int set_volume_key(struct parser *p, unsigned line, enum key_id id,
 				    "bad value '%.*s' for 'fstype': expected "
 				    "a file system type such as ext4",
 				    Q, value);
-		return set_string(p, &v->fstype, value);
+		return set_string(&v->fstype, value);
 	case K_FNEK:
 		return parse_bool(p, line, key, value, &v->fnek);
 	case K_REQUIRED:
@@ -688,7 +687,7 @@ static int end_section(struct parser *p)
 				    v->name, keys[id].name,
 				    kt_volume_type_name(v->type));
 	if (v->type == KT_VOLUME_LUKS2 && !v->fstype)
-		return set_string(p, &v->fstype, "ext4");
+		return set_string(&v->fstype, "ext4");
 	return 0;
 }
 
@@ -1211,6 +1210,7 @@ int kt_config_volumes_for(const struct kt_config *c, const struct kt_user *u,
 			  struct kt_diag *diag)
 {
 	struct kt_volume *out = NULL;
+	struct kt_diag local = { "" };
 	const char *problem;
 	char shown[Q + 1];
 	size_t n = 0;
@@ -1245,9 +1245,20 @@ int kt_config_volumes_for(const struct kt_config *c, const struct kt_user *u,
 		out = grown;
 		/* Counted before it is filled, so that a failure half-way
 		 * frees what was set. */
-		r = volume_expand(&c->volumes[i], u, &out[n++], diag);
-		if (r < 0)
+		r = volume_expand(&c->volumes[i], u, &out[n++], &local);
+		if (r == -EINVAL && c->volumes[i].any_user) {
+			/* "*" means every user that has the volume; one
+			 * whose home or name does not expand safely (a
+			 * system account with home "/") has none. */
+			volume_done(&out[--n]);
+			r = 0;
+			continue;
+		}
+		if (r < 0) {
+			if (diag)
+				*diag = local;
 			break;
+		}
 	}
 	if (r < 0) {
 		if (r == -ENOMEM)

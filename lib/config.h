@@ -96,7 +96,10 @@ bool kt_config_skips_service(const struct kt_config *c, const char *service);
  * the caller decides with kt_volume_present() ("every user that has the
  * device"), which is I/O and so lives elsewhere. Expanded paths must be
  * absolute and free of ".." components; a dm name must be a safe
- * device-mapper name. Errors: -EINVAL with diag naming file and line.
+ * device-mapper name. Errors: -EINVAL with diag naming file and line,
+ * for an unsafe user name, or a volume that names the user and does not
+ * expand safely. A "*" volume that does not expand safely for this user
+ * (a system account whose home is "/") is not theirs and is left out.
  */
 int kt_config_volumes_for(const struct kt_config *c, const struct kt_user *u,
 			  struct kt_volume **ret, size_t *ret_n,

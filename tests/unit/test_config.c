@@ -579,10 +579,11 @@ static void test_expand_errors(void **state)
 {
 	/* "long" is 97 bytes + %u (32) + '-' + %U (10): over 127 */
 	static const char text[] =
-		"[volume home]\nuser = *\ntype = luks2\ndevice = /d/%u\n"
-		"name = home-%u\nmountpoint = %h\n"
+		"[volume home]\nuser = root eve bob\ntype = luks2\n"
+		"device = /d/%u\nname = home-%u\nmountpoint = %h\n"
 		"\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n" /* 7..29 */
-		"[volume long]\nuser = *\ntype = luks2\ndevice = /d/%u\n"
+		"[volume long]\nuser = aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n"
+		"type = luks2\ndevice = /d/%u\n"
 		"name = "
 		"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
 		"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx-%u-%U\n"
@@ -603,6 +604,46 @@ static void test_expand_errors(void **state)
 		assert_ptr_equal(v, (struct kt_volume *)0x1);
 		assert_int_equal(n, 42);
 	}
+}
+
+/*
+ * "user = *" means every user that has the volume: an account for which it
+ * does not expand safely (home "/", as systemd-network has) has none, and
+ * its login must not fail because of it. Named users still get the error.
+ */
+static void test_expand_any_user_skips(void **state)
+{
+	static const char text[] =
+		"[volume home]\nuser = *\ntype = luks2\ndevice = /d/%u\n"
+		"name = home-%u\nmountpoint = %h\n"
+		"[volume srv]\nuser = *\ntype = luks2\ndevice = /d/s-%u\n"
+		"name = srv-%u\nmountpoint = /srv/%u\n"
+		"[volume named]\nuser = nobody2\ntype = ecryptfs\n"
+		"source = %h/.Private\nwrapped = %h/w\nmountpoint = %h/P\n";
+	_cleanup_config_ struct kt_config *c = parse_ok(text);
+	struct kt_user net = { "systemd-network", 998, 998, "/" };
+	struct kt_user nobody2 = { "nobody2", 999, 999, "/home/../x" };
+	struct kt_diag diag = { "" };
+	struct kt_volume *v = NULL;
+	size_t n = 0;
+
+	assert_int_equal(kt_config_volumes_for(c, &net, &v, &n, &diag), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(v[0].name, "srv");
+	assert_string_equal(v[0].mountpoint, "/srv/systemd-network");
+	assert_string_equal(diag.message, "");
+	kt_volumes_free(v, n);
+
+	v = (struct kt_volume *)0x1;
+	n = 42;
+	assert_int_equal(kt_config_volumes_for(c, &nobody2, &v, &n, &diag),
+			 -EINVAL);
+	assert_string_equal(diag.message,
+			    FILE_NAME ":13: [volume named] for user nobody2: "
+				      "'source' expands to '/home/../x/.Private', "
+				      "which has a '.' or '..' component");
+	assert_ptr_equal(v, (struct kt_volume *)0x1);
+	assert_int_equal(n, 42);
 }
 
 /* ---- kt_config_load --------------------------------------------------- */
@@ -846,6 +887,7 @@ int main(void)
 		cmocka_unit_test(test_services),
 		cmocka_unit_test(test_expand),
 		cmocka_unit_test(test_expand_errors),
+		cmocka_unit_test(test_expand_any_user_skips),
 		cmocka_unit_test_setup_teardown(test_load_good, load_setup,
 						load_teardown),
 		cmocka_unit_test_setup_teardown(test_load_refusals, load_setup,
