@@ -40,10 +40,13 @@ static bool volume_char(char c)
 	       (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-';
 }
 
-/* Volume names as the config allows them: [A-Za-z0-9_.-]{1,32}. */
+/* Volume names as the config allows them: [A-Za-z0-9_.-]{1,32}, not
+ * starting with '.' or '-'. */
 static bool volume_name_valid(const char *s, size_t len)
 {
 	if (len == 0 || len > sizeof(((struct kt_report *)0)->volume) - 1)
+		return false;
+	if (s[0] == '.' || s[0] == '-')
 		return false;
 	for (size_t i = 0; i < len; i++)
 		if (!volume_char(s[i]))

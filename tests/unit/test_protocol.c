@@ -1,0 +1,413 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "protocol.h"
+
+static void test_status_names(void **state)
+{
+	static const char *const names[] = {
+		"opened", "reused", "locked", "failed", "closed", "kept",
+	};
+
+	assert_int_equal(ELEMENTSOF(names), _KT_REPORT_MAX);
+	for (int s = 0; s < _KT_REPORT_MAX; s++)
+		assert_string_equal(kt_report_status_name(s), names[s]);
+	assert_null(kt_report_status_name(_KT_REPORT_MAX));
+	assert_null(kt_report_status_name((enum kt_report_status)-1));
+}
+
+static void test_round_trip_every_status(void **state)
+{
+	for (int s = 0; s < _KT_REPORT_MAX; s++) {
+		struct kt_report in = { .status = s, .error = s * 7 };
+		struct kt_report out;
+		char line[KT_LINE_MAX], expect[KT_LINE_MAX];
+		int n;
+
+		snprintf(in.volume, sizeof(in.volume), "vol-%d.x_y", s);
+		snprintf(in.message, sizeof(in.message),
+			 "message %d with  two spaces", s);
+		n = kt_report_format(&in, line, sizeof(line));
+		assert_true(n > 0);
+		assert_int_equal((size_t)n, strlen(line));
+		snprintf(expect, sizeof(expect), "volume %s %s %d %s\n",
+			 in.volume, kt_report_status_name(s), in.error,
+			 in.message);
+		assert_string_equal(line, expect);
+
+		memset(&out, 0xaa, sizeof(out));
+		assert_int_equal(kt_report_parse(line, &out), 0);
+		assert_string_equal(out.volume, in.volume);
+		assert_int_equal(out.status, in.status);
+		assert_int_equal(out.error, in.error);
+		assert_string_equal(out.message, in.message);
+
+		/* Without its newline too. */
+		line[n - 1] = '\0';
+		assert_int_equal(kt_report_parse(line, &out), 0);
+		assert_string_equal(out.message, in.message);
+	}
+}
+
+static void test_round_trip_limits(void **state)
+{
+	struct kt_report in = { .status = KT_REPORT_FAILED, .error = 4095 };
+	struct kt_report out;
+	char line[KT_LINE_MAX];
+
+	/* Longest name, longest message, largest errno: still one line. */
+	memset(in.volume, 'v', sizeof(in.volume) - 1);
+	memset(in.message, 'm', sizeof(in.message) - 1);
+	assert_true(kt_report_format(&in, line, sizeof(line)) > 0);
+	assert_true(strlen(line) < KT_LINE_MAX);
+	assert_int_equal(kt_report_parse(line, &out), 0);
+	assert_memory_equal(&out.volume, &in.volume, sizeof(in.volume));
+	assert_string_equal(out.message, in.message);
+	assert_int_equal(out.error, 4095);
+
+	/* Empty message. */
+	memset(&in.message, 0, sizeof(in.message));
+	in.error = 0;
+	assert_true(kt_report_format(&in, line, sizeof(line)) > 0);
+	assert_int_equal(kt_report_parse(line, &out), 0);
+	assert_string_equal(out.message, "");
+	assert_int_equal(kt_report_parse("volume v opened 0", &out), 0);
+	assert_string_equal(out.message, "");
+}
+
+static void test_format_sanitizes(void **state)
+{
+	struct kt_report in = { .volume = "home",
+				.status = KT_REPORT_LOCKED,
+				.error = 126 };
+	struct kt_report out;
+	char line[KT_LINE_MAX];
+
+	strcpy(in.message, "a\nb\rc\td\x1b[0m\x7f");
+	assert_true(kt_report_format(&in, line, sizeof(line)) > 0);
+	assert_string_equal(line, "volume home locked 126 a?b?c?d?[0m?\n");
+	assert_int_equal(kt_report_parse(line, &out), 0);
+	assert_string_equal(out.message, "a?b?c?d?[0m?");
+}
+
+static void test_format_refuses(void **state)
+{
+	struct kt_report r = { .volume = "home", .status = KT_REPORT_OPENED };
+	char line[KT_LINE_MAX];
+
+	strcpy(r.message, "ok");
+	/* Too small a buffer: -ENOBUFS at every size below the need. */
+	for (size_t size = 0; size < strlen("volume home opened 0 ok\n") + 1;
+	     size++)
+		assert_int_equal(kt_report_format(&r, line, size), -ENOBUFS);
+	assert_true(kt_report_format(&r, line, 25) > 0);
+
+	r.status = _KT_REPORT_MAX;
+	assert_int_equal(kt_report_format(&r, line, sizeof(line)), -EINVAL);
+	r.status = KT_REPORT_OPENED;
+	r.error = -1;
+	assert_int_equal(kt_report_format(&r, line, sizeof(line)), -EINVAL);
+	r.error = 4096;
+	assert_int_equal(kt_report_format(&r, line, sizeof(line)), -EINVAL);
+	r.error = 0;
+	strcpy(r.volume, "a b");
+	assert_int_equal(kt_report_format(&r, line, sizeof(line)), -EINVAL);
+	strcpy(r.volume, "");
+	assert_int_equal(kt_report_format(&r, line, sizeof(line)), -EINVAL);
+	strcpy(r.volume, "-x");
+	assert_int_equal(kt_report_format(&r, line, sizeof(line)), -EINVAL);
+	strcpy(r.volume, "../x");
+	assert_int_equal(kt_report_format(&r, line, sizeof(line)), -EINVAL);
+}
+
+static void test_parse_malformed(void **state)
+{
+	static const char *const bad[] = {
+		"",
+		"\n",
+		"done",
+		"volume",
+		"volume ",
+		"volume home",
+		"volume home opened",
+		"volume home opened ",
+		"Volume home opened 0 x",
+		"volumes home opened 0 x",
+		" volume home opened 0 x",
+		"volume  home opened 0 x",
+		"volume home  opened 0 x",
+		"volume home opened  0 x",
+		"volume home bogus 0 x",
+		"volume home OPENED 0 x",
+		"volume home opene 0 x",
+		"volume home openedd 0 x",
+		"volume home opened -1 x",
+		"volume home opened +1 x",
+		"volume home opened 01 x",
+		"volume home opened 4096 x",
+		"volume home opened 99999 x",
+		"volume home opened 1e3 x",
+		"volume home opened x x",
+		"volume home/x opened 0 x",
+		"volume .. opened 0 x",
+		"volume .home opened 0 x",
+		"volume -home opened 0 x",
+		"volume h\xc3\xa9 opened 0 x",
+		"volume aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa opened 0 x", /* 33 */
+		"volume home opened 0 a\tb",
+		"volume home opened 0 a\rb",
+		"volume home opened 0 a\x1b",
+		"volume home opened 0 a\x7f",
+		"volume home opened 0 a\nb",
+		"volume home opened 0 x\n\n",
+		"volume\thome opened 0 x",
+		"volume home\topened 0 x",
+		"volume home opened\t0 x",
+		"volume home opened 0\tx",
+	};
+	struct kt_report out, before;
+
+	memset(&before, 0x5a, sizeof(before));
+	for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+		out = before;
+		if (kt_report_parse(bad[i], &out) != -EBADMSG)
+			fail_msg("accepted: \"%s\"", bad[i]);
+		/* ret_ untouched on failure */
+		assert_memory_equal(&out, &before, sizeof(out));
+	}
+	assert_int_equal(kt_report_parse(NULL, &out), -EBADMSG);
+}
+
+static void test_parse_over_long(void **state)
+{
+	char line[KT_LINE_MAX * 2];
+	struct kt_report out;
+	size_t n;
+
+	/* A message one byte longer than the field holds. */
+	n = (size_t)snprintf(line, sizeof(line), "volume v failed 5 ");
+	memset(line + n, 'm', sizeof(out.message));
+	line[n + sizeof(out.message)] = '\0';
+	assert_int_equal(kt_report_parse(line, &out), -EBADMSG);
+	line[n + sizeof(out.message) - 1] = '\0';
+	assert_int_equal(kt_report_parse(line, &out), 0);
+
+	/* A line of KT_LINE_MAX bytes or more, whatever it holds. */
+	memset(line, 'x', sizeof(line) - 1);
+	line[sizeof(line) - 1] = '\0';
+	memcpy(line, "volume v failed 5 ", 18);
+	assert_int_equal(kt_report_parse(line, &out), -EBADMSG);
+}
+
+static void test_parse_high_bytes(void **state)
+{
+	struct kt_report out;
+
+	/* UTF-8 in a message is data, not control. */
+	assert_int_equal(kt_report_parse("volume v failed 2 caf\xc3\xa9", &out),
+			 0);
+	assert_string_equal(out.message, "caf\xc3\xa9");
+	assert_int_equal(out.error, 2);
+	assert_int_equal(out.status, KT_REPORT_FAILED);
+}
+
+/* ---- kt_line_read / kt_line_write over a socketpair ---------------- */
+
+static void pair(int sv[2])
+{
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv),
+			 0);
+}
+
+static void test_line_write_read(void **state)
+{
+	char buf[KT_LINE_MAX];
+	int sv[2];
+
+	pair(sv);
+	assert_int_equal(kt_line_write(sv[1], "done"), 0);
+	assert_int_equal(kt_line_write(sv[1], "volume v opened 0 ok\n"), 0);
+	assert_int_equal(kt_line_write(sv[1], "close"), 0);
+	assert_int_equal(kt_line_read(sv[0], buf, sizeof(buf), 0), 4);
+	assert_string_equal(buf, "done");
+	assert_int_equal(kt_line_read(sv[0], buf, sizeof(buf), 0), 20);
+	assert_string_equal(buf, "volume v opened 0 ok");
+	/* Nothing after a newline was consumed. */
+	assert_int_equal(kt_line_read(sv[0], buf, sizeof(buf),
+				      kt_now_ms() + 1000), 5);
+	assert_string_equal(buf, "close");
+
+	/* One line per call: no empty, inner-newline or over-long lines. */
+	assert_int_equal(kt_line_write(sv[1], ""), -EINVAL);
+	assert_int_equal(kt_line_write(sv[1], "\n"), -EINVAL);
+	assert_int_equal(kt_line_write(sv[1], "a\nb"), -EINVAL);
+	memset(buf, 'x', sizeof(buf) - 1);
+	buf[sizeof(buf) - 1] = '\0';
+	assert_int_equal(kt_line_write(sv[1], buf), -EINVAL);
+	buf[KT_LINE_MAX - 2] = '\0';
+	assert_int_equal(kt_line_write(sv[1], buf), 0);
+	assert_int_equal(kt_line_read(sv[0], buf, sizeof(buf), 0),
+			 KT_LINE_MAX - 2);
+	close(sv[0]);
+	close(sv[1]);
+}
+
+static void test_line_split_writes(void **state)
+{
+	char buf[KT_LINE_MAX];
+	int sv[2];
+	pid_t pid;
+
+	pair(sv);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		static const char *const parts[] = { "vol", "ume v ope",
+						     "ned 0 x", "\nd", "one\n" };
+
+		for (size_t i = 0; i < ELEMENTSOF(parts); i++) {
+			if (write(sv[1], parts[i], strlen(parts[i])) < 0)
+				_exit(1);
+			usleep(20000);
+		}
+		_exit(0);
+	}
+	close(sv[1]);
+	assert_int_equal(kt_line_read(sv[0], buf, sizeof(buf),
+				      kt_now_ms() + 5000), 19);
+	assert_string_equal(buf, "volume v opened 0 x");
+	assert_int_equal(kt_line_read(sv[0], buf, sizeof(buf),
+				      kt_now_ms() + 5000), 4);
+	assert_string_equal(buf, "done");
+	/* The writer is gone: EOF before any byte. */
+	assert_int_equal(kt_line_read(sv[0], buf, sizeof(buf),
+				      kt_now_ms() + 5000), 0);
+	assert_int_equal(waitpid(pid, NULL, 0), pid);
+	close(sv[0]);
+}
+
+static void test_line_timeout(void **state)
+{
+	char buf[KT_LINE_MAX];
+	long long start, took;
+	int sv[2];
+
+	pair(sv);
+	start = kt_now_ms();
+	assert_int_equal(kt_line_read(sv[0], buf, sizeof(buf), start + 200),
+			 -ETIMEDOUT);
+	took = kt_now_ms() - start;
+	assert_true(took >= 190 && took < 2000);
+
+	/* Half a line then silence: a timeout too, not a short line. */
+	assert_int_equal(write(sv[1], "volu", 4), 4);
+	assert_int_equal(kt_line_read(sv[0], buf, sizeof(buf),
+				      kt_now_ms() + 100), -ETIMEDOUT);
+	/* A deadline already past. */
+	assert_int_equal(kt_line_read(sv[0], buf, sizeof(buf),
+				      kt_now_ms() - 1), -ETIMEDOUT);
+	close(sv[0]);
+	close(sv[1]);
+}
+
+static void test_line_eof(void **state)
+{
+	char buf[KT_LINE_MAX];
+	int sv[2];
+
+	pair(sv);
+	close(sv[1]);
+	assert_int_equal(kt_line_read(sv[0], buf, sizeof(buf), 0), 0);
+	close(sv[0]);
+
+	/* EOF in the middle of a line: the line is cut, not returned. */
+	pair(sv);
+	assert_int_equal(write(sv[1], "volume v", 8), 8);
+	close(sv[1]);
+	assert_int_equal(kt_line_read(sv[0], buf, sizeof(buf),
+				      kt_now_ms() + 1000), -EBADMSG);
+	assert_int_equal(kt_line_read(sv[0], buf, sizeof(buf), 0), 0);
+	close(sv[0]);
+}
+
+static void test_line_over_long(void **state)
+{
+	char big[KT_LINE_MAX + 100], buf[KT_LINE_MAX], small[8];
+	int sv[2];
+
+	pair(sv);
+	memset(big, 'y', sizeof(big) - 1);
+	big[sizeof(big) - 2] = '\n';
+	big[sizeof(big) - 1] = '\0';
+	assert_int_equal(write(sv[1], big, strlen(big)), (ssize_t)strlen(big));
+	assert_int_equal(write(sv[1], "done\n", 5), 5);
+	assert_int_equal(kt_line_read(sv[0], buf, sizeof(buf),
+				      kt_now_ms() + 1000), -EBADMSG);
+	/* The rest of the long line was consumed: the next is whole. */
+	assert_int_equal(kt_line_read(sv[0], buf, sizeof(buf),
+				      kt_now_ms() + 1000), 4);
+	assert_string_equal(buf, "done");
+
+	/* Longer than the caller's buffer. */
+	assert_int_equal(write(sv[1], "12345678\nabc\n", 13), 13);
+	assert_int_equal(kt_line_read(sv[0], small, sizeof(small), 0),
+			 -EBADMSG);
+	assert_int_equal(kt_line_read(sv[0], small, sizeof(small), 0), 3);
+	assert_string_equal(small, "abc");
+	/* Exactly as long as it holds. */
+	assert_int_equal(write(sv[1], "1234567\n", 8), 8);
+	assert_int_equal(kt_line_read(sv[0], small, sizeof(small), 0), 7);
+
+	/* Empty lines and NUL bytes are not protocol. */
+	assert_int_equal(write(sv[1], "\nab\0c\nok\n", 9), 9);
+	assert_int_equal(kt_line_read(sv[0], buf, sizeof(buf), 0), -EBADMSG);
+	assert_int_equal(kt_line_read(sv[0], buf, sizeof(buf), 0), -EBADMSG);
+	assert_int_equal(kt_line_read(sv[0], buf, sizeof(buf), 0), 2);
+	assert_string_equal(buf, "ok");
+	close(sv[0]);
+	close(sv[1]);
+}
+
+static void test_line_write_to_closed_peer(void **state)
+{
+	int sv[2];
+
+	/* EPIPE, and no SIGPIPE: this runs inside PAM hosts. */
+	pair(sv);
+	close(sv[0]);
+	assert_int_equal(kt_line_write(sv[1], "close"), -EPIPE);
+	close(sv[1]);
+	assert_int_equal(kt_line_write(sv[1], "close"), -EBADF);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_status_names),
+		cmocka_unit_test(test_round_trip_every_status),
+		cmocka_unit_test(test_round_trip_limits),
+		cmocka_unit_test(test_format_sanitizes),
+		cmocka_unit_test(test_format_refuses),
+		cmocka_unit_test(test_parse_malformed),
+		cmocka_unit_test(test_parse_over_long),
+		cmocka_unit_test(test_parse_high_bytes),
+		cmocka_unit_test(test_line_write_read),
+		cmocka_unit_test(test_line_split_writes),
+		cmocka_unit_test(test_line_timeout),
+		cmocka_unit_test(test_line_eof),
+		cmocka_unit_test(test_line_over_long),
+		cmocka_unit_test(test_line_write_to_closed_peer),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
