@@ -663,6 +663,7 @@ static int end_section(struct parser *p)
 {
 	struct kt_volume *v;
 	unsigned type_bit;
+	int wrong = -1;
 
 	if (p->section != SEC_VOLUME)
 		return 0;
@@ -672,13 +673,15 @@ static int end_section(struct parser *p)
 			    "[volume %s] has no 'type' (luks2 or ecryptfs)",
 			    v->name);
 	type_bit = 1u << v->type;
+	/* Of several keys that do not fit the type, name the first one. */
 	for (int id = 0; id < K_MAX; id++)
-		if (p->key_line[id] && keys[id].section == SEC_VOLUME &&
-		    !(keys[id].types & type_bit))
-			return fail(p, p->key_line[id],
-				    "key '%s' is not valid for type %s",
-				    keys[id].name,
-				    kt_volume_type_name(v->type));
+		if (p->key_line[id] && !(keys[id].types & type_bit) &&
+		    (wrong < 0 || p->key_line[id] < p->key_line[wrong]))
+			wrong = id;
+	if (wrong >= 0)
+		return fail(p, p->key_line[wrong],
+			    "key '%s' is not valid for type %s",
+			    keys[wrong].name, kt_volume_type_name(v->type));
 	for (int id = 0; id < K_MAX; id++)
 		if (!p->key_line[id] && (keys[id].required & type_bit))
 			return fail(p, p->section_line,

@@ -270,6 +270,8 @@ static const struct error_case {
 	  "key 'fstype' is not valid for type ecryptfs" },
 	{ "[volume e]\ndevice = /d\nuser = a\ntype = ecryptfs\n", 2,
 	  "key 'device' is not valid for type ecryptfs" },
+	{ "[volume e]\nuser = a\nname = n\ntype = ecryptfs\ndevice = /d\n", 3,
+	  "key 'name' is not valid for type ecryptfs" },
 	/* integers */
 	{ "[defaults]\nkey_timeout = 0\n", 2,
 	  "bad value '0' for 'key_timeout': expected a number of seconds from "
