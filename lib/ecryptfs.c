@@ -3,6 +3,8 @@
 #include <sodium.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "ecryptfs.h"
@@ -212,5 +214,30 @@ int kt_ecryptfs_sig(const struct kt_secret *mount_passphrase,
 	if (r < 0)
 		return r;
 	memcpy(ret_sig, sig, sizeof(sig));
+	return 0;
+}
+
+static bool sig_valid(const char *sig)
+{
+	if (!sig || strlen(sig) != KT_ECRYPTFS_SIG_HEX)
+		return false;
+	return strspn(sig, "0123456789abcdef") == KT_ECRYPTFS_SIG_HEX;
+}
+
+int kt_ecryptfs_mount_data(const char *sig, const char *fnek_sig,
+			   bool check_dev_ruid, char **ret_data)
+{
+	char *data;
+
+	if (!ret_data || !sig_valid(sig) || (fnek_sig && !sig_valid(fnek_sig)))
+		return -EINVAL;
+	if (asprintf(&data,
+		     "%secryptfs_cipher=aes,ecryptfs_key_bytes=16,"
+		     "ecryptfs_unlink_sigs,ecryptfs_sig=%s%s%s",
+		     check_dev_ruid ? "ecryptfs_check_dev_ruid," : "", sig,
+		     fnek_sig ? ",ecryptfs_fnek_sig=" : "",
+		     fnek_sig ? fnek_sig : "") < 0)
+		return -ENOMEM;
+	*ret_data = data;
 	return 0;
 }

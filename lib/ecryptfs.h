@@ -2,6 +2,7 @@
 #ifndef KT_ECRYPTFS_H
 #define KT_ECRYPTFS_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "macro.h"
@@ -73,5 +74,20 @@ int kt_ecryptfs_fnek_auth_tok(const struct kt_secret *mount_passphrase,
 int kt_ecryptfs_sig(const struct kt_secret *mount_passphrase,
 		    const uint8_t salt[KT_ECRYPTFS_SALT_SIZE],
 		    char ret_sig[KT_ECRYPTFS_SIG_HEX + 1]) _wur_;
+
+/*
+ * The mount data ecryptfs-utils' mount.ecryptfs_private passes, which
+ * directories made by ecryptfs-setup-private need (their file names are
+ * encrypted with AES and 16-byte keys, taken from these options):
+ *   [ecryptfs_check_dev_ruid,]ecryptfs_cipher=aes,ecryptfs_key_bytes=16,
+ *   ecryptfs_unlink_sigs,ecryptfs_sig=<sig>[,ecryptfs_fnek_sig=<fnek>]
+ * fnek_sig NULL: no filename encryption. ecryptfs_check_dev_ruid makes the
+ * kernel refuse the mount unless the lower directory belongs to the
+ * mounting process's *real* uid: a root caller either leaves it out or
+ * sets its real uid to the user around mount(). -EINVAL for a signature
+ * that is not 16 lower-case hex digits. *ret_data is malloc'ed.
+ */
+int kt_ecryptfs_mount_data(const char *sig, const char *fnek_sig,
+			   bool check_dev_ruid, char **ret_data) _wur_;
 
 #endif

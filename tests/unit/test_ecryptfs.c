@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -359,6 +360,42 @@ static void test_refused(void **state)
 	tok = kt_secret_free(tok);
 }
 
+/* As mount.ecryptfs_private builds them (ecryptfs-utils 111). */
+static void test_mount_data(void **state)
+{
+	char *data = NULL;
+
+	assert_int_equal(kt_ecryptfs_mount_data("872f923069ab64da",
+						"598d5261656af254", true,
+						&data), 0);
+	assert_string_equal(data, "ecryptfs_check_dev_ruid,"
+			    "ecryptfs_cipher=aes,ecryptfs_key_bytes=16,"
+			    "ecryptfs_unlink_sigs,"
+			    "ecryptfs_sig=872f923069ab64da,"
+			    "ecryptfs_fnek_sig=598d5261656af254");
+	free(data);
+	data = NULL;
+	assert_int_equal(kt_ecryptfs_mount_data("872f923069ab64da", NULL,
+						false, &data), 0);
+	assert_string_equal(data, "ecryptfs_cipher=aes,ecryptfs_key_bytes=16,"
+			    "ecryptfs_unlink_sigs,"
+			    "ecryptfs_sig=872f923069ab64da");
+	free(data);
+	data = NULL;
+
+	/* Signatures are spliced into mount options: nothing else passes. */
+	assert_int_equal(kt_ecryptfs_mount_data("872f923069ab64d", NULL,
+						false, &data), -EINVAL);
+	assert_int_equal(kt_ecryptfs_mount_data("872F923069AB64DA", NULL,
+						false, &data), -EINVAL);
+	assert_int_equal(kt_ecryptfs_mount_data("872f923069ab64da",
+						"598d5261,nodev,x", false,
+						&data), -EINVAL);
+	assert_int_equal(kt_ecryptfs_mount_data(NULL, NULL, false, &data),
+			 -EINVAL);
+	assert_null(data);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -367,6 +404,7 @@ int main(void)
 		cmocka_unit_test(test_layout),
 		cmocka_unit_test(test_salts),
 		cmocka_unit_test(test_refused),
+		cmocka_unit_test(test_mount_data),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
