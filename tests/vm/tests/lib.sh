@@ -4,6 +4,7 @@
 . /etc/kt-build
 export DM_DISABLE_UDEV=1
 KT_TMP=$(mktemp -d /tmp/kt.XXXXXX)
+chmod 0777 "$KT_TMP" # the sessions' commands leave marks here
 KT_FAILS=0
 KT_CASE=${0##*/}
 KT_CASE=${KT_CASE%.sh}
@@ -78,16 +79,18 @@ pw_of() { awk -v u="$1" '$1 == u { print $3 }' /kt/tests/users; }
 # Cheap KDF: this is software emulation.
 KT_PBKDF="--pbkdf argon2id --pbkdf-force-iterations 4 --pbkdf-memory 32768"
 
-# make_luks_volume IMAGE SIZE_MB PASSPHRASE: LUKS2 image file with ext4 inside
+# make_luks_volume IMAGE SIZE_MB PASSPHRASE [UID:GID]: LUKS2 image file with
+# ext4 inside (its root owned by UID:GID, as an admin makes a user's volume)
 make_luks_volume() {
-	_img=$1 _size=$2 _pw=$3 _tmpname=ktmk$$
+	_img=$1 _size=$2 _pw=$3 _tmpname=ktmk$$ _owner=${4:-0:0}
 	rm -f "$_img"
 	dd if=/dev/zero of="$_img" bs=1M count=0 seek="$_size" 2>/dev/null &&
 	# shellcheck disable=SC2086
 	printf '%s' "$_pw" | cryptsetup luksFormat -q --type luks2 $KT_PBKDF \
 		--key-file=- "$_img" &&
 	printf '%s' "$_pw" | cryptsetup open --key-file=- "$_img" "$_tmpname" &&
-	/sbin/mke2fs -q -t ext4 -F "/dev/mapper/$_tmpname" &&
+	/sbin/mke2fs -q -t ext4 -F -E root_owner="$_owner" \
+		"/dev/mapper/$_tmpname" &&
 	cryptsetup close "$_tmpname"
 }
 
@@ -118,7 +121,6 @@ login_as() {
 login_bg() {
 	_tag=$4
 	rm -f "$KT_TMP/$_tag.in" "$KT_TMP/$_tag.release" "$KT_TMP/$_tag.rc"
-	chmod 0777 "$KT_TMP"
 	(
 		printf '%s\n' "$3" | kt-login -s "$1" "$2" -- /bin/sh -c \
 			"touch $KT_TMP/$_tag.in; while [ ! -e $KT_TMP/$_tag.release ]; do sleep 0.2; done" \
@@ -127,7 +129,7 @@ login_bg() {
 	) &
 	LOGIN_PID=""
 	# the command runs: the session is open and kt-login waits for it
-	wait_until 60 _started_or_ended "$_tag" || return 1
+	wait_until 40 _started_or_ended "$_tag" || return 1
 	[ -e "$KT_TMP/$_tag.in" ] || return 1
 	LOGIN_PID=$(pidof_login "$2" "$_tag")
 }
