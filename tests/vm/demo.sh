@@ -1,2 +1,88 @@
 #!/bin/sh
-echo "demo: not written yet"
+# keyturn demo (run inside the test VM by /init, mode demo): a login unlocks a
+# LUKS2 volume with the login password, the logout locks it again.
+. /kt/tests/lib.sh
+
+say() { echo; echo ">> $*"; }
+show() { echo "   \$ $*"; "$@" 2>&1 | sed 's/^/     /'; }
+fail() { not_ok "demo: $*"; finish; exit 1; }
+
+for f in /lib/x86_64-linux-gnu/security/pam_keyturn.so \
+	/usr/libexec/keyturn/keyturn-agent /usr/sbin/keyturnctl; do
+	[ -e "$f" ] || fail "keyturn is not installed in the image ($f missing)"
+done
+
+APW=$(pw_of alice)
+IMG=/tmp/alice-home.img
+MNT=/home/alice/vault
+
+say "The admin makes a LUKS2 volume for alice (ext4 inside, owned by her)"
+make_luks_volume "$IMG" 48 "alice-Volume-pw" 1001:1001 ||
+	fail "cannot make the volume"
+LOOP=$(losetup -f) && losetup "$LOOP" "$IMG" || fail "losetup"
+echo "   $LOOP: LUKS2, argon2id, one passphrase keyslot"
+
+say "...and enrolls alice's login password (keyslot + luks2-keyring token)"
+echo "   \$ keyturnctl enroll luks $LOOP --user alice --stdin   (passphrases on stdin)"
+printf '%s\n%s\n' "alice-Volume-pw" "$APW" |
+	keyturnctl enroll luks "$LOOP" --user alice --stdin \
+	--pbkdf-memory 32768 --pbkdf-iterations 4 2>&1 | sed 's/^/     /'
+mkdir -p "$MNT" && chown alice:alice "$MNT" && chmod 0700 "$MNT"
+cat > /etc/security/keyturn.conf <<EOF
+[volume home]
+user = alice
+type = luks2
+device = $LOOP
+name = home-%u
+mountpoint = /home/%u/vault
+EOF
+chmod 0644 /etc/security/keyturn.conf
+echo "   /etc/security/keyturn.conf:"
+sed 's/^/     | /' /etc/security/keyturn.conf
+echo "   /etc/pam.d/kt-test:"
+sed 's/^/     | /' /etc/pam.d/kt-test
+
+say "Before the login: nothing is open"
+show dmsetup ls --target crypt
+show lsblk -o NAME,TYPE,SIZE,MOUNTPOINT "$LOOP"
+
+say "alice logs in (kt-login, a real PAM application; password on stdin)"
+mark=$(syslog_mark)
+t0=$(uptime_s)
+login_bg kt-test alice "$APW" demo || fail "the login did not open a session"
+echo "   session open in $(awk -v a="$t0" -v b="$(uptime_s)" \
+	'BEGIN { printf "%.1f", b - a }') s (software-emulated CPU)"
+show dmsetup ls --target crypt
+show lsblk -o NAME,TYPE,SIZE,MOUNTPOINT "$LOOP"
+echo "   mount line:"
+mount_line "$MNT" | sed 's/^/     /'
+echo "   pam_keyturn in syslog:"
+syslog_since "$mark" | grep pam_keyturn | sed 's/^.*kt-login/     kt-login/'
+
+say "alice writes a file in her volume"
+su -s /bin/sh alice -c "echo 'hello from alice' > $MNT/note.txt" ||
+	not_ok "demo: alice cannot write to $MNT"
+show ls -l "$MNT"
+show cat "$MNT/note.txt"
+dm_exists home-alice && is_mounted "$MNT" && ok "demo: login unlocked and mounted the volume" ||
+	not_ok "demo: login unlocked and mounted the volume"
+
+say "alice logs out"
+mark=$(syslog_mark)
+release demo
+echo "   kt-login exit status $?"
+wait_until 5 not_mounted "$MNT"
+show dmsetup ls --target crypt
+show lsblk -o NAME,TYPE,SIZE,MOUNTPOINT "$LOOP"
+echo "   mount line: $(mount_line "$MNT")(none)"
+echo "   keyturn keys in /proc/keys: $(grep -c 'keyturn:' /proc/keys)"
+echo "   pam_keyturn in syslog:"
+syslog_since "$mark" | grep pam_keyturn | sed 's/^.*kt-login/     kt-login/'
+if dm_gone home-alice && not_mounted "$MNT" && no_keys_matching 'keyturn:'
+then
+	ok "demo: logout locked the volume and left no key"
+else
+	not_ok "demo: logout locked the volume and left no key"
+fi
+losetup -d "$LOOP"
+finish
