@@ -74,8 +74,10 @@ static int plan_load(struct kt_pam *p, struct plan *pl)
 		return PAM_IGNORE;
 	}
 	if (r < 0)
+		/* The diagnostic names the file (and line) itself. */
 		return kt_pam_error(p, r, diag.message, "Failed to load %s",
-				    p->config_path);
+				    diag.message[0] ? "the configuration"
+						    : p->config_path);
 
 	if (kt_config_skips_service(pl->config, pl->service)) {
 		kt_pam_log(p, LOG_DEBUG, "Service %s is skipped", pl->service);
@@ -370,9 +372,9 @@ static int open_session(struct kt_pam *p, struct plan *pl)
 	if (missing)
 		/* fd closes here: the agent sees EOF and locks again what
 		 * it opened for this refused session. */
-		return kt_pam_error(p, -EKEYREJECTED, NULL,
-				    "Failed to open required volume %s",
-				    missing);
+		return kt_pam_error(p, -EKEYREJECTED,
+				    "it is required, refusing the session",
+				    "Failed to open volume %s", missing);
 
 	/* An agent that ended (or never ran) has nothing to be told at
 	 * close; one that is still working (timeout) keeps the session. */

@@ -1,0 +1,909 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * pam_keyturn.so in real libpam stacks, run by pam_wrapper (service files
+ * from a generated directory, pam_matrix as the authenticator).
+ *
+ * The agent here is this very program started by the module (argv[1] is
+ * "--user"): a probe that records what it was given (fds, environment,
+ * session, signal state, the passphrase key as the kernel describes it)
+ * into a file next to the config, then answers per the contract. The real
+ * agent is exercised by tests/host/test_session_key and the VM tests.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <keyutils.h>
+#include <limits.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <libpamtest.h>
+#include <security/pam_appl.h>
+
+#include "keyring.h"
+#include "protocol.h"
+#include "secret.h"
+
+#define MATRIX_DIR "/usr/lib/x86_64-linux-gnu/pam_wrapper"
+#define WRAPPER_LIB "/usr/lib/x86_64-linux-gnu/libpam_wrapper.so"
+#define SECURITY_DIR "/lib/x86_64-linux-gnu/security"
+#define MODULE KT_BUILDDIR "/pam/pam_keyturn.so"
+#define PROBE KT_BUILDDIR "/tests/pam/test_pam"
+#define USER "daemon" /* an account every Debian system has */
+#define PASSWORD "matrix-secret-1"
+#define DECOY "decoy-authtok"
+
+static char dir[128];
+
+static void path_in(char *buf, size_t size, const char *name)
+{
+	snprintf(buf, size, "%s/%s", dir, name);
+}
+
+static void write_file(const char *name, const char *text, mode_t mode)
+{
+	char p[PATH_MAX];
+	FILE *f;
+
+	path_in(p, sizeof(p), name);
+	f = fopen(p, "w");
+	assert_non_null(f);
+	assert_true(fputs(text, f) >= 0);
+	assert_int_equal(fclose(f), 0);
+	assert_int_equal(chmod(p, mode), 0);
+}
+
+static char *read_file(const char *name)
+{
+	static char buf[8192];
+	char p[PATH_MAX];
+	ssize_t n;
+	int fd;
+
+	path_in(p, sizeof(p), name);
+	fd = open(p, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return NULL;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n < 0)
+		return NULL;
+	buf[n] = '\0';
+	return buf;
+}
+
+static bool file_exists(const char *name)
+{
+	char p[PATH_MAX];
+
+	path_in(p, sizeof(p), name);
+	return access(p, F_OK) == 0;
+}
+
+static void remove_file(const char *name)
+{
+	char p[PATH_MAX];
+
+	path_in(p, sizeof(p), name);
+	(void)unlink(p);
+}
+
+/* ---- the probe agent ---------------------------------------------- */
+
+static void probe_say(FILE *out, const char *fmt, ...) _printf_(2, 3);
+static void probe_say(FILE *out, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vfprintf(out, fmt, ap);
+	va_end(ap);
+	fputc('\n', out);
+	fflush(out);
+}
+
+static void probe_fds(FILE *out)
+{
+	char list[256] = "";
+	struct dirent *e;
+	DIR *d = opendir("/proc/self/fd");
+
+	if (!d)
+		return;
+	while ((e = readdir(d))) {
+		if (e->d_name[0] == '.' || atoi(e->d_name) == dirfd(d) ||
+		    atoi(e->d_name) == fileno(out))
+			continue;
+		if (strlen(list) + strlen(e->d_name) + 2 < sizeof(list)) {
+			strcat(list, e->d_name);
+			strcat(list, ",");
+		}
+	}
+	closedir(d);
+	probe_say(out, "fds=%s", list);
+	for (int fd = 0; fd <= 2; fd++) {
+		char link[64] = "", p[64];
+		ssize_t n;
+
+		snprintf(p, sizeof(p), "/proc/self/fd/%d", fd);
+		n = readlink(p, link, sizeof(link) - 1);
+		if (n > 0)
+			link[n] = '\0';
+		probe_say(out, "fd%d=%s", fd, link);
+	}
+}
+
+static void probe_key(FILE *out, const char *user, const char *passdb)
+{
+	_cleanup_secret_ struct kt_secret *payload = NULL;
+	char desc[KT_KEY_DESC_MAX], d[256], want[128] = "";
+	key_serial_t key;
+	FILE *f;
+	int r;
+
+	if (kt_key_description(KT_KEY_PREFIX_DEFAULT, user, desc,
+			       sizeof(desc)) < 0 ||
+	    kt_keyring_find(desc, &key) < 0) {
+		probe_say(out, "key=none");
+		return;
+	}
+	probe_say(out, "serial=%d", key);
+	if (keyctl_describe(key, d, sizeof(d)) > 0)
+		probe_say(out, "key=%s", d);
+	r = kt_keyring_read(key, &payload);
+	/* The expected passphrase is the test's, from its passdb. */
+	f = fopen(passdb, "re");
+	if (f && fscanf(f, "%*[^:]:%127[^:]", want) != 1)
+		want[0] = '\0';
+	if (f)
+		fclose(f);
+	probe_say(out, "payload=%s",
+		  r < 0                                ? "unreadable" :
+		  payload->len == strlen(want) &&
+				  !memcmp(payload->data, want, payload->len) ?
+							 "match" :
+		  payload->len == strlen(DECOY) &&
+				  !memcmp(payload->data, DECOY, payload->len) ?
+							 "decoy" :
+							 "other");
+}
+
+static void probe_timeout(FILE *out, key_serial_t key)
+{
+	char line[512];
+	FILE *f = fopen("/proc/keys", "re");
+
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned serial;
+		char flags[16], usage[16], timeout[16];
+
+		if (sscanf(line, "%x %15s %15s %15s", &serial, flags, usage,
+			   timeout) == 4 &&
+		    (key_serial_t)serial == key)
+			probe_say(out, "timeout=%s", timeout);
+	}
+	fclose(f);
+}
+
+static int probe_main(int argc, char **argv)
+{
+	char outp[PATH_MAX + 32], base[PATH_MAX], passdb[PATH_MAX + 32];
+	char mode[32] = "ok", line[KT_LINE_MAX], modep[PATH_MAX + 32];
+	const char *user = NULL, *config = NULL, *service = NULL;
+	extern char **environ;
+	struct sigaction sa;
+	sigset_t mask;
+	FILE *out, *f;
+	char *slash;
+
+	for (int i = 1; i + 1 < argc; i += 2) {
+		if (!strcmp(argv[i], "--user"))
+			user = argv[i + 1];
+		else if (!strcmp(argv[i], "--config"))
+			config = argv[i + 1];
+		else if (!strcmp(argv[i], "--service"))
+			service = argv[i + 1];
+	}
+	if (!user || !config || !service)
+		return 2;
+	snprintf(base, sizeof(base), "%s", config);
+	slash = strrchr(base, '/');
+	if (!slash)
+		return 2;
+	*slash = '\0';
+	snprintf(outp, sizeof(outp), "%s/agent.out", base);
+	snprintf(passdb, sizeof(passdb), "%s/passdb", base);
+	snprintf(modep, sizeof(modep), "%s/agent.mode", base);
+	f = fopen(modep, "re");
+	if (f) {
+		if (!fgets(mode, sizeof(mode), f))
+			strcpy(mode, "ok");
+		mode[strcspn(mode, "\n")] = '\0';
+		fclose(f);
+	}
+
+	out = fopen(outp, "ae");
+	if (!out)
+		return 3;
+	probe_say(out, "argc=%d argv0=%s user=%s service=%s", argc, argv[0],
+		  user, service);
+	probe_say(out, "env=%s", environ && environ[0] ? environ[0] : "empty");
+	probe_fds(out);
+	probe_say(out, "sid=%s", getsid(0) == getpid() ? "own" : "inherited");
+	probe_say(out, "ppid=%d", (int)getppid());
+	sigprocmask(SIG_SETMASK, NULL, &mask);
+	probe_say(out, "sigmask=%s", sigisemptyset(&mask) ? "empty" : "set");
+	sigaction(SIGHUP, NULL, &sa);
+	probe_say(out, "sighup=%s", sa.sa_handler == SIG_DFL ? "default"
+							     : "changed");
+	probe_key(out, user, passdb);
+	{
+		char desc[KT_KEY_DESC_MAX];
+		key_serial_t key;
+
+		if (kt_key_description(KT_KEY_PREFIX_DEFAULT, user, desc,
+				       sizeof(desc)) == 0 &&
+		    kt_keyring_find(desc, &key) == 0)
+			probe_timeout(out, key);
+	}
+
+	if (!strcmp(mode, "silent"))
+		sleep(3); /* longer than the module's bound */
+	if (kt_line_write(3, !strcmp(mode, "fail") ?
+				     "volume v1 failed 5 probe failed" :
+				     "volume v1 opened 0 probe") < 0 ||
+	    kt_line_write(3, "done") < 0)
+		probe_say(out, "write=failed");
+	probe_say(out, "reported");
+
+	/* Hold the session: "close" or EOF, bounded. */
+	for (;;) {
+		int r = kt_line_read(3, line, sizeof(line),
+				     kt_now_ms() + 20000);
+
+		if (r <= 0) {
+			probe_say(out, "ended=%s", r == 0 ? "eof" : "error");
+			break;
+		}
+		if (!strcmp(line, "close")) {
+			probe_say(out, "ended=close");
+			if (kt_line_write(3, "volume v1 closed 0 bye") < 0 ||
+			    kt_line_write(3, "done") < 0)
+				probe_say(out, "write=failed");
+			break;
+		}
+	}
+	fclose(out);
+	return 0;
+}
+
+/* ---- fixtures ----------------------------------------------------- */
+
+static const char volume_conf[] =
+	"[defaults]\n"
+	"key_timeout = 30\n"
+	"unlock_timeout = %u\n"
+	"\n"
+	"[volume v1]\n"
+	"user = " USER "\n"
+	"type = luks2\n"
+	"device = %s/disk-%%u.img\n"
+	"name = kt-test-%%u\n"
+	"mountpoint = %%h/kt-test\n"
+	"required = %s\n";
+
+static void write_volume_conf(const char *name, unsigned unlock_timeout,
+			      const char *required)
+{
+	char text[1024];
+
+	snprintf(text, sizeof(text), volume_conf, unlock_timeout, dir,
+		 required);
+	write_file(name, text, 0600);
+}
+
+/* A stack line of our module. */
+static void module_line(char *buf, size_t size, const char *type,
+			const char *control, const char *conf,
+			const char *agent)
+{
+	snprintf(buf, size, "%s %s %s config=%s/%s agent=%s debug\n", type,
+		 control, MODULE, dir, conf, agent);
+}
+
+/*
+ * Writes the services. "exact" stacks turn exactly PAM_IGNORE from the
+ * module into success and anything else into failure, so that a test
+ * sees the module's own code through libpam.
+ */
+static void write_services(void)
+{
+	char line[1024], text[8192], probe_agent[256], absent[256];
+	char matrix_auth[512], matrix_session[512];
+	static const struct {
+		const char *service, *conf;
+		bool exact, missing_agent;
+	} s[] = {
+		{ "kt-novol", "novol.conf", true, false },
+		{ "kt-nocfg", "missing.conf", true, false },
+		{ "kt-broken", "broken.conf", true, false },
+		{ "kt-unsafe", "unsafe.conf", true, false },
+		{ "systemd-user", "vol.conf", true, false },
+		{ "kt-exact", "vol.conf", true, false },
+		{ "kt-vol", "vol.conf", false, false },
+		{ "kt-noagent", "vol.conf", false, true },
+		{ "kt-required", "required.conf", false, false },
+		{ "kt-slow", "slow.conf", false, false },
+	};
+
+	snprintf(probe_agent, sizeof(probe_agent), "%s", PROBE);
+	path_in(absent, sizeof(absent), "no-such-agent");
+	snprintf(matrix_auth, sizeof(matrix_auth),
+		 "auth required " MATRIX_DIR "/pam_matrix.so passdb=%s/passdb\n",
+		 dir);
+	snprintf(matrix_session, sizeof(matrix_session),
+		 "session required " MATRIX_DIR
+		 "/pam_matrix.so passdb=%s/passdb\n",
+		 dir);
+
+	for (size_t i = 0; i < ELEMENTSOF(s); i++) {
+		const char *agent = s[i].missing_agent ? absent : probe_agent;
+		char tail[512];
+
+		text[0] = '\0';
+		strcat(text, matrix_auth);
+		if (s[i].exact) {
+			module_line(line, sizeof(line), "auth",
+				    "[ignore=1 default=ignore]", s[i].conf,
+				    agent);
+			strcat(text, line);
+			snprintf(tail, sizeof(tail), "auth requisite "
+				 SECURITY_DIR "/pam_deny.so\nauth required "
+				 SECURITY_DIR "/pam_permit.so\n");
+			strcat(text, tail);
+			module_line(line, sizeof(line), "session",
+				    "[ignore=1 default=ignore]", s[i].conf,
+				    agent);
+			strcat(text, line);
+			snprintf(tail, sizeof(tail), "session requisite "
+				 SECURITY_DIR "/pam_deny.so\nsession required "
+				 SECURITY_DIR "/pam_permit.so\n");
+			strcat(text, tail);
+		} else {
+			/* pam_matrix wipes the token it read; a real
+			 * authenticator (pam_unix) leaves PAM_AUTHTOK set
+			 * for the modules below it, as this does. */
+			strcat(text, "auth required " MATRIX_DIR
+				     "/pam_set_items.so\n");
+			module_line(line, sizeof(line), "auth", "optional",
+				    s[i].conf, agent);
+			strcat(text, line);
+			strcat(text, matrix_session);
+			/* Sets PAM_AUTHTOK from the environment, if set:
+			 * the module must prefer what auth kept. */
+			strcat(text, "session required " MATRIX_DIR
+				     "/pam_set_items.so\n");
+			module_line(line, sizeof(line), "session", "required",
+				    s[i].conf, agent);
+			strcat(text, line);
+		}
+		write_file(s[i].service, text, 0644);
+	}
+	write_file("passdb", USER ":" PASSWORD ":kt-vol\n", 0600);
+	/* libpam wants a fallback service. */
+	write_file("other", "auth required " SECURITY_DIR "/pam_deny.so\n"
+			    "session required " SECURITY_DIR "/pam_deny.so\n",
+		   0644);
+}
+
+/* pam_wrapper prints what modules log at LOG_ERR on stderr: catch it. */
+static int stderr_to(const char *name)
+{
+	char p[PATH_MAX];
+	int saved, fd;
+
+	path_in(p, sizeof(p), name);
+	fflush(stderr);
+	saved = dup(2);
+	assert_true(saved >= 0);
+	fd = open(p, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(dup2(fd, 2), 2);
+	close(fd);
+	return saved;
+}
+
+static void stderr_back(int saved)
+{
+	fflush(stderr);
+	assert_int_equal(dup2(saved, 2), 2);
+	close(saved);
+}
+
+/* Before each test: fresh configs and no probe output. */
+static int setup(void **state)
+{
+	char text[512];
+
+	remove_file("agent.out");
+	remove_file("agent.mode");
+	remove_file("missing.conf");
+	write_volume_conf("vol.conf", 5, "no");
+	write_volume_conf("required.conf", 5, "yes");
+	write_volume_conf("slow.conf", 1, "no");
+	snprintf(text, sizeof(text),
+		 "[volume other]\nuser = nobody-here\ntype = luks2\n"
+		 "device = %s/x.img\nname = x\nmountpoint = /srv/x\n",
+		 dir);
+	write_file("novol.conf", text, 0600);
+	write_file("broken.conf", "[defaults]\nkey_timeout = soon\n", 0600);
+	write_volume_conf("unsafe.conf", 5, "no");
+	{
+		char p[PATH_MAX];
+
+		path_in(p, sizeof(p), "unsafe.conf");
+		assert_int_equal(chmod(p, 0666), 0);
+	}
+	/* The passdb names the service the user may use: all of ours. */
+	return 0;
+}
+
+static int conv_fn(int n, const struct pam_message **msg,
+		   struct pam_response **resp, void *data)
+{
+	struct pam_response *r = calloc((size_t)n, sizeof(*r));
+
+	if (!r)
+		return PAM_BUF_ERR;
+	for (int i = 0; i < n; i++)
+		if (msg[i]->msg_style == PAM_PROMPT_ECHO_OFF)
+			r[i].resp = strdup(PASSWORD);
+	*resp = r;
+	return PAM_SUCCESS;
+}
+
+static pam_handle_t *start(const char *service)
+{
+	static const struct pam_conv conv = { conv_fn, NULL };
+	pam_handle_t *pamh = NULL;
+
+	/* pam_matrix allows USER only for the service named in passdb. */
+	{
+		char text[256];
+
+		snprintf(text, sizeof(text), USER ":" PASSWORD ":%s\n",
+			 service);
+		write_file("passdb", text, 0600);
+	}
+	assert_int_equal(pam_start(service, USER, &conv, &pamh), PAM_SUCCESS);
+	return pamh;
+}
+
+/* pam_authenticate() with PAM_AUTHTOK left set by the authenticator, as
+ * pam_unix does (libpam clears it when pam_authenticate() returns). */
+static int authenticate(pam_handle_t *pamh)
+{
+	int r;
+
+	setenv("PAM_AUTHTOK", PASSWORD, 1);
+	r = pam_authenticate(pamh, 0);
+	unsetenv("PAM_AUTHTOK");
+	return r;
+}
+
+/* A line "name=value" of the probe's record, or NULL. */
+static const char *probe_value(const char *out, const char *name,
+			       char *buf, size_t size)
+{
+	size_t len = strlen(name);
+
+	for (const char *p = out; p && *p;) {
+		const char *nl = strchr(p, '\n');
+		size_t l = nl ? (size_t)(nl - p) : strlen(p);
+
+		if (l > len && !strncmp(p, name, len) && p[len] == '=') {
+			snprintf(buf, size, "%.*s", (int)(l - len - 1),
+				 p + len + 1);
+			return buf;
+		}
+		p = nl ? nl + 1 : NULL;
+	}
+	return NULL;
+}
+
+static void assert_probe(const char *out, const char *name,
+			 const char *want)
+{
+	char buf[256];
+	const char *v = probe_value(out, name, buf, sizeof(buf));
+
+	if (!v || strcmp(v, want))
+		fail_msg("probe %s: want \"%s\", got \"%s\"\n%s", name, want,
+			 v ? v : "(none)", out);
+}
+
+static bool key_gone(key_serial_t key)
+{
+	char d[256];
+
+	return keyctl_describe(key, d, sizeof(d)) < 0 &&
+	       (errno == EKEYREVOKED || errno == ENOKEY);
+}
+
+/* ---- tests -------------------------------------------------------- */
+
+static void test_no_volume_returns_at_once(void **state)
+{
+	struct pam_testcase tests[] = {
+		pam_test(PAMTEST_OPEN_SESSION, PAM_SUCCESS),
+		pam_test(PAMTEST_CLOSE_SESSION, PAM_SUCCESS),
+	};
+	struct pamtest_conv_data conv = { 0 };
+	long long t0 = kt_now_ms();
+
+	write_file("passdb", USER ":" PASSWORD ":kt-novol\n", 0600);
+	/* "exact" stack: success means the module said PAM_IGNORE. */
+	assert_int_equal(run_pamtest("kt-novol", USER, &conv, tests, NULL),
+			 PAMTEST_ERR_OK);
+	assert_true(kt_now_ms() - t0 < 1000);
+	/* No agent ran (it records everything it is started with). */
+	assert_false(file_exists("agent.out"));
+}
+
+static void test_no_config_is_ignored(void **state)
+{
+	struct pam_testcase tests[] = {
+		pam_test(PAMTEST_AUTHENTICATE, PAM_SUCCESS),
+		pam_test(PAMTEST_OPEN_SESSION, PAM_SUCCESS),
+		pam_test(PAMTEST_CLOSE_SESSION, PAM_SUCCESS),
+	};
+	const char *pw[] = { PASSWORD, NULL };
+	struct pamtest_conv_data conv = { .in_echo_off = pw };
+
+	write_file("passdb", USER ":" PASSWORD ":kt-nocfg\n", 0600);
+	assert_int_equal(run_pamtest("kt-nocfg", USER, &conv, tests, NULL),
+			 PAMTEST_ERR_OK);
+	assert_false(file_exists("agent.out"));
+}
+
+static void test_bad_config_never_refuses(void **state)
+{
+	static const char *const services[] = { "kt-broken", "kt-unsafe" };
+
+	for (size_t i = 0; i < ELEMENTSOF(services); i++) {
+		struct pam_testcase tests[] = {
+			pam_test(PAMTEST_AUTHENTICATE, PAM_SUCCESS),
+			pam_test(PAMTEST_OPEN_SESSION, PAM_SUCCESS),
+			pam_test(PAMTEST_CLOSE_SESSION, PAM_SUCCESS),
+		};
+		const char *pw[] = { PASSWORD, NULL };
+		struct pamtest_conv_data conv = { .in_echo_off = pw };
+		char text[128], *log;
+		int saved;
+
+		snprintf(text, sizeof(text), USER ":" PASSWORD ":%s\n",
+			 services[i]);
+		write_file("passdb", text, 0600);
+		saved = stderr_to("stderr");
+		assert_int_equal(run_pamtest(services[i], USER, &conv, tests,
+					     NULL),
+				 PAMTEST_ERR_OK);
+		stderr_back(saved);
+		log = read_file("stderr");
+		/* Logged, with the file and what is wrong with it. */
+		if (!strstr(log, "Failed to load the configuration: ") ||
+		    !strstr(log, i == 0 ? "broken.conf:2: bad value 'soon'"
+					: "writable by group and other"))
+			fail_msg("not logged as expected:\n%s", log);
+		/* The unsafe one does name a volume for the user: refused
+		 * config, so no agent and no key. */
+		assert_false(file_exists("agent.out"));
+	}
+}
+
+static void test_systemd_user_skipped(void **state)
+{
+	struct pam_testcase tests[] = {
+		pam_test(PAMTEST_OPEN_SESSION, PAM_SUCCESS),
+		pam_test(PAMTEST_CLOSE_SESSION, PAM_SUCCESS),
+	};
+	struct pamtest_conv_data conv = { 0 };
+
+	/* vol.conf has a volume for the user; the default skip list
+	 * names systemd-user. */
+	assert_int_equal(run_pamtest("systemd-user", USER, &conv, tests,
+				     NULL),
+			 PAMTEST_ERR_OK);
+	assert_false(file_exists("agent.out"));
+}
+
+static void test_auth_ignores_and_close_without_open(void **state)
+{
+	/* auth: PAM_IGNORE, whatever the password did (pam_matrix
+	 * decides); close without open: PAM_IGNORE. */
+	struct pam_testcase tests[] = {
+		pam_test(PAMTEST_AUTHENTICATE, PAM_SUCCESS),
+		pam_test(PAMTEST_CLOSE_SESSION, PAM_SUCCESS),
+	};
+	struct pam_testcase wrong[] = {
+		pam_test(PAMTEST_AUTHENTICATE, PAM_AUTH_ERR),
+	};
+	const char *pw[] = { PASSWORD, NULL };
+	const char *bad[] = { "not-the-password", NULL };
+	struct pamtest_conv_data conv = { .in_echo_off = pw };
+	struct pamtest_conv_data conv_bad = { .in_echo_off = bad };
+
+	write_file("passdb", USER ":" PASSWORD ":kt-exact\n", 0600);
+	assert_int_equal(run_pamtest("kt-exact", USER, &conv, tests, NULL),
+			 PAMTEST_ERR_OK);
+	assert_int_equal(run_pamtest("kt-exact", USER, &conv_bad, wrong,
+				     NULL),
+			 PAMTEST_ERR_OK);
+	assert_false(file_exists("agent.out"));
+}
+
+static int chld_seen;
+static void on_chld(int sig)
+{
+	chld_seen++;
+}
+
+static void test_session_with_probe_agent(void **state)
+{
+	struct sigaction mine = { .sa_handler = on_chld }, after;
+	char buf[256], pid[32], *out;
+	pam_handle_t *pamh;
+	key_serial_t key;
+
+	/* The host's own signal setup, which the agent must not inherit
+	 * and which must be intact afterwards. */
+	sigemptyset(&mine.sa_mask);
+	assert_int_equal(sigaction(SIGCHLD, &mine, NULL), 0);
+	signal(SIGHUP, SIG_IGN);
+	chld_seen = 0;
+
+	pamh = start("kt-vol");
+	assert_int_equal(authenticate(pamh), PAM_SUCCESS);
+	/* pam_set_items will overwrite PAM_AUTHTOK in the session stack. */
+	setenv("PAM_AUTHTOK", DECOY, 1);
+	assert_int_equal(pam_open_session(pamh, 0), PAM_SUCCESS);
+	unsetenv("PAM_AUTHTOK");
+
+	assert_int_equal(sigaction(SIGCHLD, NULL, &after), 0);
+	assert_ptr_equal(after.sa_handler, on_chld);
+	/* The intermediate child was reaped by the module, not us. */
+	assert_int_equal(chld_seen, 0);
+	signal(SIGHUP, SIG_DFL);
+
+	out = read_file("agent.out");
+	assert_non_null(out);
+	assert_probe(out, "env", "empty");
+	assert_probe(out, "fds", "0,1,2,3,");
+	assert_probe(out, "fd0", "/dev/null");
+	assert_probe(out, "fd1", "/dev/null");
+	assert_probe(out, "fd2", "/dev/null");
+	assert_probe(out, "sid", "own");
+	assert_probe(out, "sigmask", "empty");
+	assert_probe(out, "sighup", "default");
+	snprintf(pid, sizeof(pid), "%d", (int)getpid());
+	assert_string_not_equal(probe_value(out, "ppid", buf, sizeof(buf)),
+				pid);
+	/* The key as the kernel describes it, while the agent ran. */
+	assert_probe(out, "key", "user;0;0;2b000000;keyturn:" USER);
+	/* What auth kept, not the later PAM_AUTHTOK. */
+	assert_probe(out, "payload", "match");
+	assert_non_null(probe_value(out, "timeout", buf, sizeof(buf)));
+	assert_true(atoi(buf) > 0 && atoi(buf) <= 30);
+	assert_non_null(strstr(out, "argc=7 argv0=keyturn-agent user=" USER
+				    " service=kt-vol"));
+	assert_non_null(strstr(out, "\nreported\n"));
+
+	/* Revoked by the time open_session returned. */
+	assert_non_null(probe_value(out, "serial", buf, sizeof(buf)));
+	key = atoi(buf);
+	assert_true(key > 0);
+	assert_true(key_gone(key));
+
+	/* The agent still holds the session; close tells it. */
+	assert_null(strstr(out, "ended="));
+	assert_int_equal(pam_close_session(pamh, 0), PAM_SUCCESS);
+	out = read_file("agent.out");
+	assert_probe(out, "ended", "close");
+	assert_int_equal(pam_end(pamh, PAM_SUCCESS), PAM_SUCCESS);
+
+	signal(SIGCHLD, SIG_DFL);
+}
+
+static void test_host_ignoring_sigchld(void **state)
+{
+	pam_handle_t *pamh;
+	char *out;
+
+	/* SIG_IGN would make the kernel reap the intermediate child
+	 * before the module's waitpid(): it must still work, and the
+	 * host's setting must come back. */
+	signal(SIGCHLD, SIG_IGN);
+	pamh = start("kt-vol");
+	assert_int_equal(authenticate(pamh), PAM_SUCCESS);
+	assert_int_equal(pam_open_session(pamh, 0), PAM_SUCCESS);
+	assert_ptr_equal(signal(SIGCHLD, SIG_DFL), SIG_IGN);
+	out = read_file("agent.out");
+	assert_non_null(out);
+	assert_probe(out, "payload", "match");
+	/* pam_end without close_session (a host that dies or forgets):
+	 * the agent sees EOF. */
+	assert_int_equal(pam_end(pamh, PAM_SUCCESS), PAM_SUCCESS);
+	for (int i = 0; i < 100; i++) {
+		out = read_file("agent.out");
+		if (out && strstr(out, "ended="))
+			break;
+		usleep(20000);
+	}
+	assert_probe(out, "ended", "eof");
+}
+
+static void test_missing_agent(void **state)
+{
+	pam_handle_t *pamh;
+	char desc[KT_KEY_DESC_MAX];
+	key_serial_t key;
+	long long t0;
+
+	pamh = start("kt-noagent");
+	assert_int_equal(authenticate(pamh), PAM_SUCCESS);
+	t0 = kt_now_ms();
+	/* exec fails: EOF at once, logged, not ours to refuse. */
+	assert_int_equal(pam_open_session(pamh, 0), PAM_SUCCESS);
+	assert_true(kt_now_ms() - t0 < 3000);
+	/* The key was added (see the probe test) and is gone now: the
+	 * session keyring the module set up holds no live one. */
+	assert_int_equal(kt_key_description(KT_KEY_PREFIX_DEFAULT, USER, desc,
+					    sizeof(desc)), 0);
+	assert_int_equal(kt_keyring_find(desc, &key), -ENOKEY);
+	/* Nothing to tell at close. */
+	assert_int_equal(pam_close_session(pamh, 0), PAM_SUCCESS);
+	assert_int_equal(pam_end(pamh, PAM_SUCCESS), PAM_SUCCESS);
+}
+
+static void test_required_volume_refuses(void **state)
+{
+	pam_handle_t *pamh;
+	char buf[64], *out;
+
+	write_file("agent.mode", "fail\n", 0600);
+	pamh = start("kt-required");
+	assert_int_equal(authenticate(pamh), PAM_SUCCESS);
+	assert_int_equal(pam_open_session(pamh, 0), PAM_SESSION_ERR);
+	out = read_file("agent.out");
+	assert_non_null(out);
+	assert_non_null(probe_value(out, "serial", buf, sizeof(buf)));
+	assert_true(key_gone(atoi(buf)));
+	/* The refused session's agent is let go at once (EOF). */
+	for (int i = 0; i < 100; i++) {
+		out = read_file("agent.out");
+		if (strstr(out, "ended="))
+			break;
+		usleep(20000);
+	}
+	assert_probe(out, "ended", "eof");
+	assert_int_equal(pam_end(pamh, PAM_SESSION_ERR), PAM_SUCCESS);
+
+	/* The same volume, not required: the failure is only logged. */
+	remove_file("agent.out");
+	pamh = start("kt-vol");
+	assert_int_equal(authenticate(pamh), PAM_SUCCESS);
+	assert_int_equal(pam_open_session(pamh, 0), PAM_SUCCESS);
+	assert_int_equal(pam_close_session(pamh, 0), PAM_SUCCESS);
+	assert_int_equal(pam_end(pamh, PAM_SUCCESS), PAM_SUCCESS);
+	assert_probe(read_file("agent.out"), "ended", "close");
+}
+
+static void test_slow_agent_is_bounded(void **state)
+{
+	pam_handle_t *pamh;
+	char buf[64], *out;
+	long long t0, took;
+
+	/* The agent answers after 3 s, the bound is 1 s. */
+	write_file("agent.mode", "silent\n", 0600);
+	pamh = start("kt-slow");
+	assert_int_equal(authenticate(pamh), PAM_SUCCESS);
+	t0 = kt_now_ms();
+	assert_int_equal(pam_open_session(pamh, 0), PAM_SUCCESS);
+	took = kt_now_ms() - t0;
+	assert_true(took >= 900 && took < 2900);
+	/* Let the late "opened" and "done" arrive before close. */
+	usleep(2500 * 1000);
+	out = read_file("agent.out");
+	assert_non_null(out);
+	assert_non_null(probe_value(out, "serial", buf, sizeof(buf)));
+	/* Revoked on the timeout path too. */
+	assert_true(key_gone(atoi(buf)));
+	/* close skips the late open report and waits for the close one. */
+	assert_int_equal(pam_close_session(pamh, 0), PAM_SUCCESS);
+	assert_probe(read_file("agent.out"), "ended", "close");
+	assert_int_equal(pam_end(pamh, PAM_SUCCESS), PAM_SUCCESS);
+}
+
+static int reexec_under_wrapper(char **argv)
+{
+	char tmpl[] = "/tmp/keyturn-pam-XXXXXX";
+
+	if (!mkdtemp(tmpl)) {
+		perror("mkdtemp");
+		return 1;
+	}
+	snprintf(dir, sizeof(dir), "%s", tmpl);
+	write_services();
+	setenv("LD_PRELOAD", WRAPPER_LIB, 1);
+	setenv("PAM_WRAPPER", "1", 1);
+	setenv("PAM_WRAPPER_SERVICE_DIR", dir, 1);
+	setenv("KT_TEST_DIR", dir, 1);
+	execv("/proc/self/exe", argv);
+	perror("execv");
+	return 1;
+}
+
+static void cleanup_dir(void)
+{
+	char cmd[PATH_MAX + 16];
+
+	if (!dir[0] || strncmp(dir, "/tmp/keyturn-pam-", 17))
+		return;
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "could not remove %s\n", dir);
+}
+
+int main(int argc, char **argv)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup(test_no_volume_returns_at_once, setup),
+		cmocka_unit_test_setup(test_no_config_is_ignored, setup),
+		cmocka_unit_test_setup(test_bad_config_never_refuses, setup),
+		cmocka_unit_test_setup(test_systemd_user_skipped, setup),
+		cmocka_unit_test_setup(
+			test_auth_ignores_and_close_without_open, setup),
+		cmocka_unit_test_setup(test_session_with_probe_agent, setup),
+		cmocka_unit_test_setup(test_host_ignoring_sigchld, setup),
+		cmocka_unit_test_setup(test_missing_agent, setup),
+		cmocka_unit_test_setup(test_required_volume_refuses, setup),
+		cmocka_unit_test_setup(test_slow_agent_is_bounded, setup),
+	};
+	const char *d = getenv("KT_TEST_DIR");
+	int r;
+
+	if (argc > 1 && !strcmp(argv[1], "--user"))
+		return probe_main(argc, argv);
+
+	if (geteuid() != 0) {
+		printf("SKIP: the module keys the session keyring and starts "
+		       "a root agent; run as root\n");
+		return 77;
+	}
+	if (access(MODULE, R_OK) < 0 || access(WRAPPER_LIB, R_OK) < 0 ||
+	    access(MATRIX_DIR "/pam_matrix.so", R_OK) < 0) {
+		printf("SKIP: needs %s, pam_wrapper and pam_matrix\n", MODULE);
+		return 77;
+	}
+	if (!d || !getenv("PAM_WRAPPER"))
+		return reexec_under_wrapper(argv);
+	snprintf(dir, sizeof(dir), "%s", d);
+
+	r = cmocka_run_group_tests(tests, NULL, NULL);
+	cleanup_dir();
+	return r;
+}
