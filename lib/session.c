@@ -12,14 +12,14 @@
 
 /* RUNDIR and RUNDIR/UID: root-owned, 0700 for the per-user one. Created
  * through descriptors so that nothing on the way is a symlink. */
-static int open_user_dir(uid_t uid)
+static int open_user_dir(uid_t uid, bool create)
 {
 	_cleanup_close_ int run = -1;
 	char name[32];
 	struct stat st;
 	int fd;
 
-	if (mkdir(KT_RUNDIR, 0755) < 0 && errno != EEXIST)
+	if (create && mkdir(KT_RUNDIR, 0755) < 0 && errno != EEXIST)
 		return kt_negerrno();
 	run = open(KT_RUNDIR, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (run < 0)
@@ -30,7 +30,7 @@ static int open_user_dir(uid_t uid)
 		return -EPERM;
 
 	snprintf(name, sizeof(name), "%u", (unsigned)uid);
-	if (mkdirat(run, name, 0700) < 0 && errno != EEXIST)
+	if (create && mkdirat(run, name, 0700) < 0 && errno != EEXIST)
 		return kt_negerrno();
 	fd = openat(run, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
@@ -48,15 +48,17 @@ static int open_user_dir(uid_t uid)
 	return fd;
 }
 
-static int open_lock_file(uid_t uid, const char *name)
+static int open_lock_file(uid_t uid, const char *name, bool create)
 {
-	_cleanup_close_ int dir = open_user_dir(uid);
+	_cleanup_close_ int dir = open_user_dir(uid, create);
 	int fd;
 
 	if (dir < 0)
 		return dir;
 	fd = openat(dir, name,
-		    O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0600);
+		    O_RDWR | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY |
+			    (create ? O_CREAT : 0),
+		    0600);
 	if (fd < 0)
 		return kt_negerrno();
 	return fd;
@@ -73,7 +75,7 @@ static int lock_retry(int fd, int op)
 
 int kt_session_join(uid_t uid)
 {
-	_cleanup_close_ int fd = open_lock_file(uid, "sessions");
+	_cleanup_close_ int fd = open_lock_file(uid, "sessions", true);
 	int r;
 
 	if (fd < 0)
@@ -86,7 +88,7 @@ int kt_session_join(uid_t uid)
 
 int kt_session_lock(uid_t uid)
 {
-	_cleanup_close_ int fd = open_lock_file(uid, "lock");
+	_cleanup_close_ int fd = open_lock_file(uid, "lock", true);
 	int r;
 
 	if (fd < 0)
@@ -116,12 +118,15 @@ int kt_session_leave(int *sessions_fd)
 
 int kt_session_count(uid_t uid)
 {
-	_cleanup_close_ int fd = open_lock_file(uid, "sessions");
+	/* Only looks: a user who never logged in has no directory. */
+	_cleanup_close_ int fd = open_lock_file(uid, "sessions", false);
 	char line[256];
 	struct stat st;
 	FILE *f;
 	int n = 0;
 
+	if (fd == -ENOENT)
+		return 0;
 	if (fd < 0)
 		return fd;
 	if (fstat(fd, &st) < 0)

@@ -1,0 +1,75 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Mount option handling: nosuid,nodev always, nothing can undo them. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+
+#include <cmocka.h>
+
+#include "mount.h"
+
+static void test_options_table(void **state)
+{
+	static const struct {
+		const char *in;
+		int r;
+		unsigned long flags;
+		const char *data;
+	} cases[] = {
+		{ NULL, 0, 0, "" },
+		{ "", 0, 0, "" },
+		{ "defaults", 0, 0, "" },
+		{ "noatime", 0, MS_NOATIME, "" },
+		{ "ro,noexec", 0, MS_RDONLY | MS_NOEXEC, "" },
+		{ "ro,rw", 0, 0, "" },
+		{ "noexec,exec", 0, 0, "" },
+		{ "discard,noatime,commit=30", 0, MS_NOATIME,
+		  "discard,commit=30" },
+		{ "nosuid,nodev", 0, 0, "" },
+		{ ",,noatime,", 0, MS_NOATIME, "" },
+		{ "suid", -EINVAL, 0, NULL },
+		{ "noatime,dev", -EINVAL, 0, NULL },
+		{ "a b", -EINVAL, 0, NULL },
+		{ "x\ny", -EINVAL, 0, NULL },
+		{ "x\\040", -EINVAL, 0, NULL },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		unsigned long flags = 0xdead;
+		char *data = NULL;
+		int r = kt_mount_options(cases[i].in, &flags, &data);
+
+		assert_int_equal(r, cases[i].r);
+		if (r < 0) {
+			assert_null(data);
+			assert_int_equal(flags, 0xdead);
+			continue;
+		}
+		assert_int_equal(flags,
+				 cases[i].flags | MS_NOSUID | MS_NODEV);
+		assert_string_equal(data, cases[i].data);
+		free(data);
+	}
+}
+
+static void test_relative_paths_refused(void **state)
+{
+	assert_int_equal(kt_dir_open_checked("home/alice", 0), -EINVAL);
+	assert_int_equal(kt_dir_open_checked("", 0), -EINVAL);
+	assert_int_equal(kt_dir_open_checked(NULL, 0), -EINVAL);
+	assert_int_equal(kt_dir_open_checked("/tmp/../etc", 0), -EINVAL);
+	assert_int_equal(kt_dir_open_checked("/./tmp", 0), -EINVAL);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_options_table),
+		cmocka_unit_test(test_relative_paths_refused),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
