@@ -133,3 +133,7 @@ clean:
 .PHONY: all tests check check-all check-unit check-pam check-host check-vm \
 	check-man deps demo install clean
 .DELETE_ON_ERROR:
+
+# Fuzzing and sanitized runs (tests/fuzz/fuzz.mk): make fuzz, check-fuzz,
+# check-asan, check-valgrind.
+-include tests/fuzz/fuzz.mk
