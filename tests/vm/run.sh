@@ -317,7 +317,7 @@ say "initramfs $(du -h "$INITRD" | cut -f1), kernel $KVER, built in $(elapsed) s
 # ---- boot --------------------------------------------------------------
 APPEND="console=ttyS0 quiet panic=-1 kt.mode=$MODE"
 [ -n "$ONLY" ] && APPEND="$APPEND kt.only=${ONLY// /,}"
-ACCEL=(-accel tcg,thread=multi -cpu max)
+ACCEL=(-accel "tcg,thread=multi" -cpu max)
 if [ -w /dev/kvm ] && [ -z "${KT_VM_NO_KVM:-}" ] &&
 	grep -qE '^flags.*\b(vmx|svm)\b' /proc/cpuinfo; then
 	ACCEL=(-accel kvm -cpu host)
@@ -351,7 +351,7 @@ QPID=$!
 
 # Lines from the guest start with "KT| "; everything else is kernel noise.
 parse() {
-	local passed=0 failed=0 skipped=0 booted="" done="" line
+	local passed=0 failed=0 skipped=0 booted="" line
 	while IFS= read -r line; do
 		line=${line%$'\r'}
 		[ -n "${KT_VM_VERBOSE:-}" ] && [ "${line#*KT| }" = "$line" ] &&
@@ -366,7 +366,6 @@ parse() {
 			echo "BOOT=$booted" >> "$STATE"
 			continue ;;
 		"@done"*)
-			done=1
 			echo "DONE=1" >> "$STATE"
 			continue ;;
 		"ok - "*|"ok "*) passed=$((passed + 1)) ;;
@@ -379,7 +378,9 @@ parse() {
 	echo "FAILED=$failed" >> "$STATE"
 	echo "SKIPPED=$skipped" >> "$STATE"
 }
-tail -n +1 -f --pid="$QPID" "$LOG" 2>/dev/null | parse
+# in the background, so that a signal to us runs the trap at once
+tail -n +1 -f --pid="$QPID" "$LOG" 2>/dev/null | parse &
+wait $! || true
 wait "$QPID" && QRC=0 || QRC=$?
 QPID=""
 

@@ -180,7 +180,11 @@ login_as "$SVC" bob "$BPW" /bin/sh -c "ls $MNT_B > /dev/null"
 check_eq "bob (password not enrolled) logs in (exit 0)" 0 "$?"
 diag_file "$KT_TMP/login.err" 5
 check "bob's volume stays locked" locked "$DM_B" "$MNT_B"
-if logged "$mark" "pam_keyturn.*bobhome.*(locked|failed)" > "$KT_TMP/why"; then
+# the module's line names the volume, says it stayed locked or failed, and why
+# (the password)
+if syslog_since "$mark" | grep 'pam_keyturn' | grep -w bobhome |
+	grep -iE 'locked|fail' | grep -iE 'password|passphrase|keyslot' \
+	> "$KT_TMP/why"; then
 	ok "a log line says why bob's volume stayed locked"
 	diag_file "$KT_TMP/why" 3
 else
@@ -224,8 +228,11 @@ if [ -n "$LOGIN_PID" ]; then
 	kill -KILL "$LOGIN_PID"
 	diag "killed kt-login (pid $LOGIN_PID) with SIGKILL"
 fi
+t0=$(uptime_s)
 check "after SIGKILL of the login: locked within 10 s" \
 	wait_until 10 locked "$DM_A" "$MNT_A"
+diag "locked $(awk -v a="$t0" -v b="$(uptime_s)" \
+	'BEGIN { printf "%.1f", b - a }') s after the SIGKILL"
 check "after SIGKILL of the login: no agent left" wait_until 5 no_agents
 touch "$KT_TMP/k1.release"
 

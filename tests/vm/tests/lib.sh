@@ -84,13 +84,15 @@ KT_PBKDF="--pbkdf argon2id --pbkdf-force-iterations 4 --pbkdf-memory 32768"
 make_luks_volume() {
 	_img=$1 _size=$2 _pw=$3 _tmpname=ktmk$$ _owner=${4:-0:0}
 	rm -f "$_img"
-	dd if=/dev/zero of="$_img" bs=1M count=0 seek="$_size" 2>/dev/null &&
+	dd if=/dev/zero of="$_img" bs=1M count=0 seek="$_size" 2>/dev/null ||
+		return 1
 	# shellcheck disable=SC2086
 	printf '%s' "$_pw" | cryptsetup luksFormat -q --type luks2 $KT_PBKDF \
-		--key-file=- "$_img" &&
-	printf '%s' "$_pw" | cryptsetup open --key-file=- "$_img" "$_tmpname" &&
+		--key-file=- "$_img" || return 1
+	printf '%s' "$_pw" |
+		cryptsetup open --key-file=- "$_img" "$_tmpname" || return 1
 	/sbin/mke2fs -q -t ext4 -F -E root_owner="$_owner" \
-		"/dev/mapper/$_tmpname" &&
+		"/dev/mapper/$_tmpname" || { cryptsetup close "$_tmpname"; return 1; }
 	cryptsetup close "$_tmpname"
 }
 
@@ -126,11 +128,12 @@ login_bg() {
 			"touch $KT_TMP/$_tag.in; while [ ! -e $KT_TMP/$_tag.release ]; do sleep 0.2; done" \
 			2>"$KT_TMP/$_tag.err"
 		echo $? > "$KT_TMP/$_tag.rc"
-	) &
+	) 2>>"$KT_TMP/$_tag.err" &
 	LOGIN_PID=""
 	# the command runs: the session is open and kt-login waits for it
 	wait_until 40 _started_or_ended "$_tag" || return 1
 	[ -e "$KT_TMP/$_tag.in" ] || return 1
+	# shellcheck disable=SC2034 # for the caller
 	LOGIN_PID=$(pidof_login "$2" "$_tag")
 }
 _started_or_ended() { [ -e "$KT_TMP/$1.in" ] || [ -e "$KT_TMP/$1.rc" ]; }
