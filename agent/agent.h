@@ -20,6 +20,12 @@ struct agent {
 	size_t n_alloc;		     /* for kt_volumes_free() */
 	char key_desc[KT_KEY_DESC_MAX];
 	key_serial_t passphrase_key; /* 0: none in this session */
+	struct {
+		key_serial_t key;
+		const struct kt_volume *volume;
+	} auth_keys[16];	     /* eCryptfs auth tokens this agent
+				      * added, revoked after unmount */
+	size_t n_auth_keys;
 	int sock;		     /* to the PAM module */
 	int sessions_fd;	     /* shared lock: this session counts */
 };

@@ -1,20 +1,262 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* eCryptfs private directories. */
+/*
+ * eCryptfs private directories: unwrap the mount passphrase with the
+ * login passphrase, build the auth tokens exactly as ecryptfs-utils does,
+ * mount the lower directory through a checked descriptor; at the end,
+ * unmount first and only then revoke the tokens (the kernel checks the
+ * key on every use while mounted).
+ */
 #include <errno.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
 
 #include "agent.h"
+#include "ecryptfs.h"
+#include "mount.h"
+#include "wrapped.h"
+
+static int mounted_here(const struct kt_volume *v)
+{
+	struct kt_mount_entry m = { .mnt_id = -1 };
+	int r;
+
+	r = kt_mount_find(v->mountpoint, &m);
+	if (r <= 0)
+		return r;
+	r = !strcmp(m.fstype, "ecryptfs");
+	kt_mount_entry_clear(&m);
+	return r;
+}
+
+static const char *unwrap_error(int r)
+{
+	switch (r) {
+	case -EBADMSG:
+		return "the login password does not unwrap it, or it was "
+		       "tampered with";
+	case -ENOTSUP:
+		return "unknown format version";
+	case -EMEDIUMTYPE:
+		return "not a keyturn wrapped passphrase";
+	case -EINVAL:
+		return "truncated";
+	case -E2BIG:
+	case -ERANGE:
+		return "key derivation parameters out of bounds";
+	case -ELOOP:
+		return "a symlink";
+	case -EPERM:
+		return "not owned by the user";
+	case -EACCES:
+		return "readable or writable by others";
+	case -EBADFD:
+		return "not a regular file";
+	case -ENODATA:
+		return "empty";
+	default:
+		return strerror(-r);
+	}
+}
+
+/* The mount passphrase, from the wrapped file and the login passphrase. */
+static int unwrap(struct agent *a, const struct kt_volume *v,
+		  struct kt_secret **ret, struct kt_report *r)
+{
+	_cleanup_secret_ struct kt_secret *login = NULL;
+	_cleanup_free_ char *dir_copy = NULL, *name_copy = NULL;
+	_cleanup_free_ uint8_t *buf = NULL;
+	_cleanup_close_ int dir = -1;
+	size_t len = 0;
+	int k;
+
+	k = kt_keyring_read(a->passphrase_key, &login);
+	if (k < 0) {
+		report_set(r, KT_REPORT_FAILED, k,
+			   "Failed to read the passphrase key: %s",
+			   strerror(-k));
+		return k;
+	}
+	dir_copy = strdup(v->wrapped);
+	name_copy = strdup(v->wrapped);
+	if (!dir_copy || !name_copy) {
+		report_set(r, KT_REPORT_FAILED, ENOMEM, "out of memory");
+		return -ENOMEM;
+	}
+	dir = kt_dir_open_checked(dirname(dir_copy), a->user->uid);
+	if (dir >= 0)
+		k = kt_wrapped_read_at(dir, basename(name_copy), a->user->uid,
+				       &buf, &len);
+	else
+		k = dir;
+	if (k < 0) {
+		report_set(r, KT_REPORT_FAILED, k, "wrapped file %s refused: %s",
+			   v->wrapped, unwrap_error(k));
+		return k;
+	}
+	k = kt_wrapped_open(buf, len, login, ret);
+	if (k < 0) {
+		report_set(r, KT_REPORT_FAILED, k, "Failed to unwrap %s: %s",
+			   v->wrapped, unwrap_error(k));
+		return k;
+	}
+	return 0;
+}
+
+/* Adds one auth token to the agent's own process keyring: the kernel
+ * finds it there at mount time, and no process of the user's session
+ * possesses it. */
+static int add_token(struct agent *a, const struct kt_volume *v,
+		     const struct kt_secret *payload, const char *sig)
+{
+	key_serial_t key;
+	int k;
+
+	if (a->n_auth_keys >= ELEMENTSOF(a->auth_keys))
+		return -ENOSPC;
+	k = kt_keyring_add_private(sig, payload->data, payload->len, &key);
+	if (k < 0)
+		return k;
+	a->auth_keys[a->n_auth_keys].key = key;
+	a->auth_keys[a->n_auth_keys].volume = v;
+	a->n_auth_keys++;
+	return 0;
+}
+
+/* Revokes the tokens this agent added for v. */
+static void drop_tokens(struct agent *a, const struct kt_volume *v)
+{
+	size_t kept = 0;
+
+	for (size_t i = 0; i < a->n_auth_keys; i++) {
+		if (a->auth_keys[i].volume != v) {
+			a->auth_keys[kept++] = a->auth_keys[i];
+			continue;
+		}
+		if (kt_keyring_drop(a->auth_keys[i].key) < 0)
+			agent_log(LOG_WARNING, "Failed to revoke an eCryptfs "
+					       "auth token of %s, ignoring",
+				  v->name);
+	}
+	a->n_auth_keys = kept;
+}
+
+static int add_tokens(struct agent *a, const struct kt_volume *v,
+		      const struct kt_secret *mount_pass, char sig[17],
+		      char fnek_sig[17], struct kt_report *r)
+{
+	_cleanup_secret_ struct kt_secret *tok = NULL, *fnek = NULL;
+	int k;
+
+	k = kt_ecryptfs_auth_tok(mount_pass, KT_ECRYPTFS_SALT_DEFAULT, &tok,
+				 sig);
+	if (k >= 0 && v->fnek)
+		k = kt_ecryptfs_fnek_auth_tok(mount_pass, &fnek, fnek_sig);
+	/* ecryptfs-utils adds the filename key first. */
+	if (k >= 0 && v->fnek)
+		k = add_token(a, v, fnek, fnek_sig);
+	if (k >= 0)
+		k = add_token(a, v, tok, sig);
+	if (k < 0)
+		report_set(r, KT_REPORT_FAILED, k,
+			   "Failed to add the eCryptfs auth tokens: %s",
+			   strerror(-k));
+	return k;
+}
 
 int ecryptfs_open_volume(struct agent *a, const struct kt_volume *v,
 			 struct kt_report *r)
 {
-	report_set(r, KT_REPORT_FAILED, ENOTSUP,
-		   "eCryptfs volumes are not supported by this agent yet");
-	return -ENOTSUP;
+	_cleanup_secret_ struct kt_secret *mount_pass = NULL;
+	_cleanup_free_ char *data = NULL;
+	_cleanup_close_ int lower = -1;
+	char sig[17] = "", fnek_sig[17] = "", source[32];
+	int k;
+
+	k = mounted_here(v);
+	if (k > 0) {
+		report_set(r, KT_REPORT_REUSED, 0, "%s already mounted",
+			   v->mountpoint);
+		return 0;
+	}
+	if (a->passphrase_key <= 0) {
+		report_set(r, KT_REPORT_LOCKED, ENOKEY,
+			   "no passphrase in this session (key %s not "
+			   "found): left locked",
+			   a->key_desc);
+		return 0;
+	}
+
+	lower = kt_dir_open_checked(v->source, a->user->uid);
+	if (lower < 0) {
+		report_set(r, KT_REPORT_FAILED, lower,
+			   "lower directory %s refused: %s", v->source,
+			   strerror(-lower));
+		return lower;
+	}
+	k = unwrap(a, v, &mount_pass, r);
+	if (k < 0)
+		return k;
+	k = add_tokens(a, v, mount_pass, sig, fnek_sig, r);
+	if (k >= 0) {
+		k = kt_ecryptfs_mount_data(sig, v->fnek ? fnek_sig : NULL,
+					   false, &data);
+		if (k < 0)
+			report_set(r, KT_REPORT_FAILED, k,
+				   "Failed to make the mount options: %s",
+				   strerror(-k));
+	}
+	if (k >= 0) {
+		/* The lower directory too is used through the descriptor
+		 * that was checked. */
+		snprintf(source, sizeof(source), "/proc/self/fd/%d", lower);
+		k = mount_volume(a, v, source, "ecryptfs", data, r);
+	}
+	if (k < 0) {
+		/* Nothing mounted: the tokens of this volume go now. */
+		drop_tokens(a, v);
+		return k;
+	}
+	report_set(r, KT_REPORT_OPENED, 0, "%s mounted on %s", v->source,
+		   v->mountpoint);
+	return 0;
 }
 
 int ecryptfs_close_volume(struct agent *a, const struct kt_volume *v,
 			  struct kt_report *r)
 {
-	report_set(r, KT_REPORT_CLOSED, 0, "nothing was mounted");
+	bool lazy = false;
+	int k;
+
+	k = mounted_here(v);
+	if (k < 0) {
+		report_set(r, KT_REPORT_FAILED, k, "Failed to read mounts: %s",
+			   strerror(-k));
+		return k;
+	}
+	if (k > 0) {
+		k = unmount_volume(a, v, &lazy);
+		if (k == -EBUSY) {
+			report_set(r, KT_REPORT_KEPT, EBUSY,
+				   "%s is busy: kept mounted (busy = keep)",
+				   v->mountpoint);
+			return k;
+		}
+		if (k < 0) {
+			report_set(r, KT_REPORT_FAILED, k,
+				   "Failed to unmount %s: %s", v->mountpoint,
+				   strerror(-k));
+			return k;
+		}
+	}
+	/* Only after the unmount: revoking first would break the mount.
+	 * Tokens another agent added go with the mount's last reference. */
+	if (!lazy)
+		drop_tokens(a, v);
+	report_set(r, KT_REPORT_CLOSED, 0, "%s %s", v->mountpoint,
+		   lazy ? "detached, still busy underneath"
+			: "unmounted");
 	return 0;
 }

@@ -53,4 +53,13 @@ int kt_keyring_drop(key_serial_t key);
 int kt_keyring_add_blob(const char *desc, const void *payload, size_t len,
 			key_serial_t *ret) _wur_;
 
+/*
+ * Adds a "user" key to the calling process's own keyring (not @s, which
+ * every process of the login session possesses), owned by root, with
+ * possessor view+search+setattr only: the kernel can find it (eCryptfs
+ * at mount time) and read its payload, but no process of the user can.
+ */
+int kt_keyring_add_private(const char *desc, const void *payload, size_t len,
+			   key_serial_t *ret) _wur_;
+
 #endif
