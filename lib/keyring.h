@@ -32,13 +32,15 @@ int kt_keyring_ensure_session(void) _wur_;
 
 /*
  * Adds the passphrase as a "user" key with description desc to @s:
- * owner root (uid 0, gid 0), permissions possessor view+read+search,
- * expiring after timeout seconds (0: no timeout).
+ * owner root (uid 0, gid 0), permissions possessor view+read+search
+ * (+setattr: the kernel revokes only with write or setattr), nothing for
+ * anyone else, expiring after timeout seconds (0: no timeout).
  */
 int kt_keyring_add_passphrase(const char *desc, const struct kt_secret *pass,
 			      unsigned timeout, key_serial_t *ret) _wur_;
 
-/* Searches @s (and what it links) for a key of type "user" and desc. */
+/* Searches @s (and what it links) for a key of type "user" and desc;
+ * a key not owned by root is not keyturn's (-ENOKEY). */
 int kt_keyring_find(const char *desc, key_serial_t *ret) _wur_;
 
 /* Reads a key's payload into secure memory (never keyctl_read_alloc). */
