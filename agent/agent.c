@@ -27,6 +27,7 @@
 #include "session.h"
 
 #define AGENT_FD 3
+#define CONTROL_TIMEOUT_MS 10000
 
 void agent_log(int priority, const char *fmt, ...)
 {
@@ -62,16 +63,16 @@ static int usage(void)
 	return 2;
 }
 
-static void send_line(struct agent *a, const char *line)
+static void send_line(int fd, const char *line)
 {
 	/* The module may have gone (timeout, crash): its absence is not
 	 * ours to fail on; teardown still happens at EOF. */
-	if (kt_line_write(a->sock, line) < 0)
+	if (kt_line_write(fd, line) < 0)
 		agent_log(LOG_DEBUG, "Failed to send \"%s\" to the module, "
 				     "ignoring", line);
 }
 
-static void send_report(struct agent *a, const struct kt_report *r)
+static void send_report(struct agent *a, int fd, const struct kt_report *r)
 {
 	char line[KT_LINE_MAX];
 	int prio = r->status == KT_REPORT_FAILED ? LOG_ERR : LOG_INFO;
@@ -80,7 +81,7 @@ static void send_report(struct agent *a, const struct kt_report *r)
 		  kt_report_status_name(r->status), r->message);
 	if (kt_report_format(r, line, sizeof(line)) < 0)
 		return;
-	send_line(a, line);
+	send_line(fd, line);
 }
 
 static int volume_open(struct agent *a, const struct kt_volume *v,
@@ -115,23 +116,16 @@ static void drop_passphrase(struct agent *a)
 	a->passphrase_key = 0;
 }
 
-static void open_all(struct agent *a)
+/* Unlocks every volume of the user with a->passphrase_key (or reuses
+ * what is open), reporting to fd, then drops the passphrase key. */
+static void open_all(struct agent *a, int fd)
 {
 	_cleanup_close_ int lock = -1;
-	int r;
 
 	lock = kt_session_lock(a->user->uid);
 	if (lock < 0)
 		agent_log(LOG_ERR, "Failed to lock the volumes of %s: %s",
 			  a->user->name, strerror(-lock));
-
-	r = kt_keyring_find(a->key_desc, &a->passphrase_key);
-	if (r < 0) {
-		a->passphrase_key = 0;
-		if (r != -ENOKEY)
-			agent_log(LOG_WARNING, "Failed to look up key %s: %s",
-				  a->key_desc, strerror(-r));
-	}
 
 	for (size_t i = 0; i < a->n_volumes; i++) {
 		struct kt_report rep = { 0 };
@@ -144,7 +138,7 @@ static void open_all(struct agent *a)
 				   a->user->name);
 		else
 			(void)volume_open(a, &a->volumes[i], &rep);
-		send_report(a, &rep);
+		send_report(a, fd, &rep);
 	}
 	/* The passphrase has done its work: it must not be readable by
 	 * anything the session starts. */
@@ -171,7 +165,7 @@ static void close_all(struct agent *a)
 			report_set(&rep, KT_REPORT_KEPT, 0,
 				   "other sessions of %s remain",
 				   a->user->name);
-			send_report(a, &rep);
+			send_report(a, a->sock, &rep);
 		}
 		return;
 	}
@@ -185,8 +179,78 @@ static void close_all(struct agent *a)
 		snprintf(rep.volume, sizeof(rep.volume), "%s",
 			 a->volumes[i].name);
 		(void)volume_close(a, &a->volumes[i], &rep);
-		send_report(a, &rep);
+		send_report(a, a->sock, &rep);
 	}
+}
+
+/*
+ * keyturnctl unlock: the user hands their passphrase to their own agent,
+ * for a session that began without one. "unlock LEN\n" and LEN bytes;
+ * the answer is the report lines and "done".
+ */
+static void control_serve(struct agent *a, int fd)
+{
+	_cleanup_secret_ struct kt_secret *pass = NULL;
+	char line[KT_LINE_MAX];
+	unsigned len;
+	uid_t peer;
+	size_t got = 0;
+	long long deadline = kt_now_ms() + CONTROL_TIMEOUT_MS;
+	int r;
+
+	if (kt_peer_uid(fd, &peer) < 0 ||
+	    (peer != 0 && peer != a->user->uid)) {
+		agent_log(LOG_WARNING, "%s: control connection from uid %u "
+				       "refused",
+			  a->user->name, (unsigned)peer);
+		return;
+	}
+	r = kt_line_read(fd, line, sizeof(line), deadline);
+	if (r <= 0 || sscanf(line, "unlock %u", &len) != 1 || len == 0 ||
+	    len > KT_PASSPHRASE_MAX) {
+		send_line(fd, "error bad request");
+		return;
+	}
+	pass = kt_secret_new(len);
+	if (!pass)
+		return;
+	while (got < len) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		ssize_t n;
+		long long left = deadline - kt_now_ms();
+
+		if (left <= 0 || poll(&p, 1, (int)left) <= 0)
+			return;
+		n = read(fd, pass->data + got, len - got);
+		if (n <= 0)
+			return;
+		got += (size_t)n;
+	}
+	/* In the agent's own keyring: no process of the session possesses
+	 * it, and libcryptsetup's token finds it there. */
+	r = kt_keyring_add_private(a->key_desc, pass->data, pass->len,
+				   &a->passphrase_key);
+	if (r < 0) {
+		agent_log(LOG_ERR, "Failed to add the passphrase key: %s",
+			  strerror(-r));
+		send_line(fd, "error could not add the key");
+		return;
+	}
+	agent_log(LOG_INFO, "%s: unlock requested by keyturnctl (uid %u)",
+		  a->user->name, (unsigned)peer);
+	open_all(a, fd);
+	send_line(fd, "done");
+}
+
+static void control_accept(struct agent *a)
+{
+	int fd = accept4(a->control, NULL, NULL, SOCK_CLOEXEC);
+
+	if (fd < 0)
+		return;
+	/* One request, bounded in time; the session is held meanwhile. */
+	control_serve(a, fd);
+	close(fd);
 }
 
 /* Waits for "close" from the module, EOF (the PAM host is gone) or a
@@ -204,17 +268,22 @@ static void hold(struct agent *a)
 	sfd = signalfd(-1, &mask, SFD_CLOEXEC);
 
 	for (;;) {
-		struct pollfd p[2] = {
+		struct pollfd p[3] = {
 			{ .fd = a->sock, .events = POLLIN },
 			{ .fd = sfd, .events = POLLIN },
+			{ .fd = a->control, .events = POLLIN },
 		};
 		char line[KT_LINE_MAX];
 		int r;
 
-		if (poll(p, sfd >= 0 ? 2 : 1, -1) < 0) {
+		if (poll(p, 3, -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			break;
+		}
+		if (p[2].revents & POLLIN) {
+			control_accept(a);
+			continue;
 		}
 		if (p[1].revents) {
 			agent_log(LOG_INFO, "%s: terminated, ending the "
@@ -310,7 +379,7 @@ int main(int argc, char **argv)
 		{ "config", required_argument, NULL, 'c' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct agent a = { .sock = AGENT_FD, .sessions_fd = -1 };
+	struct agent a = { .sock = AGENT_FD, .sessions_fd = -1, .control = -1 };
 	const char *user = NULL, *config = KT_CONFIG_PATH;
 	int type, c, r;
 	socklen_t len = sizeof(type);
@@ -339,7 +408,7 @@ int main(int argc, char **argv)
 
 	r = load(&a, user, config);
 	if (r < 0) {
-		send_line(&a, "done");
+		send_line(a.sock, "done");
 		return 1;
 	}
 
@@ -349,14 +418,31 @@ int main(int argc, char **argv)
 		agent_log(LOG_ERR, "Failed to join the sessions of %s: %s",
 			  a.user->name, strerror(-a.sessions_fd));
 
-	open_all(&a);
-	send_line(&a, "done");
+	r = kt_keyring_find(a.key_desc, &a.passphrase_key);
+	if (r < 0) {
+		a.passphrase_key = 0;
+		if (r != -ENOKEY)
+			agent_log(LOG_WARNING, "Failed to look up key %s: %s",
+				  a.key_desc, strerror(-r));
+	}
+	open_all(&a, a.sock);
+	send_line(a.sock, "done");
+
+	a.control = kt_control_listen(a.user->uid, a.user->gid,
+				      a.control_path, sizeof(a.control_path));
+	if (a.control < 0)
+		agent_log(LOG_WARNING, "Failed to listen for keyturnctl "
+				       "unlock: %s, ignoring",
+			  strerror(-a.control));
 
 	hold(&a);
 
 	close_all(&a);
-	send_line(&a, "done");
+	send_line(a.sock, "done");
 
+	if (a.control >= 0)
+		(void)unlink(a.control_path);
+	kt_close(a.control);
 	kt_close(a.sessions_fd);
 	kt_volumes_free(a.volumes, a.n_alloc);
 	kt_user_free(a.user);

@@ -28,6 +28,8 @@ struct agent {
 	size_t n_auth_keys;
 	int sock;		     /* to the PAM module */
 	int sessions_fd;	     /* shared lock: this session counts */
+	int control;		     /* listening: keyturnctl unlock */
+	char control_path[108];
 };
 
 void agent_log(int priority, const char *fmt, ...) _printf_(2, 3);

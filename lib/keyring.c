@@ -302,6 +302,7 @@ int kt_keyring_add_private(const char *desc, const void *payload, size_t len,
 	r = RETRY_EINTR(keyctl_chown(key, 0, 0));
 	if (r >= 0)
 		r = RETRY_EINTR(keyctl_setperm(key, KEY_POS_VIEW |
+						    KEY_POS_READ |
 						    KEY_POS_SEARCH |
 						    KEY_POS_SETATTR));
 	if (r < 0) {

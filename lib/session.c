@@ -10,9 +10,9 @@
 
 #include "session.h"
 
-/* RUNDIR and RUNDIR/UID: root-owned, 0700 for the per-user one. Created
+/* RUNDIR and RUNDIR/UID: root-owned, not writable by others. Created
  * through descriptors so that nothing on the way is a symlink. */
-static int open_user_dir(uid_t uid, bool create)
+int kt_session_dir(uid_t uid, bool create)
 {
 	_cleanup_close_ int run = -1;
 	char name[32];
@@ -30,7 +30,10 @@ static int open_user_dir(uid_t uid, bool create)
 		return -EPERM;
 
 	snprintf(name, sizeof(name), "%u", (unsigned)uid);
-	if (create && mkdirat(run, name, 0700) < 0 && errno != EEXIST)
+	/* 0755: the user may find and reach their agents' control
+	 * sockets inside (each 0600, the user's); the lock files are 0600
+	 * root's. Only root may write here. */
+	if (create && mkdirat(run, name, 0755) < 0 && errno != EEXIST)
 		return kt_negerrno();
 	fd = openat(run, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
@@ -41,7 +44,7 @@ static int open_user_dir(uid_t uid, bool create)
 		close(fd);
 		return r;
 	}
-	if (st.st_uid != 0 || (st.st_mode & 077)) {
+	if (st.st_uid != 0 || (st.st_mode & 022)) {
 		close(fd);
 		return -EPERM;
 	}
@@ -50,7 +53,7 @@ static int open_user_dir(uid_t uid, bool create)
 
 static int open_lock_file(uid_t uid, const char *name, bool create)
 {
-	_cleanup_close_ int dir = open_user_dir(uid, create);
+	_cleanup_close_ int dir = kt_session_dir(uid, create);
 	int fd;
 
 	if (dir < 0)

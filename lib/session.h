@@ -9,6 +9,24 @@
 
 #ifndef KT_RUNDIR
 #define KT_RUNDIR "/run/keyturn"
+/*
+ * Control sockets, one per agent: RUNDIR/UID/agent.PID, owned by the
+ * user, mode 0600, so that only the user (and root) can connect; both
+ * ends check the other with SO_PEERCRED as well.
+ */
+#define KT_CONTROL_PREFIX "agent."
+
+/* Binds and listens; ret_path gets the path (for unlinking at exit). */
+int kt_control_listen(uid_t uid, gid_t gid, char *ret_path,
+		      size_t size) _wur_;
+
+/* Connects to one live agent of uid whose peer is root. -ENOENT: no
+ * agent. */
+int kt_control_connect(uid_t uid) _wur_;
+
+/* The uid of the process at the other end of a Unix socket. */
+int kt_peer_uid(int fd, uid_t *ret) _wur_;
+
 #endif
 
 /*
@@ -18,7 +36,10 @@
  * A dead agent's locks vanish with it.
  */
 
-/* Creates RUNDIR/UID (root, 0700) and takes the shared lock; waits while
+/* RUNDIR/UID as an O_PATH descriptor (root, 0755), made when create. */
+int kt_session_dir(uid_t uid, bool create) _wur_;
+
+/* Creates RUNDIR/UID (root, 0755) and takes the shared lock; waits while
  * a teardown holds it exclusively. Returns the descriptor. */
 int kt_session_join(uid_t uid) _wur_;
 
@@ -36,5 +57,23 @@ int kt_session_leave(int *sessions_fd) _wur_;
 
 /* Number of sessions holding the shared lock, from /proc/locks. */
 int kt_session_count(uid_t uid) _wur_;
+
+/*
+ * Control sockets, one per agent: RUNDIR/UID/agent.PID, owned by the
+ * user, mode 0600, so that only the user (and root) can connect; both
+ * ends check the other with SO_PEERCRED as well.
+ */
+#define KT_CONTROL_PREFIX "agent."
+
+/* Binds and listens; ret_path gets the path (for unlinking at exit). */
+int kt_control_listen(uid_t uid, gid_t gid, char *ret_path,
+		      size_t size) _wur_;
+
+/* Connects to one live agent of uid whose peer is root. -ENOENT: no
+ * agent. */
+int kt_control_connect(uid_t uid) _wur_;
+
+/* The uid of the process at the other end of a Unix socket. */
+int kt_peer_uid(int fd, uid_t *ret) _wur_;
 
 #endif
