@@ -79,6 +79,11 @@ static void send_report(struct agent *a, int fd, const struct kt_report *r)
 
 	agent_log(prio, "%s: volume %s %s: %s", a->user->name, r->volume,
 		  kt_report_status_name(r->status), r->message);
+	if (a->human) {
+		dprintf(fd, "%s: %s: %s\n", r->volume,
+			kt_report_status_name(r->status), r->message);
+		return;
+	}
 	if (kt_report_format(r, line, sizeof(line)) < 0)
 		return;
 	send_line(fd, line);
@@ -145,9 +150,28 @@ static void open_all(struct agent *a, int fd)
 	drop_passphrase(a);
 }
 
+/* Unmounts and closes every volume of the user, last first, under the
+ * user's lock, reporting to fd. */
+static void lock_all(struct agent *a, int fd)
+{
+	_cleanup_close_ int lock = kt_session_lock(a->user->uid);
+
+	if (lock < 0)
+		agent_log(LOG_ERR, "Failed to take the lock of %s: %s, "
+				   "locking anyway",
+			  a->user->name, strerror(-lock));
+	for (size_t i = a->n_volumes; i-- > 0;) {
+		struct kt_report rep = { 0 };
+
+		snprintf(rep.volume, sizeof(rep.volume), "%s",
+			 a->volumes[i].name);
+		(void)volume_close(a, &a->volumes[i], &rep);
+		send_report(a, fd, &rep);
+	}
+}
+
 static void close_all(struct agent *a)
 {
-	_cleanup_close_ int lock = -1;
 	int r;
 
 	r = kt_session_leave(&a->sessions_fd);
@@ -169,18 +193,9 @@ static void close_all(struct agent *a)
 		}
 		return;
 	}
-
 	/* Last session (or the accounting failed: then lock, which is the
 	 * safe side). */
-	lock = kt_session_lock(a->user->uid);
-	for (size_t i = a->n_volumes; i-- > 0;) {
-		struct kt_report rep = { 0 };
-
-		snprintf(rep.volume, sizeof(rep.volume), "%s",
-			 a->volumes[i].name);
-		(void)volume_close(a, &a->volumes[i], &rep);
-		send_report(a, a->sock, &rep);
-	}
+	lock_all(a, a->sock);
 }
 
 /*
@@ -377,10 +392,12 @@ int main(int argc, char **argv)
 		{ "user", required_argument, NULL, 'u' },
 		{ "service", required_argument, NULL, 's' },
 		{ "config", required_argument, NULL, 'c' },
+		{ "lock", no_argument, NULL, 'l' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct agent a = { .sock = AGENT_FD, .sessions_fd = -1, .control = -1 };
 	const char *user = NULL, *config = KT_CONFIG_PATH;
+	bool lock_mode = false;
 	int type, c, r;
 	socklen_t len = sizeof(type);
 
@@ -389,8 +406,23 @@ int main(int argc, char **argv)
 		case 'u': user = optarg; break;
 		case 's': a.service = optarg; break;
 		case 'c': config = optarg; break;
+		case 'l': lock_mode = true; break;
 		default: return usage();
 		}
+	}
+	if (lock_mode && user && optind == argc && geteuid() == 0) {
+		/* keyturnctl lock: the teardown by hand, reported on stdout. */
+		openlog("keyturn-agent", LOG_PID, LOG_AUTHPRIV);
+		harden();
+		kt_luks_set_log(cryptsetup_log, NULL);
+		a.sock = STDOUT_FILENO;
+		a.human = true;
+		if (load(&a, user, config) < 0)
+			return 1;
+		agent_log(LOG_NOTICE, "%s: locking by hand (keyturnctl lock)",
+			  user);
+		lock_all(&a, STDOUT_FILENO);
+		return 0;
 	}
 	if (!user || !a.service || optind != argc)
 		return usage();

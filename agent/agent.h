@@ -29,6 +29,7 @@ struct agent {
 	int sock;		     /* to the PAM module */
 	int sessions_fd;	     /* shared lock: this session counts */
 	int control;		     /* listening: keyturnctl unlock */
+	bool human;		     /* reports for a person (--lock) */
 	char control_path[108];
 };
 

@@ -58,5 +58,7 @@ int ctl_prompt_secret(const char *prompt, struct kt_secret **ret) _wur_;
 int ctl_enroll(int argc, char **argv);
 int ctl_status(int argc, char **argv);
 int ctl_check(int argc, char **argv);
+int ctl_unlock(int argc, char **argv);
+int ctl_lock(int argc, char **argv);
 
 #endif

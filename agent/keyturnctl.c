@@ -20,6 +20,11 @@ static const char usage_text[] =
 	"  check [--user USER] [--config PATH]\n"
 	"                  check the config; with --user, show that user's\n"
 	"                  volumes expanded\n"
+	"  unlock [--user USER] [--stdin]\n"
+	"                  hand the login password to one's own session\n"
+	"                  agent, for a login that brought none\n"
+	"  lock --user USER [--force] [--config PATH]\n"
+	"                  lock a user's volumes by hand\n"
 	"\n"
 	"Options:\n"
 	"  -h, --help      show this help\n"
@@ -35,6 +40,8 @@ static const struct {
 	{ "enroll", ctl_enroll },
 	{ "status", ctl_status },
 	{ "check", ctl_check },
+	{ "unlock", ctl_unlock },
+	{ "lock", ctl_lock },
 };
 
 int main(int argc, char **argv)
