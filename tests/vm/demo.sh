@@ -9,7 +9,8 @@ fail() { not_ok "demo: $*"; finish; exit 1; }
 
 for f in /lib/x86_64-linux-gnu/security/pam_keyturn.so \
 	/usr/libexec/keyturn/keyturn-agent /usr/sbin/keyturnctl; do
-	[ -e "$f" ] || fail "keyturn is not installed in the image ($f missing)"
+	[ -e "$f" ] ||
+		fail "keyturn is not installed in the image ($f missing; ${KT_BUILD_MSG:-})"
 done
 
 APW=$(pw_of alice)

@@ -91,7 +91,8 @@ fetch_kernel() {
 			{ rm -rf "$tmp"; dir=$(newest_cached) && echo "$dir"; return; }
 	fi
 	deb=$(ls "$tmp"/*.deb)
-	rm -rf "$dir"
+	# a new version replaces the old ones
+	rm -rf "$CACHE"/kernel-*
 	dpkg -x "$deb" "$dir"
 	rm -rf "$tmp"
 	local kver
@@ -323,6 +324,7 @@ if [ -w /dev/kvm ] && [ -z "${KT_VM_NO_KVM:-}" ] &&
 	ACCEL=(-accel kvm -cpu host)
 fi
 QEMU=(qemu-system-x86_64 "${ACCEL[@]}" -m 1024 -smp 2 -nographic -no-reboot
+	-nic none
 	-kernel "$KDIR/vmlinuz" -initrd "$INITRD" -append "$APPEND")
 
 if [ "$MODE" = shell ]; then
