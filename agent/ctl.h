@@ -56,6 +56,8 @@ int ctl_read_secret_line(int fd, struct kt_secret **ret) _wur_;
 int ctl_prompt_secret(const char *prompt, struct kt_secret **ret) _wur_;
 
 int ctl_enroll(int argc, char **argv);
+/* enroll ecryptfs: argv[0] is "enroll", the type is among the operands. */
+int ctl_enroll_ecryptfs(int argc, char **argv);
 int ctl_status(int argc, char **argv);
 int ctl_check(int argc, char **argv);
 int ctl_unlock(int argc, char **argv);

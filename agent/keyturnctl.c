@@ -14,6 +14,12 @@ static const char usage_text[] =
 	"         [--pbkdf-memory KIB] [--pbkdf-iterations N]\n"
 	"                  add a keyslot for USER's login password to the\n"
 	"                  LUKS2 volume DEVICE and a luks2-keyring token for it\n"
+	"  enroll ecryptfs --user USER [--import] [--stdin] [--config PATH]\n"
+	"         [--argon2-ms MS] [--argon2-memory KIB]\n"
+	"                  create an eCryptfs private directory for USER,\n"
+	"                  or import an ecryptfs-utils one (its mount\n"
+	"                  passphrase on stdin); the mount passphrase is\n"
+	"                  kept wrapped with the login password\n"
 	"  status [--user USER] [--config PATH]\n"
 	"                  show the configured volumes: open or locked,\n"
 	"                  mounted, sessions\n"
@@ -33,11 +39,40 @@ static const char usage_text[] =
 	"\n"
 	"Exit status: 0 success, 1 failure, 2 usage error.\n";
 
+/*
+ * enroll: the volume type, the first operand, picks the backend, whose
+ * options are its own. getopt_long() with the options of both finds it
+ * as they will (a value is never taken for the type).
+ */
+static int enroll(int argc, char **argv)
+{
+	static const struct option options[] = {
+		{ "user", required_argument, NULL, 'u' },
+		{ "config", required_argument, NULL, 'c' },
+		{ "stdin", no_argument, NULL, 0 },
+		{ "import", no_argument, NULL, 0 },
+		{ "pbkdf-memory", required_argument, NULL, 0 },
+		{ "pbkdf-iterations", required_argument, NULL, 0 },
+		{ "argon2-ms", required_argument, NULL, 0 },
+		{ "argon2-memory", required_argument, NULL, 0 },
+		{}
+	};
+	bool ecryptfs;
+
+	optind = 0;
+	opterr = 0;
+	while (getopt_long(argc, argv, ":u:c:", options, NULL) >= 0)
+		;
+	ecryptfs = optind < argc && !strcmp(argv[optind], "ecryptfs");
+	return ecryptfs ? ctl_enroll_ecryptfs(argc, argv)
+			: ctl_enroll(argc, argv);
+}
+
 static const struct {
 	const char *name;
 	int (*run)(int argc, char **argv);
 } commands[] = {
-	{ "enroll", ctl_enroll },
+	{ "enroll", enroll },
 	{ "status", ctl_status },
 	{ "check", ctl_check },
 	{ "unlock", ctl_unlock },
