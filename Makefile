@@ -73,13 +73,14 @@ PAM_TESTS = $(patsubst %.c,%,$(sort $(wildcard tests/pam/test_*.c)))
 TEST_CFLAGS = $(KT_CFLAGS) $(CFLAGS) -Wno-missing-prototypes -Itests \
 	$(shell $(PKG_CONFIG) --cflags cmocka) \
 	-DKT_BUILDDIR='"$(CURDIR)"'
+TEST_HEADERS = $(wildcard tests/*.h)
 TEST_LIBS = lib/libkeyturn.a $(DEP_LIBS) $(shell $(PKG_CONFIG) --libs cmocka)
 
-tests/unit/test_%: tests/unit/test_%.c lib/libkeyturn.a $(HEADERS)
+tests/unit/test_%: tests/unit/test_%.c lib/libkeyturn.a $(HEADERS) $(TEST_HEADERS)
 	$(CC) $(TEST_CFLAGS) $(KT_LDFLAGS) -o $@ $< $(TEST_LIBS)
-tests/host/test_%: tests/host/test_%.c lib/libkeyturn.a $(HEADERS)
+tests/host/test_%: tests/host/test_%.c lib/libkeyturn.a $(HEADERS) $(TEST_HEADERS)
 	$(CC) $(TEST_CFLAGS) $(KT_LDFLAGS) -o $@ $< $(TEST_LIBS)
-tests/pam/test_%: tests/pam/test_%.c lib/libkeyturn.a $(HEADERS)
+tests/pam/test_%: tests/pam/test_%.c lib/libkeyturn.a $(HEADERS) $(TEST_HEADERS)
 	$(CC) $(TEST_CFLAGS) $(KT_LDFLAGS) -o $@ $< $(TEST_LIBS) \
 		$(shell $(PKG_CONFIG) --libs libpamtest)
 

@@ -22,20 +22,9 @@
 
 #include <cmocka.h>
 
+#include "kt-test-luks.h"
 #include "luks.h"
 #include "secret.h"
-
-#define IMAGE_SIZE (32 * 1024 * 1024)
-
-/* Fast Argon2id for test volumes: 4 iterations, 32 MiB. */
-static const struct crypt_pbkdf_type fast_pbkdf = {
-	.type = CRYPT_KDF_ARGON2ID,
-	.hash = "sha256",
-	.iterations = 4,
-	.max_memory_kb = 32 * 1024,
-	.parallel_threads = 1,
-	.flags = CRYPT_PBKDF_NO_BENCHMARK,
-};
 
 static char tmpdir[] = "/tmp/kt-test-luks.XXXXXX";
 static int image_counter;
@@ -59,49 +48,12 @@ static void capture_log(int priority, const char *message, void *userdata)
 	captured[captured_len] = '\0';
 }
 
-static void crypt_freep(struct crypt_device **cd)
-{
-	if (*cd)
-		crypt_free(*cd);
-}
-
-/* A LUKS2 image file whose keyslots 0..n-1 open with passes[0..n-1]. */
+/* A LUKS2 image file in tmpdir whose keyslots 0..n-1 open with
+ * passes[0..n-1]; path gets its name (256 bytes). */
 static void make_image(char *path, const char *const *passes, int n)
 {
-	__attribute__((cleanup(crypt_freep))) struct crypt_device *cd = NULL;
-	int fd;
-
 	snprintf(path, 256, "%s/img%d", tmpdir, image_counter++);
-	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	assert_true(fd >= 0);
-	assert_int_equal(ftruncate(fd, IMAGE_SIZE), 0);
-	close(fd);
-
-	assert_int_equal(crypt_init(&cd, path), 0);
-	assert_int_equal(crypt_set_pbkdf_type(cd, &fast_pbkdf), 0);
-	assert_int_equal(crypt_format(cd, CRYPT_LUKS2, "aes", "xts-plain64",
-				      NULL, NULL, 64, NULL), 0);
-	for (int i = 0; i < n; i++)
-		assert_int_equal(crypt_keyslot_add_by_volume_key(
-					 cd, i, NULL, 0, passes[i],
-					 strlen(passes[i])), i);
-}
-
-static struct kt_secret *secret(const char *s)
-{
-	struct kt_secret *x = kt_secret_from(s, strlen(s));
-
-	assert_non_null(x);
-	return x;
-}
-
-static int enroll(const char *image, const char *existing, const char *login,
-		  const char *desc, struct kt_luks_token *ret)
-{
-	_cleanup_secret_ struct kt_secret *e = secret(existing);
-	_cleanup_secret_ struct kt_secret *l = secret(login);
-
-	return kt_luks_enroll_pbkdf(image, e, l, desc, &fast_pbkdf, ret);
+	kt_test_make_image(path, passes, n);
 }
 
 static key_serial_t put_key(const char *desc, const char *payload)
@@ -122,7 +74,7 @@ static void drop_key(key_serial_t k)
 /* Bitmask of the active keyslots and count of the active tokens. */
 static unsigned active_keyslots(const char *image)
 {
-	__attribute__((cleanup(crypt_freep))) struct crypt_device *cd = NULL;
+	__attribute__((cleanup(kt_test_crypt_freep))) struct crypt_device *cd = NULL;
 	unsigned mask = 0;
 
 	assert_int_equal(crypt_init(&cd, image), 0);
@@ -139,7 +91,7 @@ static unsigned active_keyslots(const char *image)
 
 static int active_tokens(const char *image)
 {
-	__attribute__((cleanup(crypt_freep))) struct crypt_device *cd = NULL;
+	__attribute__((cleanup(kt_test_crypt_freep))) struct crypt_device *cd = NULL;
 	int n = 0;
 
 	assert_int_equal(crypt_init(&cd, image), 0);
@@ -165,7 +117,7 @@ static void test_enroll_then_verify(void **state)
 			 -ENOENT);
 	assert_int_equal(found.token, -7); /* untouched on failure */
 
-	assert_int_equal(enroll(image, "first passphrase", "alice login",
+	assert_int_equal(kt_test_enroll(image, "first passphrase", "alice login",
 				"keyturn:alice", &tok), 0);
 	assert_int_equal(tok.keyslot, 1);
 	assert_int_equal(tok.token, 0);
@@ -188,7 +140,7 @@ static void test_wrong_payload_and_missing_key(void **state)
 	key_serial_t k;
 
 	make_image(image, passes, 1);
-	assert_int_equal(enroll(image, "first passphrase", "bob login",
+	assert_int_equal(kt_test_enroll(image, "first passphrase", "bob login",
 				"keyturn:bob", &tok), 0);
 
 	k = put_key("keyturn:bob", "not bob's login");
@@ -212,7 +164,7 @@ static void test_other_description(void **state)
 	key_serial_t k;
 
 	make_image(image, passes, 1);
-	assert_int_equal(enroll(image, "first passphrase", "carol login",
+	assert_int_equal(kt_test_enroll(image, "first passphrase", "carol login",
 				"keyturn:carol", &tok), 0);
 
 	/* Even with the right passphrase under the other name. */
@@ -231,17 +183,17 @@ static void test_enroll_twice(void **state)
 	char image[256];
 
 	make_image(image, passes, 1);
-	assert_int_equal(enroll(image, "first passphrase", "erin login",
+	assert_int_equal(kt_test_enroll(image, "first passphrase", "erin login",
 				"keyturn:erin", &tok), 0);
 	assert_int_equal(active_keyslots(image), 0x3u);
-	assert_int_equal(enroll(image, "first passphrase", "erin other",
+	assert_int_equal(kt_test_enroll(image, "first passphrase", "erin other",
 				"keyturn:erin", &again), -EEXIST);
 	assert_int_equal(again.token, -7);
 	assert_int_equal(active_keyslots(image), 0x3u);
 	assert_int_equal(active_tokens(image), 1);
 
 	/* A second user on the same volume is fine. */
-	assert_int_equal(enroll(image, "erin login", "frank login",
+	assert_int_equal(kt_test_enroll(image, "erin login", "frank login",
 				"keyturn:frank", &tok), 0);
 	assert_int_equal(tok.keyslot, 2);
 	assert_int_equal(tok.token, 1);
@@ -254,7 +206,7 @@ static void test_wrong_existing_passphrase(void **state)
 	char image[256];
 
 	make_image(image, passes, 1);
-	assert_int_equal(enroll(image, "wrong", "gina login", "keyturn:gina",
+	assert_int_equal(kt_test_enroll(image, "wrong", "gina login", "keyturn:gina",
 				&tok), -EPERM);
 	assert_int_equal(active_keyslots(image), 0x1u);
 	assert_int_equal(active_tokens(image), 0);
@@ -265,7 +217,7 @@ static void test_wrong_existing_passphrase(void **state)
 static void test_enroll_rolls_back(void **state)
 {
 	const char *passes[] = { "first passphrase" };
-	__attribute__((cleanup(crypt_freep))) struct crypt_device *cd = NULL;
+	__attribute__((cleanup(kt_test_crypt_freep))) struct crypt_device *cd = NULL;
 	struct kt_luks_token tok;
 	char image[256], desc[64];
 	int n = crypt_token_max(CRYPT_LUKS2), r;
@@ -288,7 +240,7 @@ static void test_enroll_rolls_back(void **state)
 	captured[0] = '\0';
 	capturing = 1;
 	crypt_set_debug_level(CRYPT_DEBUG_ALL);
-	r = enroll(image, "first passphrase", "hal login", "keyturn:hal", &tok);
+	r = kt_test_enroll(image, "first passphrase", "hal login", "keyturn:hal", &tok);
 	crypt_set_debug_level(CRYPT_DEBUG_NONE);
 	capturing = 0;
 	assert_true(r < 0);
@@ -332,7 +284,7 @@ static void test_only_bound_keyslot_tried(void **state)
 	int r;
 
 	make_image(image, passes, 3);
-	assert_int_equal(enroll(image, "slot two", "ivan login",
+	assert_int_equal(kt_test_enroll(image, "slot two", "ivan login",
 				"keyturn:ivan", &tok), 0);
 	assert_int_equal(tok.keyslot, 3);
 

@@ -1,0 +1,264 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Root, the real agent, a real LUKS2 image: a session that began without
+ * a passphrase is unlocked later through the agent's control socket
+ * (keyturnctl unlock), and only the user (or root) may use that socket.
+ */
+#include <errno.h>
+#include <stdbool.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "kt-test-luks.h"
+#include "protocol.h"
+#include "session.h"
+#include "user.h"
+
+#define AGENT KT_BUILDDIR "/agent/keyturn-agent"
+#define USER "daemon"
+#define LOGIN "correct horse battery"
+
+static char dir[] = "/tmp/kt-test-control.XXXXXX";
+static char config[256], image[256], mnt[256];
+static struct kt_user *user;
+static pid_t agent = -1;
+static int sock = -1;
+
+static void write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "we");
+
+	assert_non_null(f);
+	fputs(text, f);
+	assert_int_equal(fclose(f), 0);
+}
+
+/* Reads report lines until "done"; returns how many, fills the last. */
+static int read_reports(int fd, struct kt_report *last)
+{
+	char line[KT_LINE_MAX];
+	int n = 0;
+
+	for (;;) {
+		int r = kt_line_read(fd, line, sizeof(line),
+				     kt_now_ms() + 60000);
+
+		assert_true(r > 0);
+		if (!strcmp(line, "done"))
+			return n;
+		assert_int_equal(kt_report_parse(line, last), 0);
+		n++;
+	}
+}
+
+static int setup(void **state)
+{
+	const char *passes[] = { "first passphrase" };
+	struct kt_luks_token tok;
+	char text[1024];
+
+	if (!mkdtemp(dir) || kt_user_lookup(USER, &user) < 0)
+		return -1;
+	snprintf(image, sizeof(image), "%s/image", dir);
+	snprintf(mnt, sizeof(mnt), "%s/mnt", dir);
+	snprintf(config, sizeof(config), "%s/keyturn.conf", dir);
+	kt_test_make_image(image, passes, 1);
+	assert_int_equal(kt_test_enroll(image, passes[0], LOGIN,
+					"keyturn:" USER, &tok),
+			 0);
+	assert_int_equal(mkdir(mnt, 0700), 0);
+	assert_int_equal(chown(mnt, user->uid, user->gid), 0);
+	snprintf(text, sizeof(text),
+		 "[volume v1]\nuser = %s\ntype = luks2\ndevice = %s\n"
+		 "name = kt-test-control\nmountpoint = %s\n",
+		 USER, image, mnt);
+	write_file(config, text);
+	assert_int_equal(chmod(config, 0644), 0);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	char cmd[512];
+
+	if (agent > 0) {
+		kill(agent, SIGKILL);
+		waitpid(agent, NULL, 0);
+	}
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	user = kt_user_free(user);
+	return system(cmd) == -1;
+}
+
+/* Whether the kernel has device-mapper (the host of CI does not). */
+static bool have_dm(void)
+{
+	char line[128];
+	bool found = false;
+	FILE *f = fopen("/proc/misc", "re");
+
+	if (!f)
+		return false;
+	while (!found && fgets(line, sizeof(line), f))
+		found = strstr(line, "device-mapper") != NULL;
+	fclose(f);
+	return found;
+}
+
+static void start_agent(void)
+{
+	int pair[2];
+
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0,
+				    pair),
+			 0);
+	agent = fork();
+	assert_true(agent >= 0);
+	if (agent == 0) {
+		char *argv[] = { "keyturn-agent", "--user", USER,
+				 "--service", "kt-test", "--config", config,
+				 NULL };
+		char *envp[] = { NULL };
+
+		if (dup2(pair[1], 3) < 0)
+			_exit(127);
+		execve(AGENT, argv, envp);
+		_exit(127);
+	}
+	close(pair[1]);
+	sock = pair[0];
+}
+
+static int connect_when_ready(void)
+{
+	for (int i = 0; i < 100; i++) {
+		int fd = kt_control_connect(user->uid);
+
+		if (fd >= 0)
+			return fd;
+		usleep(50000);
+	}
+	fail_msg("the agent's control socket never appeared");
+	return -1;
+}
+
+static void unlock_with(const char *pass, struct kt_report *ret)
+{
+	int fd = connect_when_ready();
+	char head[32];
+
+	snprintf(head, sizeof(head), "unlock %zu", strlen(pass));
+	assert_int_equal(kt_line_write(fd, head), 0);
+	assert_int_equal(write(fd, pass, strlen(pass)), (ssize_t)strlen(pass));
+	assert_int_equal(read_reports(fd, ret), 1);
+	close(fd);
+}
+
+static void test_unlock_later(void **state)
+{
+	struct kt_report rep;
+	struct stat st;
+	char path[128];
+	int status;
+
+	start_agent();
+	/* No passphrase key in this session: locked, and said why. */
+	assert_int_equal(read_reports(sock, &rep), 1);
+	assert_int_equal(rep.status, KT_REPORT_LOCKED);
+	assert_non_null(strstr(rep.message, "no passphrase"));
+
+	/* The socket is the user's, 0600. */
+	snprintf(path, sizeof(path), KT_RUNDIR "/%u/" KT_CONTROL_PREFIX "%d",
+		 (unsigned)user->uid, (int)agent);
+	close(connect_when_ready());
+	assert_int_equal(lstat(path, &st), 0);
+	assert_true(S_ISSOCK(st.st_mode));
+	assert_int_equal(st.st_uid, user->uid);
+	assert_int_equal(st.st_mode & 0777, 0600);
+
+	/* Each request gets its report. Without device-mapper (this host)
+	 * libcryptsetup refuses activation before it looks at the key, so
+	 * the passphrase itself is checked by the VM tests. */
+	unlock_with("not the password", &rep);
+	assert_int_equal(rep.status, KT_REPORT_FAILED);
+	assert_int_equal(rep.error, have_dm() ? EPERM : EOPNOTSUPP);
+
+	unlock_with(LOGIN, &rep);
+	if (have_dm()) {
+		assert_int_equal(rep.status, KT_REPORT_OPENED);
+	} else {
+		assert_int_equal(rep.status, KT_REPORT_FAILED);
+		assert_int_equal(rep.error, EOPNOTSUPP);
+	}
+
+	/* The session ends: the socket goes with the agent. */
+	assert_int_equal(kt_line_write(sock, "close"), 0);
+	(void)read_reports(sock, &rep);
+	assert_int_equal(waitpid(agent, &status, 0), agent);
+	agent = -1;
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	assert_int_equal(lstat(path, &st), -1);
+	close(sock);
+}
+
+static void test_other_user_refused(void **state)
+{
+	struct kt_report rep;
+	int status;
+	pid_t child;
+
+	start_agent();
+	assert_int_equal(read_reports(sock, &rep), 1);
+	close(connect_when_ready());
+
+	/* uid 2 is not the user: the socket's mode keeps it out. */
+	child = fork();
+	assert_true(child >= 0);
+	if (child == 0) {
+		int fd;
+
+		if (setgid(2) < 0 || setuid(2) < 0)
+			_exit(3);
+		fd = kt_control_connect(user->uid);
+		_exit(fd >= 0 ? 0 : 1);
+	}
+	assert_int_equal(waitpid(child, &status, 0), child);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 1);
+
+	assert_int_equal(kt_line_write(sock, "close"), 0);
+	(void)read_reports(sock, &rep);
+	waitpid(agent, NULL, 0);
+	agent = -1;
+	close(sock);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_unlock_later),
+		cmocka_unit_test(test_other_user_refused),
+	};
+
+	if (geteuid() != 0) {
+		printf("SKIP: test_control needs root (agent, keyring)\n");
+		return 77;
+	}
+	if (access(AGENT, X_OK) < 0) {
+		printf("SKIP: %s is not built\n", AGENT);
+		return 77;
+	}
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
