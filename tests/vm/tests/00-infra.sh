@@ -54,6 +54,30 @@ check "dm device gone after close" dm_gone infra
 check "no key left in /proc/keys" no_keys_matching "$DESC"
 rm -f "$IMG"
 
+# ---- eCryptfs with ecryptfs-utils' auth token ------------------------------------
+# The token goes to @u; the kernel finds it through a session keyring that
+# links @u (as pam_keyinit makes it).
+mkdir -p /tmp/ecr/lower /tmp/ecr/upper
+cat > "$KT_TMP/ecr.sh" <<'EOS'
+set -e
+keyctl link @u @s
+sig=$(printf '%s' "infra-Mount-pw" | ecryptfs-add-passphrase - |
+	sed -n 's/.*sig \[\([0-9a-f]*\)\].*/\1/p')
+[ -n "$sig" ]
+mount -t ecryptfs -o "ecryptfs_sig=$sig,ecryptfs_cipher=aes,ecryptfs_key_bytes=16,ecryptfs_unlink_sigs" \
+	/tmp/ecr/lower /tmp/ecr/upper
+echo plaintext-secret > /tmp/ecr/upper/f
+[ "$(cat /tmp/ecr/upper/f)" = plaintext-secret ]
+umount /tmp/ecr/upper
+keyctl purge user "$sig" >/dev/null
+EOS
+check "eCryptfs: ecryptfs-add-passphrase token mounts, a file round-trips" \
+	keyctl session - sh "$KT_TMP/ecr.sh"
+check "eCryptfs: the lower file is encrypted" \
+	sh -c '[ -s /tmp/ecr/lower/f ] && ! grep -q plaintext-secret /tmp/ecr/lower/f'
+check "eCryptfs: unmounted" not_mounted /tmp/ecr/upper
+rm -rf /tmp/ecr
+
 # ---- a real PAM login (pam_unix) ----------------------------------------------
 APW=$(pw_of alice)
 # open fds of the command, less the one ls opens to list them
