@@ -161,14 +161,16 @@ static int ask(const char *prompt, const char *what, struct kt_secret **ret)
 	return r;
 }
 
-/* The mount passphrase of an existing directory: standard input, or the
- * terminal when standard input is one (so that it is not echoed). */
-static int read_mount_passphrase(struct kt_secret **ret)
+/* The mount passphrase of an existing directory: standard input, or,
+ * without --stdin, the terminal when standard input is one (so that it is
+ * not echoed). */
+static int read_mount_passphrase(const struct ecr_args *a,
+				 struct kt_secret **ret)
 {
 	_cleanup_secret_ struct kt_secret *mp = NULL;
 	int r;
 
-	if (isatty(STDIN_FILENO))
+	if (!a->from_stdin && isatty(STDIN_FILENO))
 		r = ask("Mount passphrase of the directory: ",
 			"mount passphrase", &mp);
 	else
@@ -401,22 +403,26 @@ static bool is_sig(const char *s, size_t len)
 }
 
 /*
- * The signatures ecryptfs-setup-private wrote: the mount passphrase's on
- * the first line, the filename key's on the second (none without filename
- * encryption). Prints what is wrong.
+ * The signatures ecryptfs-setup-private wrote into Private.sig, beside its
+ * wrapped passphrase (~/.ecryptfs, or where an encrypted home keeps it): the
+ * mount passphrase's on the first line, the filename key's on the second
+ * (none without filename encryption). Prints what is wrong.
  */
-static int read_sig_file(const struct kt_user *u, char sig[17],
-			 char fnek_sig[17])
+static int read_sig_file(const struct kt_user *u, const struct place *wdir,
+			 char sig[17], char fnek_sig[17])
 {
-	_cleanup_free_ char *dir = NULL;
 	_cleanup_close_ int dfd = -1, fd = -1;
 	char buf[SIG_FILE_MAX + 1], *nl, *second;
+	const char *dir = wdir->path;
 	struct stat st;
 	size_t len = 0;
 
-	if (asprintf(&dir, "%s/.ecryptfs", u->home) < 0)
-		return -ENOMEM;
-	dfd = kt_dir_open_checked(dir, u->uid);
+	if (!wdir->existed) {
+		ctl_error("No %s/%s: not a directory made by ecryptfs-utils",
+			  dir, SIG_FILE);
+		return -ENOENT;
+	}
+	dfd = place_dir(wdir, u->uid);
 	if (dfd < 0) {
 		ctl_error("%s is refused: %s", dir, refusal(dfd));
 		return dfd;
@@ -428,8 +434,7 @@ static int read_sig_file(const struct kt_user *u, char sig[17],
 
 		if (r == -ENOENT)
 			ctl_error("No %s/%s: not a directory made by "
-				  "ecryptfs-utils, or not imported from "
-				  "this home", dir, SIG_FILE);
+				  "ecryptfs-utils", dir, SIG_FILE);
 		else
 			ctl_fail(r, "open %s/%s", dir, SIG_FILE);
 		return r;
@@ -489,14 +494,14 @@ static int read_sig_file(const struct kt_user *u, char sig[17],
 /* Refuses a mount passphrase that is not the directory's: both
  * signatures must be those ecryptfs-utils wrote. */
 static int check_import(const struct kt_user *u, const struct place *lower,
-			const struct kt_secret *mp, char sig[17],
-			char fnek_sig[17])
+			const struct place *wdir, const struct kt_secret *mp,
+			char sig[17], char fnek_sig[17])
 {
 	_cleanup_secret_ struct kt_secret *payload = NULL;
 	char want[17], want_fnek[17];
 	int r;
 
-	r = read_sig_file(u, want, want_fnek);
+	r = read_sig_file(u, wdir, want, want_fnek);
 	if (r < 0)
 		return r;
 	r = kt_ecryptfs_sig(mp, KT_ECRYPTFS_SALT_DEFAULT, sig);
@@ -506,9 +511,8 @@ static int check_import(const struct kt_user *u, const struct place *lower,
 	}
 	if (strcmp(sig, want) != 0) {
 		ctl_error("The mount passphrase does not belong to %s: its "
-			  "signature is %s, %s/.ecryptfs/%s says %s; nothing "
-			  "written", lower->path, sig, u->home, SIG_FILE,
-			  want);
+			  "signature is %s, %s/%s says %s; nothing written",
+			  lower->path, sig, wdir->path, SIG_FILE, want);
 		return -EKEYREJECTED;
 	}
 	fnek_sig[0] = '\0';
@@ -521,8 +525,8 @@ static int check_import(const struct kt_user *u, const struct place *lower,
 	}
 	if (strcmp(fnek_sig, want_fnek) != 0) {
 		ctl_error("The filename key signature of the mount "
-			  "passphrase is %s, %s/.ecryptfs/%s says %s; nothing "
-			  "written", fnek_sig, u->home, SIG_FILE, want_fnek);
+			  "passphrase is %s, %s/%s says %s; nothing written",
+			  fnek_sig, wdir->path, SIG_FILE, want_fnek);
 		return -EKEYREJECTED;
 	}
 	return 0;
@@ -802,9 +806,9 @@ int ctl_enroll_ecryptfs(int argc, char **argv)
 		return CTL_EXIT_FAILURE;
 
 	if (a.import) {
-		if (read_mount_passphrase(&mp) < 0)
+		if (read_mount_passphrase(&a, &mp) < 0)
 			return CTL_EXIT_FAILURE;
-		if (check_import(user, &lower, mp, sig, fnek_sig) < 0)
+		if (check_import(user, &lower, &wdir, mp, sig, fnek_sig) < 0)
 			return CTL_EXIT_FAILURE;
 		r = read_login(&a, 2, &login);
 	} else {

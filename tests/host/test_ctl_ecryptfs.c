@@ -417,6 +417,49 @@ static void test_import(void **state)
 	assert_true(exists(".ecryptfs/wrapped-passphrase"));
 }
 
+/* An encrypted home keeps its files elsewhere (/home/.ecryptfs/USER):
+ * the config's paths, and Private.sig beside the config's wrapped file. */
+static void test_import_config_paths(void **state)
+{
+	_cleanup_secret_ struct kt_secret *mp = NULL;
+	char out[8192], cfg[512];
+	FILE *f;
+
+	snprintf(cfg, sizeof(cfg), "%s/conf-store", tmpdir);
+	f = fopen(cfg, "we");
+	assert_non_null(f);
+	fputs("[volume home]\n"
+	      "user = *\n"
+	      "type = ecryptfs\n"
+	      "source = %h/store/.Private\n"
+	      "mountpoint = %h/Private\n"
+	      "wrapped = %h/store/.ecryptfs/keyturn-wrapped\n", f);
+	assert_int_equal(fclose(f), 0);
+	assert_int_equal(chmod(cfg, 0600), 0);
+	user_dir("store");
+	user_dir("store/.Private");
+	user_dir("store/.ecryptfs");
+	user_dir(".ecryptfs");
+	/* A Private.sig in ~/.ecryptfs that is not this directory's. */
+	sig_file(OTHER_MOUNT_PW, true);
+	sh("mv '%s/.ecryptfs/Private.sig' '%s/store/.ecryptfs/'", home, home);
+	assert_int_equal(run(MOUNT_PW "\n" LOGIN_PW "\n", out, sizeof(out),
+			     "enroll", "ecryptfs", "--import", "--user", USER,
+			     "--stdin", "--config", cfg, FAST, NULL), 1);
+	assert_non_null(strstr(out, "store/.ecryptfs/Private.sig says"));
+	sig_file(MOUNT_PW, true);
+	sh("mv -f '%s/.ecryptfs/Private.sig' '%s/store/.ecryptfs/'", home,
+	   home);
+	assert_int_equal(run(MOUNT_PW "\n" LOGIN_PW "\n", out, sizeof(out),
+			     "enroll", "ecryptfs", "--import", "--user", USER,
+			     "--stdin", "--config", cfg, FAST, NULL), 0);
+	assert_non_null(strstr(out, "[volume home] of"));
+	mp = unwrap("store/.ecryptfs/keyturn-wrapped", LOGIN_PW);
+	assert_memory_equal(mp->data, MOUNT_PW, strlen(MOUNT_PW));
+	assert_user_dir("Private");
+	assert_false(exists(".ecryptfs/keyturn-wrapped"));
+}
+
 static void test_import_without_fnek(void **state)
 {
 	char out[8192];
@@ -603,6 +646,7 @@ int main(void)
 		cmocka_unit_test_setup(test_create_config_wins, reset),
 		cmocka_unit_test_setup(test_create_refuses_files, reset),
 		cmocka_unit_test_setup(test_import, reset),
+		cmocka_unit_test_setup(test_import_config_paths, reset),
 		cmocka_unit_test_setup(test_import_without_fnek, reset),
 		cmocka_unit_test_setup(test_import_wrong_passphrase, reset),
 		cmocka_unit_test_setup(test_symlinks_refused, reset),
