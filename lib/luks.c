@@ -294,3 +294,180 @@ int kt_luks_enroll(const char *device, const struct kt_secret *existing,
 	return kt_luks_enroll_pbkdf(device, existing, login, key_desc, NULL,
 				    ret);
 }
+
+/* The keyslots bound to token, lowest first; returns how many. */
+static int token_keyslots(struct crypt_device *cd, int token, int *slots,
+			  int max)
+{
+	int n = 0, k_max = crypt_keyslot_max(CRYPT_LUKS2);
+
+	for (int k = 0; k < k_max && n < max; k++)
+		if (crypt_token_is_assigned(cd, token, k) == 0)
+			slots[n++] = k;
+	return n;
+}
+
+/* 1 when pass opens keyslot (KDF run, nothing activated), 0 when not. */
+static int keyslot_opens(struct crypt_device *cd, int keyslot,
+			 const struct kt_secret *pass)
+{
+	int r = crypt_activate_by_passphrase(cd, NULL, keyslot,
+					     (const char *)pass->data,
+					     pass->len, 0);
+
+	if (r == -EPERM)
+		return 0;
+	return r < 0 ? r : 1;
+}
+
+/* New keyslots cost what the keyslot they replace cost: no benchmark
+ * (the machine that changes the password may not be the one that set
+ * the cost), no surprise for a small machine. */
+static int pbkdf_like(struct crypt_device *cd, int keyslot)
+{
+	struct crypt_pbkdf_type pb = { 0 };
+	int r;
+
+	r = crypt_keyslot_get_pbkdf(cd, keyslot, &pb);
+	if (r < 0)
+		return r;
+	pb.flags |= CRYPT_PBKDF_NO_BENCHMARK;
+	pb.time_ms = 0;
+	return crypt_set_pbkdf_type(cd, &pb);
+}
+
+int kt_luks_rekey(const char *device, const char *key_desc,
+		  const struct kt_secret *old, const struct kt_secret *new_pass,
+		  struct kt_luks_token *ret)
+{
+	_cleanup_crypt_ struct crypt_device *cd = NULL;
+	struct kt_luks_token tok;
+	int slots[32], n, keyslot, r;
+
+	if (!old || !new_pass || new_pass->len == 0 || !ret)
+		return -EINVAL;
+	r = luks_load(device, &cd);
+	if (r < 0)
+		return r;
+	r = find_token(cd, key_desc, &tok);
+	if (r < 0)
+		return r;
+	n = token_keyslots(cd, tok.token, slots, (int)ELEMENTSOF(slots));
+	if (n == 0)
+		return -ENOENT;
+
+	/* A change that was cut short leaves the token bound to the old
+	 * keyslot and the new one: finish it. */
+	if (n > 1) {
+		for (int i = 0; i < n; i++) {
+			r = keyslot_opens(cd, slots[i], new_pass);
+			if (r < 0)
+				return r;
+			if (r == 0)
+				continue;
+			for (int j = 0; j < n; j++) {
+				if (j == i)
+					continue;
+				r = crypt_keyslot_destroy(cd, slots[j]);
+				if (r < 0)
+					return r;
+			}
+			ret->token = tok.token;
+			ret->keyslot = slots[i];
+			return 1;
+		}
+	}
+
+	/*
+	 * libcryptsetup 2.6 writes the new keyslot (bound to the digest and
+	 * to the old keyslot's tokens) in one header update, then swaps the
+	 * two keyslot numbers and destroys the old material: the token
+	 * keeps its keyslot number, and opens with old or new at every
+	 * write. The same-slot variant wipes first: never used.
+	 */
+	for (int i = 0; i < n; i++) {
+		r = pbkdf_like(cd, slots[i]);
+		if (r < 0)
+			return r;
+		keyslot = crypt_keyslot_change_by_passphrase(
+			cd, slots[i], CRYPT_ANY_SLOT, (const char *)old->data,
+			old->len, (const char *)new_pass->data,
+			new_pass->len);
+		if (keyslot >= 0) {
+			ret->token = tok.token;
+			ret->keyslot = keyslot;
+			return 0;
+		}
+		if (keyslot != -EPERM)
+			return keyslot;
+	}
+
+	/* old does not open the token's keyslot: done already? */
+	for (int i = 0; i < n; i++) {
+		r = keyslot_opens(cd, slots[i], new_pass);
+		if (r < 0)
+			return r;
+		if (r > 0) {
+			ret->token = tok.token;
+			ret->keyslot = slots[i];
+			return 1;
+		}
+	}
+
+	/*
+	 * old is another passphrase of the volume (recovery): a new keyslot
+	 * for new_pass, bound to the token, and only then the token's old
+	 * keyslots go. Three header writes, each leaving the token bound to
+	 * a keyslot that the old or the new login passphrase opens.
+	 */
+	r = pbkdf_like(cd, slots[0]);
+	if (r < 0)
+		return r;
+	/* A run cut short after the first write left a keyslot for new_pass
+	 * that no token leads to yet: adopt it rather than add another. */
+	keyslot = crypt_activate_by_passphrase(cd, NULL, CRYPT_ANY_SLOT,
+					       (const char *)new_pass->data,
+					       new_pass->len, 0);
+	if (keyslot == -EPERM)
+		keyslot = crypt_keyslot_add_by_passphrase(
+			cd, CRYPT_ANY_SLOT, (const char *)old->data, old->len,
+			(const char *)new_pass->data, new_pass->len);
+	if (keyslot < 0)
+		return keyslot;
+	r = crypt_token_assign_keyslot(cd, tok.token, keyslot);
+	if (r < 0) {
+		(void)crypt_keyslot_destroy(cd, keyslot);
+		return r;
+	}
+	for (int i = 0; i < n; i++) {
+		r = crypt_keyslot_destroy(cd, slots[i]);
+		if (r < 0)
+			return r;
+	}
+	ret->token = tok.token;
+	ret->keyslot = keyslot;
+	return 0;
+}
+
+int kt_luks_add_recovery(const char *device,
+			 const struct kt_secret *existing,
+			 const struct kt_secret *recovery,
+			 const struct crypt_pbkdf_type *pbkdf)
+{
+	_cleanup_crypt_ struct crypt_device *cd = NULL;
+	int r;
+
+	if (!existing || !recovery || recovery->len == 0)
+		return -EINVAL;
+	r = luks_load(device, &cd);
+	if (r < 0)
+		return r;
+	if (pbkdf) {
+		r = crypt_set_pbkdf_type(cd, pbkdf);
+		if (r < 0)
+			return r;
+	}
+	return crypt_keyslot_add_by_passphrase(
+		cd, CRYPT_ANY_SLOT, (const char *)existing->data,
+		existing->len, (const char *)recovery->data, recovery->len);
+}

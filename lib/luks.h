@@ -63,4 +63,31 @@ int kt_luks_enroll_pbkdf(const char *device, const struct kt_secret *existing,
 			 const struct crypt_pbkdf_type *pbkdf,
 			 struct kt_luks_token *ret) _wur_;
 
+/*
+ * Password change: makes the keyslot bound to key_desc's token take
+ * new_pass instead of old. old is the old login passphrase or, when that
+ * is lost, any other passphrase of the volume (a recovery keyslot). The
+ * new keyslot gets the KDF cost of the one it replaces. Every header
+ * write leaves a volume whose token opens with old or with new_pass:
+ * libcryptsetup writes the new keyslot, already bound to the token,
+ * before it retires the old one. Converges after an interruption: a
+ * token left bound to both is cleaned up. Returns 0 re-keyed, 1 when
+ * new_pass already opened the token's keyslot (nothing changed),
+ * -EPERM when old opens nothing, -ENOENT when there is no such token.
+ */
+int kt_luks_rekey(const char *device, const char *key_desc,
+		  const struct kt_secret *old, const struct kt_secret *new_pass,
+		  struct kt_luks_token *ret) _wur_;
+
+/*
+ * Adds a recovery keyslot for recovery, unlocked with existing: its own
+ * keyslot, bound to no token, so that logins never try it and password
+ * changes never touch it. pbkdf NULL: libcryptsetup's default. Returns
+ * the keyslot.
+ */
+int kt_luks_add_recovery(const char *device,
+			 const struct kt_secret *existing,
+			 const struct kt_secret *recovery,
+			 const struct crypt_pbkdf_type *pbkdf) _wur_;
+
 #endif
