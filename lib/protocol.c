@@ -25,6 +25,8 @@ static const char *const status_names[_KT_REPORT_MAX] = {
 	[KT_REPORT_FAILED] = "failed",
 	[KT_REPORT_CLOSED] = "closed",
 	[KT_REPORT_KEPT] = "kept",
+	[KT_REPORT_REKEYED] = "rekeyed",
+	[KT_REPORT_UNCHANGED] = "unchanged",
 };
 
 const char *kt_report_status_name(enum kt_report_status s)

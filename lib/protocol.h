@@ -15,6 +15,8 @@
  *   done
  * module -> agent:
  *   close
+ * re-key mode (password change) reports rekeyed, unchanged or failed per
+ * volume, then "done".
  */
 #define KT_LINE_MAX 512
 
@@ -25,6 +27,8 @@ enum kt_report_status {
 	KT_REPORT_FAILED,   /* tried and failed */
 	KT_REPORT_CLOSED,   /* locked at session end */
 	KT_REPORT_KEPT,     /* left open at session end (other sessions, busy) */
+	KT_REPORT_REKEYED,  /* password change: now takes the new password */
+	KT_REPORT_UNCHANGED, /* password change: took the new one already */
 	_KT_REPORT_MAX,
 };
 

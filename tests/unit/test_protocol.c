@@ -17,6 +17,7 @@ static void test_status_names(void **state)
 {
 	static const char *const names[] = {
 		"opened", "reused", "locked", "failed", "closed", "kept",
+		"rekeyed", "unchanged",
 	};
 
 	assert_int_equal(ELEMENTSOF(names), _KT_REPORT_MAX);
@@ -24,6 +25,24 @@ static void test_status_names(void **state)
 		assert_string_equal(kt_report_status_name(s), names[s]);
 	assert_null(kt_report_status_name(_KT_REPORT_MAX));
 	assert_null(kt_report_status_name((enum kt_report_status)-1));
+}
+
+/* What the re-key agent writes, as the module reads it. */
+static void test_parse_rekey_lines(void **state)
+{
+	struct kt_report r;
+
+	assert_int_equal(kt_report_parse("volume home rekeyed 0 keyslot 1\n",
+					 &r), 0);
+	assert_string_equal(r.volume, "home");
+	assert_int_equal(r.status, KT_REPORT_REKEYED);
+	assert_int_equal(r.error, 0);
+	assert_string_equal(r.message, "keyslot 1");
+	assert_int_equal(kt_report_parse("volume priv unchanged 0 in step",
+					 &r), 0);
+	assert_int_equal(r.status, KT_REPORT_UNCHANGED);
+	assert_int_equal(kt_report_parse("volume home rekey 0 x", &r),
+			 -EBADMSG);
 }
 
 static void test_round_trip_every_status(void **state)
@@ -395,6 +414,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_status_names),
 		cmocka_unit_test(test_round_trip_every_status),
+		cmocka_unit_test(test_parse_rekey_lines),
 		cmocka_unit_test(test_round_trip_limits),
 		cmocka_unit_test(test_format_sanitizes),
 		cmocka_unit_test(test_format_refuses),
