@@ -17,7 +17,6 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
 BUILD=$HERE/build
 CACHE=$BUILD/cache
-ROOT=$BUILD/root
 MODE=${1:-check}
 [ $# -gt 0 ] && shift
 ONLY="$*"
@@ -52,6 +51,31 @@ for t in busybox cpio gzip depmod modprobe dpkg apt-get cryptsetup keyctl \
 done
 busybox --list | grep -qx cryptpw || command -v openssl >/dev/null ||
 	skip "no way to make password hashes (openssl or busybox cryptpw)"
+
+# Several runs may go at once (engineers share the tree): each has its own
+# work directory; the kernel cache and make are serialised with flock.
+mkdir -p "$BUILD" "$CACHE"
+WORK=$(mktemp -d "$BUILD/run.XXXXXX")
+ROOT=$WORK/root
+LOG=$WORK/console.log
+STATE=$WORK/state
+INITRD=$WORK/initrd.gz
+QPID=""
+cleanup() {
+	if [ -n "$QPID" ] && kill -0 "$QPID" 2>/dev/null; then
+		kill "$QPID" 2>/dev/null || true
+		sleep 1
+		kill -9 "$QPID" 2>/dev/null || true
+	fi
+	local f
+	for f in console.log make.log; do
+		[ -s "$WORK/$f" ] && cp "$WORK/$f" "$BUILD/$f.$$" &&
+			mv -f "$BUILD/$f.$$" "$BUILD/$f"
+	done
+	[ -n "${KT_VM_KEEP:-}" ] || rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
 
 # ---- kernel ------------------------------------------------------------
 # The package linux-image-amd64 depends on, fetched once, cached by version.
@@ -104,7 +128,11 @@ fetch_kernel() {
 	echo "$dir"
 }
 
+exec 9>"$CACHE/.lock"
+flock 9
 KDIR=$(fetch_kernel) || true
+flock -u 9
+exec 9>&-
 [ -n "${KDIR:-}" ] && [ -e "$KDIR/ok" ] ||
 	skip "cannot fetch Debian's kernel (apt-get download linux-image-amd64's dependency failed)"
 KVER=$(cat "$KDIR/kver")
@@ -112,18 +140,18 @@ KVER=$(cat "$KDIR/kver")
 # ---- keyturn and the test PAM application -------------------------------
 KT_BUILT=1
 KT_BUILD_MSG=""
-mkdir -p "$BUILD"
 # shellcheck disable=SC2086
-if ! make -s -C "$REPO" ${KT_VM_MAKEFLAGS:-} all >"$BUILD/make.log" 2>&1; then
+if ! flock "$BUILD/.make.lock" make -s -C "$REPO" ${KT_VM_MAKEFLAGS:-} all \
+	>"$WORK/make.log" 2>&1; then
 	KT_BUILT=0
 	KT_BUILD_MSG="make failed (see tests/vm/build/make.log)"
 fi
 cc -O2 -g -std=gnu11 -Wall -Wextra -Werror -D_FORTIFY_SOURCE=2 \
-	-o "$BUILD/kt-login" "$HERE/kt-login.c" -lpam ||
+	-o "$WORK/kt-login" "$HERE/kt-login.c" -lpam ||
 	die "cannot build tests/vm/kt-login.c"
+cp "$WORK/kt-login" "$BUILD/kt-login.$$" && mv -f "$BUILD/kt-login.$$" "$BUILD/kt-login"
 
 # ---- initramfs -----------------------------------------------------------
-rm -rf "$ROOT"
 mkdir -p "$ROOT"/usr/{bin,sbin,lib64} "$ROOT$ARCH_LIB" \
 	"$ROOT"/{dev,proc,sys,run,tmp,etc,root,home,var/log,mnt}
 chmod 0755 "$ROOT"
@@ -193,15 +221,15 @@ done
 for m in unix keyinit permit deny env succeed_if exec warn ecryptfs; do
 	put_opt "$ARCH_LIB/security/pam_$m.so"
 done
-put "$BUILD/kt-login" /usr/bin/kt-login
-put_libs "$BUILD/kt-login"
+put "$WORK/kt-login" /usr/bin/kt-login
+put_libs "$WORK/kt-login"
 
 # keyturn at its real paths
 KT_INSTALLED=0
 if [ "$KT_BUILT" = 1 ]; then
 	# shellcheck disable=SC2086
-	if make -s -C "$REPO" ${KT_VM_MAKEFLAGS:-} install DESTDIR="$ROOT" \
-		>>"$BUILD/make.log" 2>&1; then
+	if flock "$BUILD/.make.lock" make -s -C "$REPO" ${KT_VM_MAKEFLAGS:-} \
+		install DESTDIR="$ROOT" >>"$WORK/make.log" 2>&1; then
 		KT_INSTALLED=1
 	else
 		KT_BUILD_MSG="make install DESTDIR=... failed (see tests/vm/build/make.log)"
@@ -310,7 +338,6 @@ cp "$HERE/init" "$ROOT/init"
 chmod 0755 "$ROOT/init" "$ROOT/kt" "$ROOT/kt/tests"
 chmod -R a+rX "$ROOT/kt"
 
-INITRD=$BUILD/initrd.gz
 (cd "$ROOT" && find . -print0 | sort -z |
 	cpio --null -o -H newc -R 0:0 --quiet) | gzip -1 > "$INITRD"
 say "initramfs $(du -h "$INITRD" | cut -f1), kernel $KVER, built in $(elapsed) s"
@@ -332,20 +359,8 @@ if [ "$MODE" = shell ]; then
 	exec "${QEMU[@]}"
 fi
 
-LOG=$BUILD/console.log
-STATE=$BUILD/state
 rm -f "$LOG" "$STATE"
 : > "$LOG"
-QPID=""
-cleanup() {
-	if [ -n "$QPID" ] && kill -0 "$QPID" 2>/dev/null; then
-		kill "$QPID" 2>/dev/null || true
-		sleep 1
-		kill -9 "$QPID" 2>/dev/null || true
-	fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
 
 TBOOT=$(date +%s%N)
 timeout -k 5 "$TIMEOUT" "${QEMU[@]}" </dev/null >"$LOG" 2>&1 &
