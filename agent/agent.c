@@ -401,6 +401,10 @@ int main(int argc, char **argv)
 	int type, c, r;
 	socklen_t len = sizeof(type);
 
+	/* Password change: a separate mode (agent/rekey.c). */
+	if (argc > 1 && !strcmp(argv[1], "--rekey"))
+		return rekey_main(argc - 1, argv + 1);
+
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
 		case 'u': user = optarg; break;

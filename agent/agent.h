@@ -35,6 +35,9 @@ struct agent {
 
 void agent_log(int priority, const char *fmt, ...) _printf_(2, 3);
 
+/* keyturn-agent --rekey ...: argv[0] is "--rekey" (agent/rekey.c). */
+int rekey_main(int argc, char **argv);
+
 /* Sets a report: status, positive errno (0 for none), message. */
 void report_set(struct kt_report *r, enum kt_report_status status, int error,
 		const char *fmt, ...) _printf_(4, 5);

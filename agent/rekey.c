@@ -1,0 +1,353 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * keyturn-agent --rekey: the password change. Started by pam_keyturn.so
+ * (chauthtok) or keyturnctl rekey as root, the same way as the session
+ * agent, with fd 3 the report socket and fd 4 a pipe that carries the old
+ * and the new passphrase, each as a 4-byte length (host order) and its
+ * bytes; the writer closes its end after them. Every volume of the user
+ * is re-keyed in turn, one failing never stopping the others, and each
+ * gets one report line: rekeyed, unchanged (took the new password
+ * already) or failed. Then "done".
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <libgen.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include "agent.h"
+#include "luks.h"
+#include "mount.h"
+#include "session.h"
+#include "wrapped.h"
+
+#define REPORT_FD 3
+#define SECRET_FD 4
+#define SECRET_TIMEOUT_MS 10000
+
+struct rekey {
+	struct kt_config *config;
+	struct kt_user *user;
+	struct kt_volume *volumes;
+	size_t n_volumes, n_alloc;
+	char key_desc[KT_KEY_DESC_MAX];
+	struct kt_secret *old, *new_pass;
+};
+
+static void rekey_log(int priority, const char *message, void *userdata)
+{
+	agent_log(priority, "libcryptsetup: %s", message);
+}
+
+/* Reads exactly len bytes before the deadline; -EPIPE at early EOF. */
+static int read_full(int fd, void *buf, size_t len, long long deadline)
+{
+	size_t got = 0;
+
+	while (got < len) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		long long left = deadline - kt_now_ms();
+		ssize_t n;
+
+		if (left <= 0)
+			return -ETIMEDOUT;
+		if (poll(&p, 1, (int)left) < 0) {
+			if (errno == EINTR)
+				continue;
+			return kt_negerrno();
+		}
+		n = read(fd, (uint8_t *)buf + got, len - got);
+		if (n < 0) {
+			if (errno == EINTR || errno == EAGAIN)
+				continue;
+			return kt_negerrno();
+		}
+		if (n == 0)
+			return -EPIPE;
+		got += (size_t)n;
+	}
+	return 0;
+}
+
+static int read_secret(int fd, long long deadline, struct kt_secret **ret)
+{
+	_cleanup_secret_ struct kt_secret *s = NULL;
+	uint32_t len;
+	int r;
+
+	r = read_full(fd, &len, sizeof(len), deadline);
+	if (r < 0)
+		return r;
+	if (len == 0 || len > KT_PASSPHRASE_MAX)
+		return -EBADMSG;
+	s = kt_secret_new(len);
+	if (!s)
+		return -ENOMEM;
+	r = read_full(fd, s->data, len, deadline);
+	if (r < 0)
+		return r;
+	*ret = TAKE_PTR(s);
+	return 0;
+}
+
+static int load(struct rekey *k, const char *user, const char *config)
+{
+	struct kt_diag diag = { { 0 } };
+	size_t n = 0;
+	int r;
+
+	r = kt_config_load(config, &k->config, &diag);
+	if (r < 0) {
+		agent_log(LOG_ERR, "Failed to load %s: %s", config,
+			  diag.message[0] ? diag.message : strerror(-r));
+		return r;
+	}
+	r = kt_user_lookup(user, &k->user);
+	if (r < 0) {
+		agent_log(LOG_ERR, "Failed to look up user: %s", strerror(-r));
+		return r;
+	}
+	r = kt_config_volumes_for(k->config, k->user, &k->volumes,
+				  &k->n_alloc, &diag);
+	if (r < 0) {
+		agent_log(LOG_ERR, "%s", diag.message);
+		return r;
+	}
+	for (size_t i = 0; i < k->n_alloc; i++) {
+		struct kt_volume keep;
+
+		if (k->volumes[i].any_user &&
+		    !kt_volume_present(&k->volumes[i]))
+			continue;
+		keep = k->volumes[n];
+		k->volumes[n] = k->volumes[i];
+		k->volumes[i] = keep;
+		n++;
+	}
+	k->n_volumes = n;
+	r = kt_key_description(k->config->key_prefix, k->user->name,
+			       k->key_desc, sizeof(k->key_desc));
+	if (r < 0)
+		agent_log(LOG_ERR, "Failed to make the key description: %s",
+			  strerror(-r));
+	return r;
+}
+
+static void luks_rekey(struct rekey *k, const struct kt_volume *v,
+		       struct kt_report *rep)
+{
+	struct kt_luks_token tok;
+	int r;
+
+	r = kt_luks_rekey(v->device, k->key_desc, k->old, k->new_pass, &tok);
+	if (r == 0)
+		report_set(rep, KT_REPORT_REKEYED, 0,
+			   "%s: keyslot %d now takes the new password",
+			   v->device, tok.keyslot);
+	else if (r == 1)
+		report_set(rep, KT_REPORT_UNCHANGED, 0,
+			   "%s: keyslot %d took the new password already",
+			   v->device, tok.keyslot);
+	else if (r == -EPERM)
+		report_set(rep, KT_REPORT_FAILED, EPERM,
+			   "%s: the old password opens no keyslot of it",
+			   v->device);
+	else if (r == -ENOENT)
+		report_set(rep, KT_REPORT_FAILED, ENOENT,
+			   "%s: no luks2-keyring token %s (run keyturnctl "
+			   "enroll luks)",
+			   v->device, k->key_desc);
+	else
+		report_set(rep, KT_REPORT_FAILED, r, "Failed to re-key %s: %s",
+			   v->device, strerror(-r));
+}
+
+static void ecryptfs_rekey(struct rekey *k, const struct kt_volume *v,
+			   struct kt_report *rep)
+{
+	_cleanup_free_ char *dir_copy = NULL, *name_copy = NULL;
+	_cleanup_free_ uint8_t *buf = NULL, *sealed = NULL;
+	_cleanup_close_ int dir = -1;
+	size_t len = 0, sealed_len = 0;
+	const char *name;
+	int r;
+
+	dir_copy = strdup(v->wrapped);
+	name_copy = strdup(v->wrapped);
+	if (!dir_copy || !name_copy) {
+		report_set(rep, KT_REPORT_FAILED, ENOMEM, "out of memory");
+		return;
+	}
+	name = basename(name_copy);
+	/* The user's directory: opened once, checked, then used only
+	 * through the descriptor, for the read and for the replacement. */
+	dir = kt_dir_open_checked(dirname(dir_copy), k->user->uid);
+	r = dir < 0 ? dir :
+		      kt_wrapped_read_at(dir, name, k->user->uid, &buf, &len);
+	if (r < 0) {
+		report_set(rep, KT_REPORT_FAILED, r, "wrapped file %s refused: "
+			   "%s", v->wrapped, strerror(-r));
+		return;
+	}
+	r = kt_wrapped_rewrap(buf, len, k->old, k->new_pass, NULL, &sealed,
+			      &sealed_len);
+	if (r == -EBADMSG) {
+		_cleanup_secret_ struct kt_secret *mount_pass = NULL;
+
+		if (kt_wrapped_open(buf, len, k->new_pass, &mount_pass) == 0)
+			report_set(rep, KT_REPORT_UNCHANGED, 0,
+				   "%s took the new password already",
+				   v->wrapped);
+		else
+			report_set(rep, KT_REPORT_FAILED, EBADMSG,
+				   "%s: the old password does not unwrap it",
+				   v->wrapped);
+		return;
+	}
+	if (r < 0) {
+		report_set(rep, KT_REPORT_FAILED, r, "Failed to re-wrap %s: %s",
+			   v->wrapped, strerror(-r));
+		return;
+	}
+	r = kt_wrapped_write_at(dir, name, k->user->uid, k->user->gid, sealed,
+				sealed_len);
+	if (r < 0) {
+		report_set(rep, KT_REPORT_FAILED, r,
+			   "Failed to replace %s: %s", v->wrapped,
+			   strerror(-r));
+		return;
+	}
+	report_set(rep, KT_REPORT_REKEYED, 0,
+		   "%s re-wrapped under the new password", v->wrapped);
+}
+
+static void send_report(struct rekey *k, const struct kt_report *rep)
+{
+	char line[KT_LINE_MAX];
+
+	agent_log(rep->status == KT_REPORT_FAILED ? LOG_ERR : LOG_INFO,
+		  "%s: volume %s %s: %s", k->user->name, rep->volume,
+		  kt_report_status_name(rep->status), rep->message);
+	if (kt_report_format(rep, line, sizeof(line)) < 0 ||
+	    kt_line_write(REPORT_FD, line) < 0)
+		agent_log(LOG_DEBUG, "Failed to send a report, ignoring");
+}
+
+static void rekey_all(struct rekey *k)
+{
+	_cleanup_close_ int lock = -1;
+
+	/* Not while a login unlocks or a logout locks these volumes. */
+	lock = kt_session_lock(k->user->uid);
+	for (size_t i = 0; i < k->n_volumes; i++) {
+		const struct kt_volume *v = &k->volumes[i];
+		struct kt_report rep = { 0 };
+
+		snprintf(rep.volume, sizeof(rep.volume), "%s", v->name);
+		if (lock < 0)
+			report_set(&rep, KT_REPORT_FAILED, lock,
+				   "could not take the lock of %s",
+				   k->user->name);
+		else if (v->type == KT_VOLUME_LUKS2)
+			luks_rekey(k, v, &rep);
+		else if (v->type == KT_VOLUME_ECRYPTFS)
+			ecryptfs_rekey(k, v, &rep);
+		else
+			report_set(&rep, KT_REPORT_FAILED, EINVAL,
+				   "unknown volume type");
+		send_report(k, &rep);
+	}
+}
+
+static void harden(void)
+{
+	struct rlimit no_core = { 0, 0 };
+
+	(void)prctl(PR_SET_DUMPABLE, 0);
+	(void)setrlimit(RLIMIT_CORE, &no_core);
+	umask(077);
+	if (chdir("/") < 0)
+		agent_log(LOG_WARNING, "Failed to change to /, ignoring");
+	signal(SIGPIPE, SIG_IGN);
+}
+
+static int fd_is(int fd, mode_t type)
+{
+	struct stat st;
+
+	return fstat(fd, &st) == 0 && (st.st_mode & S_IFMT) == type;
+}
+
+int rekey_main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "user", required_argument, NULL, 'u' },
+		{ "service", required_argument, NULL, 's' },
+		{ "config", required_argument, NULL, 'c' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct rekey k = { 0 };
+	const char *user = NULL, *service = NULL, *config = KT_CONFIG_PATH;
+	long long deadline;
+	int c, r, status = 1;
+
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'u': user = optarg; break;
+		case 's': service = optarg; break;
+		case 'c': config = optarg; break;
+		default: goto usage;
+		}
+	}
+	if (!user || !service || optind != argc ||
+	    !fd_is(REPORT_FD, S_IFSOCK) || !fd_is(SECRET_FD, S_IFIFO))
+		goto usage;
+	if (geteuid() != 0) {
+		fprintf(stderr, "keyturn-agent: must run as root\n");
+		return 1;
+	}
+
+	openlog("keyturn-agent", LOG_PID | LOG_NDELAY, LOG_AUTHPRIV);
+	harden();
+	kt_luks_set_log(rekey_log, NULL);
+
+	deadline = kt_now_ms() + SECRET_TIMEOUT_MS;
+	r = read_secret(SECRET_FD, deadline, &k.old);
+	if (r >= 0)
+		r = read_secret(SECRET_FD, deadline, &k.new_pass);
+	(void)close(SECRET_FD);
+	if (r < 0) {
+		agent_log(LOG_ERR, "Failed to read the passphrases for %s: %s",
+			  user, strerror(-r));
+		goto out;
+	}
+	if (load(&k, user, config) < 0)
+		goto out;
+	agent_log(LOG_INFO, "%s: password change (%s), %zu volume(s)",
+		  k.user->name, service, k.n_volumes);
+	rekey_all(&k);
+	status = 0;
+out:
+	if (kt_line_write(REPORT_FD, "done") < 0)
+		agent_log(LOG_DEBUG, "Failed to send \"done\", ignoring");
+	k.old = kt_secret_free(k.old);
+	k.new_pass = kt_secret_free(k.new_pass);
+	kt_volumes_free(k.volumes, k.n_alloc);
+	kt_user_free(k.user);
+	kt_config_free(k.config);
+	return status;
+
+usage:
+	fprintf(stderr, "keyturn-agent --rekey is started by pam_keyturn.so "
+			"and keyturnctl; see keyturn-agent(8).\n");
+	return 2;
+}
