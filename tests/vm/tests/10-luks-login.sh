@@ -167,12 +167,15 @@ check "pam_keyturn logged the volume closed" \
 
 # ---- wrong password: refused, nothing opened -----------------------------------
 mark=$(syslog_mark)
+keys0=$(root_keys)
 login_as "$SVC" alice "not-$APW" true
 check_eq "wrong password: login refused (exit 10)" 10 "$?"
 check "wrong password: no dm device" dm_gone "$DM_A"
 check "wrong password: nothing mounted" not_mounted "$MNT_A"
 check "wrong password: no agent started" no_agents
 check "wrong password: no keyturn key" no_keys_matching 'keyturn:'
+check "wrong password: root's keys still $keys0 (/proc/key-users)" \
+	wait_until 5 root_keys_le "$keys0"
 
 # ---- a login password that is not enrolled: allowed, locked, says why -----------
 mark=$(syslog_mark)
