@@ -63,17 +63,3 @@ _public_ int pam_sm_setcred(pam_handle_t *pamh, int flags, int argc,
 {
 	return PAM_IGNORE;
 }
-
-_public_ int pam_sm_chauthtok(pam_handle_t *pamh, int flags, int argc,
-			      const char **argv)
-{
-	struct kt_pam p;
-
-	kt_pam_init(&p, pamh, KT_HOOK_CHAUTHTOK, argc, argv);
-	/* Re-keying at password change is not done by the module yet; it
-	 * must never get in the way of passwd. */
-	if (flags & PAM_UPDATE_AUTHTOK)
-		kt_pam_log(&p, LOG_DEBUG,
-			   "Volumes are not re-keyed at password change");
-	return PAM_IGNORE;
-}

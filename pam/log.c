@@ -54,10 +54,14 @@ static int hook_code(enum kt_pam_hook hook, int err)
 		if (err == -EKEYREJECTED)
 			return PAM_SESSION_ERR;
 		return PAM_IGNORE;
+	case KT_HOOK_CHAUTHTOK:
+		/* A required volume that could not follow the change. */
+		if (err == -EKEYREJECTED)
+			return PAM_AUTHTOK_ERR;
+		return PAM_IGNORE;
 	case KT_HOOK_AUTH:
 	case KT_HOOK_SETCRED:
 	case KT_HOOK_CLOSE:
-	case KT_HOOK_CHAUTHTOK:
 		break;
 	}
 	return PAM_IGNORE;

@@ -48,8 +48,9 @@ void kt_pam_log(const struct kt_pam *p, int priority, const char *fmt, ...)
  * The one place where -errno becomes a PAM code: logs
  * "<fmt...>: <detail, or strerror(-err)>" and returns the hook's code for
  * err. Only -EKEYREJECTED in open_session (a required volume stayed
- * locked) fails a hook; everything else is PAM_IGNORE, because keyturn
- * never decides who gets in.
+ * locked) and in chauthtok (a required volume was not re-keyed) fails a
+ * hook; everything else is PAM_IGNORE, because keyturn never decides who
+ * gets in.
  */
 int kt_pam_error(const struct kt_pam *p, int err, const char *detail,
 		 const char *fmt, ...) _printf_(4, 5);
@@ -63,6 +64,16 @@ int kt_pam_error(const struct kt_pam *p, int err, const char *detail,
 int kt_pam_spawn_agent(const char *agent, const char *user,
 		       const char *service, const char *config,
 		       int *ret_fd) _wur_;
+
+/*
+ * The same with a mode option after argv[0] (mode NULL: none) and, when
+ * extra_fd >= 0, that descriptor as the agent's fd 4 (the re-key mode
+ * reads its passphrases there).
+ */
+int kt_pam_spawn_agent_mode(const char *agent, const char *mode,
+			    const char *user, const char *service,
+			    const char *config, int extra_fd,
+			    int *ret_fd) _wur_;
 
 /* The per-session state kept with pam_set_data(KT_DATA_AGENT). */
 struct kt_pam_agent {

@@ -18,6 +18,7 @@
 #include "pam_keyturn.h"
 
 #define AGENT_FD 3
+#define EXTRA_FD 4
 
 static void close_from(int first)
 {
@@ -35,23 +36,29 @@ static void close_from(int first)
 		(void)close(fd);
 }
 
-/* The grandchild: becomes the agent or exits 127. */
-static _Noreturn void agent_exec(int sock, const char *agent,
+/* The grandchild: becomes the agent or exits 127. extra, when >= 0,
+ * becomes fd 4. */
+static _Noreturn void agent_exec(int sock, int extra, const char *agent,
 				 char *const argv[])
 {
 	static char *const envp[] = { NULL };
 	struct sigaction dfl = { .sa_handler = SIG_DFL };
 	sigset_t none;
-	int fd, null;
+	int fd, xfd = -1, null;
 
 	if (setsid() < 0)
 		_exit(127);
 
-	/* Our end may sit anywhere, 0..3 included: move it out of the way
-	 * first, then lay out 0-3. */
-	fd = fcntl(sock, F_DUPFD, AGENT_FD + 1);
+	/* Our ends may sit anywhere, 0..4 included: move them out of the
+	 * way first, then lay out 0-4. */
+	fd = fcntl(sock, F_DUPFD, EXTRA_FD + 1);
 	if (fd < 0)
 		_exit(127);
+	if (extra >= 0) {
+		xfd = fcntl(extra, F_DUPFD, EXTRA_FD + 1);
+		if (xfd < 0)
+			_exit(127);
+	}
 	null = open("/dev/null", O_RDWR | O_CLOEXEC);
 	if (null < 0)
 		_exit(127);
@@ -61,7 +68,9 @@ static _Noreturn void agent_exec(int sock, const char *agent,
 	/* dup2() leaves the new descriptor without close-on-exec. */
 	if (dup2(fd, AGENT_FD) < 0)
 		_exit(127);
-	close_from(AGENT_FD + 1);
+	if (xfd >= 0 && dup2(xfd, EXTRA_FD) < 0)
+		_exit(127);
+	close_from(xfd >= 0 ? EXTRA_FD + 1 : AGENT_FD + 1);
 
 	sigemptyset(&dfl.sa_mask);
 	for (int sig = 1; sig < NSIG; sig++)
@@ -77,10 +86,23 @@ static _Noreturn void agent_exec(int sock, const char *agent,
 int kt_pam_spawn_agent(const char *agent, const char *user,
 		       const char *service, const char *config, int *ret_fd)
 {
+	return kt_pam_spawn_agent_mode(agent, NULL, user, service, config, -1,
+				       ret_fd);
+}
+
+int kt_pam_spawn_agent_mode(const char *agent, const char *mode,
+			    const char *user, const char *service,
+			    const char *config, int extra_fd, int *ret_fd)
+{
 	char *const argv[] = {
 		(char *)"keyturn-agent", (char *)"--user", (char *)user,
 		(char *)"--service", (char *)service, (char *)"--config",
 		(char *)config, NULL,
+	};
+	char *const argv_mode[] = {
+		(char *)"keyturn-agent", (char *)mode, (char *)"--user",
+		(char *)user, (char *)"--service", (char *)service,
+		(char *)"--config", (char *)config, NULL,
 	};
 	struct sigaction dfl = { .sa_handler = SIG_DFL }, saved;
 	_cleanup_close_ int ours = -1, theirs = -1;
@@ -113,7 +135,8 @@ int kt_pam_spawn_agent(const char *agent, const char *user,
 		pid_t agent_pid = fork();
 
 		if (agent_pid == 0)
-			agent_exec(theirs, agent, argv);
+			agent_exec(theirs, extra_fd, agent,
+				   mode ? argv_mode : argv);
 		_exit(agent_pid < 0 ? 1 : 0);
 	}
 
