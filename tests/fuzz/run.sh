@@ -3,15 +3,20 @@
 #   run.sh check  replay every corpus and regression input once (no
 #                 mutation), then a short pass of each target; exits 0 all
 #                 passed, 1 something failed, 77 skipped (no clang/libFuzzer)
-#   run.sh fuzz   each target for FUZZ_SECONDS; new inputs are kept in
-#                 tests/fuzz/build/fuzz/work/<target> (not committed)
+#   run.sh fuzz   each target for FUZZ_SECONDS (default 60; check: 10);
+#                 new inputs go to tests/fuzz/build/fuzz/work/<target>
 # A crash leaves its input in tests/fuzz/build/fuzz/artifacts/<target>/:
 # minimise it, fix the bug, commit it to tests/fuzz/regress/<target>/.
 set -u
 cd "$(dirname "$0")/../.."
 
 mode=${1:-check}
-: "${MAKE:=make}" "${FUZZ_SECONDS:=60}"
+: "${MAKE:=make}"
+if [ "$mode" = check ]; then
+	: "${FUZZ_SECONDS:=10}"
+else
+	: "${FUZZ_SECONDS:=60}"
+fi
 : "${FUZZ_TARGETS:=config wrapped protocol keydesc mount}"
 : "${FUZZ_CC:=$(command -v clang-14 || command -v clang)}"
 out=tests/fuzz/build/fuzz
