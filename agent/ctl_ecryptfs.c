@@ -390,14 +390,14 @@ static void place_undo(struct place *p)
 	p->created = false;
 }
 
-/* ---- ~/.ecryptfs/Private.sig --------------------------------------------- */
+/* ---- Private.sig ---------------------------------------------------------- */
 
 static bool is_sig(const char *s, size_t len)
 {
 	if (len != KT_ECRYPTFS_SIG_HEX)
 		return false;
 	for (size_t i = 0; i < len; i++)
-		if (!strchr("0123456789abcdef", s[i]))
+		if (!s[i] || !strchr("0123456789abcdef", s[i]))
 			return false;
 	return true;
 }
