@@ -390,7 +390,7 @@ static void place_undo(struct place *p)
 	p->created = false;
 }
 
-/* ---- Private.sig ---------------------------------------------------------- */
+/* ---- Private.sig --------------------------------------------------------- */
 
 static bool is_sig(const char *s, size_t len)
 {
