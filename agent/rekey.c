@@ -311,7 +311,10 @@ int rekey_main(int argc, char **argv)
 	if (!user || !service || optind != argc ||
 	    !fd_is(REPORT_FD, S_IFSOCK) || !fd_is(SECRET_FD, S_IFIFO))
 		goto usage;
-	if (geteuid() != 0) {
+	/* passwd is set-uid: its real uid, which we inherit, is the user's,
+	 * who must not be able to signal us. */
+	if (geteuid() != 0 || setresgid(0, 0, 0) < 0 ||
+	    setresuid(0, 0, 0) < 0) {
 		fprintf(stderr, "keyturn-agent: must run as root\n");
 		return 1;
 	}
