@@ -60,6 +60,7 @@ int ctl_enroll(int argc, char **argv);
 int ctl_enroll_ecryptfs(int argc, char **argv);
 int ctl_status(int argc, char **argv);
 int ctl_check(int argc, char **argv);
+int ctl_rekey(int argc, char **argv);
 int ctl_unlock(int argc, char **argv);
 int ctl_lock(int argc, char **argv);
 

@@ -20,6 +20,13 @@ static const char usage_text[] =
 	"                  or import an ecryptfs-utils one (its mount\n"
 	"                  passphrase on stdin); the mount passphrase is\n"
 	"                  kept wrapped with the login password\n"
+	"  enroll luks DEVICE --recovery [--stdin] [--pbkdf-memory KIB]\n"
+	"         [--pbkdf-iterations N]\n"
+	"                  add a recovery passphrase to DEVICE: a keyslot of\n"
+	"                  its own that no token leads to\n"
+	"  rekey --user USER [--stdin] [--config PATH]\n"
+	"                  re-key USER's volumes to the current login password\n"
+	"                  with the old one (or a LUKS2 recovery passphrase)\n"
 	"  status [--user USER] [--config PATH]\n"
 	"                  show the configured volumes: open or locked,\n"
 	"                  mounted, sessions\n"
@@ -75,6 +82,7 @@ static const struct {
 	{ "enroll", enroll },
 	{ "status", ctl_status },
 	{ "check", ctl_check },
+	{ "rekey", ctl_rekey },
 	{ "unlock", ctl_unlock },
 	{ "lock", ctl_lock },
 };

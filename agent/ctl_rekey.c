@@ -1,0 +1,284 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * keyturnctl rekey --user USER: bring USER's volumes in step with their
+ * login password after a change keyturn could not follow (root ran
+ * passwd, a volume was offline). Runs keyturn-agent --rekey, the same
+ * code as the password change, with the old password (or, for LUKS2,
+ * any other passphrase of the volume, a recovery one) and the new one on
+ * a pipe, and prints its report.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "ctl.h"
+#include "protocol.h"
+#include "user.h"
+
+#ifndef KT_AGENT_PATH
+#define KT_AGENT_PATH "/usr/libexec/keyturn/keyturn-agent"
+#endif
+
+#define REKEY_TIMEOUT_MS (10 * 60 * 1000)
+
+struct rekey_args {
+	const char *user;
+	const char *config;
+	const char *agent;
+	bool from_stdin;
+};
+
+static int parse_args(int argc, char **argv, struct rekey_args *a)
+{
+	enum { OPT_AGENT = 0x100 };
+	static const struct option options[] = {
+		{ "user", required_argument, NULL, 'u' },
+		{ "stdin", no_argument, NULL, 's' },
+		{ "config", required_argument, NULL, 'c' },
+		{ "agent", required_argument, NULL, OPT_AGENT },
+		{}
+	};
+	int c;
+
+	optind = 0;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":u:c:", options, NULL)) >= 0) {
+		switch (c) {
+		case 'u':
+			a->user = optarg;
+			break;
+		case 's':
+			a->from_stdin = true;
+			break;
+		case 'c':
+			a->config = optarg;
+			break;
+		case OPT_AGENT:
+			a->agent = optarg;
+			break;
+		case ':':
+			return ctl_usage_error("rekey: option %s needs a value",
+					       argv[optind - 1]);
+		default:
+			return ctl_usage_error("rekey: unknown option %s",
+					       argv[optind - 1]);
+		}
+	}
+	if (optind != argc)
+		return ctl_usage_error("rekey takes no arguments: rekey --user "
+				       "USER");
+	if (!a->user)
+		return ctl_usage_error("rekey needs --user USER");
+	if (a->agent[0] != '/')
+		return ctl_usage_error("--agent wants an absolute path");
+	return 0;
+}
+
+static int read_one(const struct rekey_args *a, const char *prompt,
+		    const char *what, struct kt_secret **ret)
+{
+	int r = a->from_stdin ? ctl_read_secret_line(STDIN_FILENO, ret)
+			      : ctl_prompt_secret(prompt, ret);
+
+	if (r == -ENXIO)
+		ctl_error("No terminal to ask for the %s on; use --stdin",
+			  what);
+	else if (r == -ENODATA)
+		ctl_error("No %s on standard input", what);
+	else if (r == -E2BIG)
+		ctl_error("The %s is longer than %d bytes", what,
+			  KT_PASSPHRASE_MAX);
+	else if (r < 0)
+		ctl_fail(r, "read the %s", what);
+	else if ((*ret)->len == 0) {
+		ctl_error("Refusing an empty %s", what);
+		*ret = kt_secret_free(*ret);
+		return -EINVAL;
+	}
+	return r;
+}
+
+/* Old (or recovery) passphrase and new login password: stdin lines 1
+ * and 2, or asked on the terminal (the new one twice). */
+static int read_passphrases(const struct rekey_args *a,
+			    struct kt_secret **ret_old,
+			    struct kt_secret **ret_new)
+{
+	_cleanup_secret_ struct kt_secret *old = NULL, *nw = NULL,
+					  *again = NULL;
+	char prompt[256];
+	int r;
+
+	snprintf(prompt, sizeof(prompt), "Old password of %s (or a LUKS2 "
+		 "recovery passphrase): ", a->user);
+	r = read_one(a, prompt, "old password", &old);
+	if (r < 0)
+		return r;
+	snprintf(prompt, sizeof(prompt), "Current login password of %s: ",
+		 a->user);
+	r = read_one(a, prompt, "new password", &nw);
+	if (r < 0)
+		return r;
+	if (!a->from_stdin) {
+		r = read_one(a, "Current login password again: ",
+			     "new password", &again);
+		if (r < 0)
+			return r;
+		if (!kt_secret_equal(nw, again)) {
+			ctl_error("The two passwords differ, nothing changed");
+			return -EINVAL;
+		}
+	}
+	*ret_old = TAKE_PTR(old);
+	*ret_new = TAKE_PTR(nw);
+	return 0;
+}
+
+/* The pipe the agent reads at fd 4, filled before it starts (it all fits
+ * in the pipe's buffer). */
+static int secrets_pipe(const struct kt_secret *old,
+			const struct kt_secret *nw)
+{
+	_cleanup_close_ int rd = -1, wr = -1;
+	const struct kt_secret *parts[] = { old, nw };
+	int fds[2];
+
+	if (pipe2(fds, O_CLOEXEC) < 0)
+		return kt_negerrno();
+	rd = fds[0];
+	wr = fds[1];
+	if (fcntl(wr, F_SETFL, O_NONBLOCK) < 0)
+		return kt_negerrno();
+	for (size_t i = 0; i < ELEMENTSOF(parts); i++) {
+		uint32_t len = (uint32_t)parts[i]->len;
+
+		if (write(wr, &len, sizeof(len)) != (ssize_t)sizeof(len) ||
+		    write(wr, parts[i]->data, len) != (ssize_t)len)
+			return -EAGAIN;
+	}
+	return TAKE_FD(rd);
+}
+
+/* Runs the agent with fd 3 = sock, fd 4 = secrets, 0-2 as ours. */
+static pid_t run_agent(const struct rekey_args *a, int sock, int secrets)
+{
+	char *const argv[] = {
+		(char *)"keyturn-agent", (char *)"--rekey", (char *)"--user",
+		(char *)a->user, (char *)"--service", (char *)"keyturnctl",
+		(char *)"--config", (char *)a->config, NULL,
+	};
+	static char *const envp[] = { NULL };
+	pid_t pid = fork();
+
+	if (pid != 0)
+		return pid;
+	sock = fcntl(sock, F_DUPFD, 5);
+	secrets = fcntl(secrets, F_DUPFD, 5);
+	if (sock < 0 || secrets < 0 || dup2(sock, 3) < 0 ||
+	    dup2(secrets, 4) < 0)
+		_exit(127);
+	(void)close_range(5, ~0U, 0);
+	execve(a->agent, argv, envp);
+	_exit(127);
+}
+
+static void print_report(const struct kt_report *rep, int *failed)
+{
+	switch (rep->status) {
+	case KT_REPORT_REKEYED:
+		printf("%s: re-keyed: %s\n", rep->volume, rep->message);
+		break;
+	case KT_REPORT_UNCHANGED:
+		printf("%s: already in step: %s\n", rep->volume, rep->message);
+		break;
+	default:
+		(*failed)++;
+		printf("%s: FAILED: %s\n", rep->volume, rep->message);
+		break;
+	}
+}
+
+int ctl_rekey(int argc, char **argv)
+{
+	struct rekey_args a = {
+		.config = KT_CONFIG_PATH,
+		.agent = KT_AGENT_PATH,
+	};
+	_cleanup_secret_ struct kt_secret *old = NULL, *nw = NULL;
+	_cleanup_user_ struct kt_user *user = NULL;
+	_cleanup_close_ int ours = -1, theirs = -1, secrets = -1;
+	long long deadline;
+	int sv[2], status, failed = 0, volumes = 0, r;
+	bool done = false;
+	pid_t pid;
+
+	r = parse_args(argc, argv, &a);
+	if (r != 0)
+		return r;
+	r = kt_user_lookup(a.user, &user);
+	if (r == -ENOENT) {
+		ctl_error("No such user: %s", a.user);
+		return CTL_EXIT_FAILURE;
+	}
+	if (r < 0)
+		return ctl_fail(r, "look up user %s", a.user);
+	if (geteuid() != 0) {
+		ctl_error("rekey needs root");
+		return CTL_EXIT_FAILURE;
+	}
+	r = read_passphrases(&a, &old, &nw);
+	if (r < 0)
+		return CTL_EXIT_FAILURE;
+
+	secrets = secrets_pipe(old, nw);
+	if (secrets < 0)
+		return ctl_fail(secrets, "pass the passphrases on");
+	old = kt_secret_free(old);
+	nw = kt_secret_free(nw);
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+		return ctl_fail(kt_negerrno(), "make a socket pair");
+	ours = sv[0];
+	theirs = sv[1];
+	(void)signal(SIGPIPE, SIG_IGN);
+	fflush(NULL);
+	pid = run_agent(&a, theirs, secrets);
+	if (pid < 0)
+		return ctl_fail(kt_negerrno(), "start %s", a.agent);
+	theirs = kt_close(theirs);
+	secrets = kt_close(secrets);
+
+	deadline = kt_now_ms() + REKEY_TIMEOUT_MS;
+	for (;;) {
+		char line[KT_LINE_MAX];
+		struct kt_report rep;
+
+		r = kt_line_read(ours, line, sizeof(line), deadline);
+		if (r <= 0)
+			break;
+		if (!strcmp(line, "done")) {
+			done = true;
+			break;
+		}
+		if (kt_report_parse(line, &rep) < 0)
+			continue;
+		volumes++;
+		print_report(&rep, &failed);
+	}
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	if (!done) {
+		ctl_error("%s ended without a complete report (see the "
+			  "system log)", a.agent);
+		return CTL_EXIT_FAILURE;
+	}
+	if (volumes == 0)
+		printf("%s has no volume keyturn manages\n", a.user);
+	return failed ? CTL_EXIT_FAILURE : CTL_EXIT_OK;
+}
