@@ -24,13 +24,14 @@ struct enroll_args {
 	const char *config;
 	bool config_given;
 	bool from_stdin;
+	bool recovery;             /* --recovery: a keyslot, no token */
 	unsigned pbkdf_memory;     /* KiB, 0: default */
 	unsigned pbkdf_iterations; /* 0: benchmark */
 };
 
 static int parse_args(int argc, char **argv, struct enroll_args *a)
 {
-	enum { OPT_PBKDF_MEMORY = 0x100, OPT_PBKDF_ITERATIONS };
+	enum { OPT_PBKDF_MEMORY = 0x100, OPT_PBKDF_ITERATIONS, OPT_RECOVERY };
 	static const struct option options[] = {
 		{ "user", required_argument, NULL, 'u' },
 		{ "stdin", no_argument, NULL, 's' },
@@ -38,6 +39,7 @@ static int parse_args(int argc, char **argv, struct enroll_args *a)
 		{ "pbkdf-memory", required_argument, NULL, OPT_PBKDF_MEMORY },
 		{ "pbkdf-iterations", required_argument, NULL,
 		  OPT_PBKDF_ITERATIONS },
+		{ "recovery", no_argument, NULL, OPT_RECOVERY },
 		{}
 	};
 	int c;
@@ -73,6 +75,9 @@ static int parse_args(int argc, char **argv, struct enroll_args *a)
 					"'%s'", PBKDF_ITERATIONS_MIN,
 					PBKDF_ITERATIONS_MAX, optarg);
 			break;
+		case OPT_RECOVERY:
+			a->recovery = true;
+			break;
 		case ':':
 			return ctl_usage_error("enroll: option %s needs a "
 					       "value", argv[optind - 1]);
@@ -90,7 +95,7 @@ static int parse_args(int argc, char **argv, struct enroll_args *a)
 		return ctl_usage_error("enroll: unknown volume type '%s' "
 				       "(known: luks)", argv[optind]);
 	a->device = argv[optind + 1];
-	if (!a->user)
+	if (!a->user && !a->recovery)
 		return ctl_usage_error("enroll needs --user USER");
 	return 0;
 }
@@ -207,6 +212,60 @@ static int explain_header_error(int r, const char *device)
 	return CTL_EXIT_FAILURE;
 }
 
+/* enroll luks DEVICE --recovery: a passphrase the admin keeps, for when
+ * the user's old password is lost (keyturnctl rekey takes it). */
+static int enroll_recovery(const struct enroll_args *a,
+			   const struct crypt_pbkdf_type *pbkdf)
+{
+	_cleanup_secret_ struct kt_secret *existing = NULL, *recovery = NULL,
+					  *again = NULL;
+	char prompt[512];
+	int r;
+
+	kt_luks_set_log(ctl_luks_log, NULL);
+	if (a->from_stdin) {
+		r = read_stdin_line("existing passphrase", 1, &existing);
+		if (r >= 0)
+			r = read_stdin_line("recovery passphrase", 2,
+					    &recovery);
+	} else {
+		snprintf(prompt, sizeof(prompt),
+			 "Existing passphrase for %s: ", a->device);
+		r = ask(prompt, "existing passphrase", &existing);
+		if (r >= 0)
+			r = ask("Recovery passphrase: ", "recovery passphrase",
+				&recovery);
+		if (r >= 0)
+			r = ask("Recovery passphrase again: ",
+				"recovery passphrase", &again);
+		if (r >= 0 && !kt_secret_equal(recovery, again)) {
+			ctl_error("The two recovery passphrases differ, "
+				  "nothing changed");
+			return CTL_EXIT_FAILURE;
+		}
+	}
+	if (r < 0)
+		return CTL_EXIT_FAILURE;
+	if (recovery->len == 0) {
+		ctl_error("Refusing an empty recovery passphrase");
+		return CTL_EXIT_FAILURE;
+	}
+	r = kt_luks_add_recovery(a->device, existing, recovery, pbkdf);
+	if (r == -EPERM) {
+		ctl_error("Failed to unlock %s with the existing passphrase: "
+			  "no keyslot opens with it, nothing changed",
+			  a->device);
+		return CTL_EXIT_FAILURE;
+	}
+	if (r == -EINVAL)
+		return explain_header_error(r, a->device);
+	if (r < 0)
+		return ctl_fail(r, "add a recovery keyslot to %s", a->device);
+	printf("Added recovery keyslot %d to %s (no token: logins never try "
+	       "it)\n", r, a->device);
+	return CTL_EXIT_OK;
+}
+
 int ctl_enroll(int argc, char **argv)
 {
 	struct enroll_args a = { .config = KT_CONFIG_PATH };
@@ -224,6 +283,8 @@ int ctl_enroll(int argc, char **argv)
 	if (r != 0)
 		return r;
 	pbkdf = pick_pbkdf(&a, &pbkdf_buf);
+	if (a.recovery)
+		return enroll_recovery(&a, pbkdf);
 
 	r = kt_user_lookup(a.user, &user);
 	if (r == -ENOENT) {

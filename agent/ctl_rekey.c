@@ -273,9 +273,9 @@ int ctl_rekey(int argc, char **argv)
 	}
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 		;
-	if (!done) {
-		ctl_error("%s ended without a complete report (see the "
-			  "system log)", a.agent);
+	if (!done || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		ctl_error("%s failed (the config, the user?): see the system "
+			  "log", a.agent);
 		return CTL_EXIT_FAILURE;
 	}
 	if (volumes == 0)
