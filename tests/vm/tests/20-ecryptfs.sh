@@ -44,7 +44,13 @@ has_opt() { mount_line "$1" | awk '{ print $4 }' | tr ',' '\n' | grep -qx "$2"; 
 # only_ciphertext LOWER TEXT: every name encrypted, TEXT in no file
 only_ciphertext() {
 	[ -n "$(ls -A "$1")" ] || return 1
-	ls -A "$1" | grep -qv '^ECRYPTFS_FNEK_ENCRYPTED\.' && return 1
+	for _f in "$1"/* "$1"/.[!.]*; do
+		[ -e "$_f" ] || continue
+		case ${_f##*/} in
+		ECRYPTFS_FNEK_ENCRYPTED.*) ;;
+		*) return 1 ;;
+		esac
+	done
 	! grep -rqF "$2" "$1"
 }
 now() { uptime_s; }
@@ -103,6 +109,7 @@ check "the setup left no auth-token key" no_keys_matching "$SIG|$FNEK"
 
 # ---- import, the mount passphrase from ecryptfs-unwrap-passphrase -------------
 # A wrong mount passphrase first: refused before anything is written.
+# shellcheck disable=SC2086 # $FAST: several words
 printf '%s\n%s\n' "00$MP" "$CPW" |
 	keyturnctl enroll ecryptfs --import --user carol --stdin $FAST \
 	> "$KT_TMP/enroll" 2>&1
@@ -112,6 +119,7 @@ check "import with a wrong mount passphrase: nothing written" \
 diag_file "$KT_TMP/enroll" 2
 
 t0=$(now)
+# shellcheck disable=SC2086 # $FAST: several words
 {
 	printf '%s' "$CPW" |
 		ecryptfs-unwrap-passphrase "$C/.ecryptfs/wrapped-passphrase" -
@@ -127,6 +135,7 @@ check "keyturn's wrapped file: carol's, mode 0600" \
 	sh -c "[ \"\$(stat -c '%U %a' $C/.ecryptfs/keyturn-wrapped)\" = 'carol 600' ]"
 
 # ---- bob: a private directory made by keyturnctl ---------------------------------
+# shellcheck disable=SC2086 # $FAST: several words
 printf '%s\n' "$BPW" |
 	keyturnctl enroll ecryptfs --user bob --stdin $FAST > "$KT_TMP/enroll.b" 2>&1
 check_eq "keyturnctl enroll ecryptfs: bob, a new directory" 0 "$?"
@@ -139,6 +148,7 @@ BSIG=$(sed -n 's/^Signature: //p' "$KT_TMP/enroll.b")
 BFNEK=$(sed -n 's/^Filename key signature: //p' "$KT_TMP/enroll.b")
 
 # alice: enrolled with a password that is not her login password.
+# shellcheck disable=SC2086 # $FAST: several words
 printf '%s\n' "alice-Former-login-pw" |
 	keyturnctl enroll ecryptfs --user alice --stdin $FAST > "$KT_TMP/enroll.a" 2>&1
 check_eq "keyturnctl enroll ecryptfs: alice, a password not her login's" \
@@ -238,6 +248,7 @@ check "carol's wrapped file is there to tamper with" test -s "$W"
 cp -p "$W" "$KT_TMP/wrapped.good"
 # flip one byte of the ciphertext (offset 70), keeping owner and mode
 b=$(dd if="$W" bs=1 skip=70 count=1 2>/dev/null | od -An -tu1 | tr -d ' ')
+# shellcheck disable=SC2059 # the byte as an octal escape
 printf "$(printf '\\%03o' $(((b + 1) % 256)))" |
 	dd of="$W" bs=1 seek=70 count=1 conv=notrunc 2>/dev/null
 check "the wrapped file was changed" sh -c "! cmp -s $W $KT_TMP/wrapped.good"
