@@ -146,9 +146,15 @@ if ! flock "$BUILD/.make.lock" make -s -C "$REPO" ${KT_VM_MAKEFLAGS:-} all \
 	KT_BUILT=0
 	KT_BUILD_MSG="make failed (see tests/vm/build/make.log)"
 fi
-cc -O2 -g -std=gnu11 -Wall -Wextra -Werror -D_FORTIFY_SOURCE=2 \
-	-o "$WORK/kt-login" "$HERE/kt-login.c" -lpam ||
-	die "cannot build tests/vm/kt-login.c"
+# Every tests/vm/kt-*.c is a small real PAM application of the tests.
+TEST_APPS=""
+for src in "$HERE"/kt-*.c; do
+	app=$(basename "$src" .c)
+	cc -O2 -g -std=gnu11 -Wall -Wextra -Werror -D_FORTIFY_SOURCE=2 \
+		-o "$WORK/$app" "$src" -lpam ||
+		die "cannot build tests/vm/$app.c"
+	TEST_APPS="$TEST_APPS $app"
+done
 cp "$WORK/kt-login" "$BUILD/kt-login.$$" && mv -f "$BUILD/kt-login.$$" "$BUILD/kt-login"
 
 # ---- initramfs -----------------------------------------------------------
@@ -221,8 +227,10 @@ done
 for m in unix keyinit permit deny env succeed_if exec warn ecryptfs; do
 	put_opt "$ARCH_LIB/security/pam_$m.so"
 done
-put "$WORK/kt-login" /usr/bin/kt-login
-put_libs "$WORK/kt-login"
+for app in $TEST_APPS; do
+	put "$WORK/$app" "/usr/bin/$app"
+	put_libs "$WORK/$app"
+done
 
 # keyturn at its real paths
 KT_INSTALLED=0
@@ -300,6 +308,8 @@ shadow: files
 hosts: files
 EOF
 echo "127.0.0.1 localhost kt-vm" > "$ROOT/etc/hosts"
+# libecryptfs finds sysfs through /etc/mtab.
+ln -sf /proc/self/mounts "$ROOT/etc/mtab"
 mkdir -p "$ROOT/etc/pam.d" "$ROOT/etc/security"
 cat > "$ROOT/etc/pam.d/other" <<'EOF'
 auth required pam_deny.so
