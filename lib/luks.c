@@ -131,6 +131,14 @@ static int find_token(struct crypt_device *cd, const char *key_desc,
 	if (found.token < 0)
 		return -ENOENT;
 	found.keyslot = token_first_keyslot(cd, found.token);
+	if (found.keyslot >= 0) {
+		struct crypt_pbkdf_type pbkdf = { 0 };
+
+		if (crypt_keyslot_get_pbkdf(cd, found.keyslot, &pbkdf) == 0) {
+			found.memory_kib = pbkdf.max_memory_kb;
+			found.threads = pbkdf.parallel_threads;
+		}
+	}
 	*ret = found;
 	return 0;
 }

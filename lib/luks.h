@@ -16,6 +16,10 @@ void kt_luks_set_log(kt_log_fn fn, void *userdata);
 struct kt_luks_token {
 	int token;   /* token id */
 	int keyslot; /* the keyslot assigned to it, -1 when none */
+	/* That keyslot's KDF cost (0 when not Argon2): what opening it
+	 * takes of memory and CPUs, to bound concurrent unlocks. */
+	uint32_t memory_kib;
+	uint32_t threads;
 };
 
 /*
