@@ -43,7 +43,7 @@ max_len() {
 }
 
 skip_all() {
-	echo "SKIP: fuzz: $1"
+	echo "SKIP: fuzz: $*"
 	exit 77
 }
 
@@ -57,7 +57,7 @@ printf '%s\n' '#include <stddef.h>' '#include <stdint.h>' \
 "$FUZZ_CC" -fsanitize=fuzzer,address,undefined -o "$probe/p" "$probe/p.c" \
 	>"$probe/log" 2>&1 ||
 	skip_all "$FUZZ_CC cannot build a libFuzzer target with ASan+UBSan:" \
-		"$(head -n 1 "$probe/log")"
+		"$(grep -m 1 . "$probe/log")"
 
 echo "== fuzz ($mode)"
 if ! $MAKE --no-print-directory fuzz-build FUZZ_CC="$FUZZ_CC" \
