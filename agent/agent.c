@@ -13,6 +13,7 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -89,8 +90,8 @@ static void send_report(struct agent *a, int fd, const struct kt_report *r)
 	send_line(fd, line);
 }
 
-static int volume_open(struct agent *a, const struct kt_volume *v,
-		       struct kt_report *r)
+int volume_open(struct agent *a, const struct kt_volume *v,
+		struct kt_report *r)
 {
 	switch (v->type) {
 	case KT_VOLUME_LUKS2:
@@ -125,28 +126,33 @@ static void drop_passphrase(struct agent *a)
  * what is open), reporting to fd, then drops the passphrase key. */
 static void open_all(struct agent *a, int fd)
 {
+	_cleanup_free_ struct kt_report *reports = NULL;
 	_cleanup_close_ int lock = -1;
 
+	reports = calloc(a->n_volumes ? a->n_volumes : 1, sizeof(*reports));
 	lock = kt_session_lock(a->user->uid);
 	if (lock < 0)
 		agent_log(LOG_ERR, "Failed to lock the volumes of %s: %s",
 			  a->user->name, strerror(-lock));
+	if (lock >= 0 && reports)
+		unlock_volumes(a, reports);
 
 	for (size_t i = 0; i < a->n_volumes; i++) {
 		struct kt_report rep = { 0 };
 
-		snprintf(rep.volume, sizeof(rep.volume), "%s",
-			 a->volumes[i].name);
-		if (lock < 0)
-			report_set(&rep, KT_REPORT_FAILED, lock,
+		if (lock >= 0 && reports) {
+			rep = reports[i];
+		} else {
+			snprintf(rep.volume, sizeof(rep.volume), "%s",
+				 a->volumes[i].name);
+			report_set(&rep, KT_REPORT_FAILED,
+				   lock < 0 ? lock : -ENOMEM,
 				   "could not take the lock of %s",
 				   a->user->name);
-		else
-			(void)volume_open(a, &a->volumes[i], &rep);
+		}
 		send_report(a, fd, &rep);
 	}
-	/* The passphrase has done its work: it must not be readable by
-	 * anything the session starts. */
+	/* The passphrase has done its work. */
 	drop_passphrase(a);
 }
 
@@ -243,11 +249,7 @@ static void control_serve(struct agent *a, int fd)
 	}
 	/* In the agent's own keyring: no process of the session possesses
 	 * it, and libcryptsetup's token finds it there. */
-	r = kt_keyring_add_private(a->key_desc, pass->data, pass->len,
-				   &a->passphrase_key);
-	if (r < 0) {
-		agent_log(LOG_ERR, "Failed to add the passphrase key: %s",
-			  strerror(-r));
+	if (agent_set_passphrase(a, pass) < 0) {
 		send_line(fd, "error could not add the key");
 		return;
 	}
@@ -454,13 +456,7 @@ int main(int argc, char **argv)
 		agent_log(LOG_ERR, "Failed to join the sessions of %s: %s",
 			  a.user->name, strerror(-a.sessions_fd));
 
-	r = kt_keyring_find(a.key_desc, &a.passphrase_key);
-	if (r < 0) {
-		a.passphrase_key = 0;
-		if (r != -ENOKEY)
-			agent_log(LOG_WARNING, "Failed to look up key %s: %s",
-				  a.key_desc, strerror(-r));
-	}
+	(void)agent_take_passphrase(&a);
 	open_all(&a, a.sock);
 	send_line(a.sock, "done");
 

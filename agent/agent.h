@@ -4,10 +4,12 @@
 
 #include <keyutils.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "config.h"
 #include "keyring.h"
 #include "protocol.h"
+#include "secret.h"
 #include "user.h"
 
 /* One agent: one login session of one user. */
@@ -41,6 +43,28 @@ int rekey_main(int argc, char **argv);
 /* Sets a report: status, positive errno (0 for none), message. */
 void report_set(struct kt_report *r, enum kt_report_status status, int error,
 		const char *fmt, ...) _printf_(4, 5);
+
+/*
+ * Takes the passphrase key out of the login's session keyring (it is
+ * dropped there at once), moves the agent into a session keyring of its
+ * own, and puts the passphrase there, where only the agent and its
+ * children possess it.
+ */
+int agent_take_passphrase(struct agent *a);
+/* Replaces the passphrase key in the agent's own keyring. */
+int agent_set_passphrase(struct agent *a, const struct kt_secret *pass);
+
+/* Opens one volume with the backend of its type. */
+int volume_open(struct agent *a, const struct kt_volume *v,
+		struct kt_report *r);
+
+/* Opens every volume, concurrently as memory and CPUs allow; one
+ * report per volume, in the order of a->volumes. */
+void unlock_volumes(struct agent *a, struct kt_report *reports);
+
+/* The Argon2 cost of unwrapping v's wrapped file (0 when unreadable). */
+void ecryptfs_volume_cost(struct agent *a, const struct kt_volume *v,
+			  uint32_t *ret_memory_kib, uint32_t *ret_threads);
 
 /* Per backend. open: unlock and mount (or reuse); close: unmount and
  * lock. Both fill the report and return 0 or -errno. */

@@ -61,14 +61,46 @@ static const char *unwrap_error(int r)
 	}
 }
 
+/* Reads v's wrapped file through its checked directory. */
+static int read_wrapped(struct agent *a, const struct kt_volume *v,
+			uint8_t **ret_buf, size_t *ret_len)
+{
+	_cleanup_free_ char *dir_copy = NULL, *name_copy = NULL;
+	_cleanup_close_ int dir = -1;
+
+	dir_copy = strdup(v->wrapped);
+	name_copy = strdup(v->wrapped);
+	if (!dir_copy || !name_copy)
+		return -ENOMEM;
+	dir = kt_dir_open_checked(dirname(dir_copy), a->user->uid);
+	if (dir < 0)
+		return dir;
+	return kt_wrapped_read_at(dir, basename(name_copy), a->user->uid,
+				  ret_buf, ret_len);
+}
+
+void ecryptfs_volume_cost(struct agent *a, const struct kt_volume *v,
+			  uint32_t *ret_memory_kib, uint32_t *ret_threads)
+{
+	_cleanup_free_ uint8_t *buf = NULL;
+	struct kt_wrapped_header h;
+	size_t len = 0;
+
+	*ret_memory_kib = 0;
+	*ret_threads = 1;
+	if (read_wrapped(a, v, &buf, &len) < 0 ||
+	    kt_wrapped_parse(buf, len, &h) < 0)
+		return;
+	*ret_memory_kib = h.params.m_cost_kib;
+	*ret_threads = h.params.parallelism;
+}
+
 /* The mount passphrase, from the wrapped file and the login passphrase. */
 static int unwrap(struct agent *a, const struct kt_volume *v,
 		  struct kt_secret **ret, struct kt_report *r)
 {
 	_cleanup_secret_ struct kt_secret *login = NULL;
-	_cleanup_free_ char *dir_copy = NULL, *name_copy = NULL;
 	_cleanup_free_ uint8_t *buf = NULL;
-	_cleanup_close_ int dir = -1;
 	size_t len = 0;
 	int k;
 
@@ -79,18 +111,7 @@ static int unwrap(struct agent *a, const struct kt_volume *v,
 			   strerror(-k));
 		return k;
 	}
-	dir_copy = strdup(v->wrapped);
-	name_copy = strdup(v->wrapped);
-	if (!dir_copy || !name_copy) {
-		report_set(r, KT_REPORT_FAILED, ENOMEM, "out of memory");
-		return -ENOMEM;
-	}
-	dir = kt_dir_open_checked(dirname(dir_copy), a->user->uid);
-	if (dir >= 0)
-		k = kt_wrapped_read_at(dir, basename(name_copy), a->user->uid,
-				       &buf, &len);
-	else
-		k = dir;
+	k = read_wrapped(a, v, &buf, &len);
 	if (k < 0) {
 		report_set(r, KT_REPORT_FAILED, k, "wrapped file %s refused: %s",
 			   v->wrapped, unwrap_error(k));
@@ -105,7 +126,7 @@ static int unwrap(struct agent *a, const struct kt_volume *v,
 	return 0;
 }
 
-/* Adds one auth token to the agent's own process keyring: the kernel
+/* Adds one auth token to the agent's own session keyring: the kernel
  * finds it there at mount time, and no process of the user's session
  * possesses it. */
 static int add_token(struct agent *a, const struct kt_volume *v,
@@ -116,7 +137,7 @@ static int add_token(struct agent *a, const struct kt_volume *v,
 
 	if (a->n_auth_keys >= ELEMENTSOF(a->auth_keys))
 		return -ENOSPC;
-	k = kt_keyring_add_private(sig, payload->data, payload->len, &key);
+	k = kt_keyring_add_blob(sig, payload->data, payload->len, &key);
 	if (k < 0)
 		return k;
 	a->auth_keys[a->n_auth_keys].key = key;

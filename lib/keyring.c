@@ -286,31 +286,3 @@ int kt_keyring_drop(key_serial_t key)
 	}
 	return ret;
 }
-
-int kt_keyring_add_private(const char *desc, const void *payload, size_t len,
-			   key_serial_t *ret)
-{
-	key_serial_t key;
-	long r;
-
-	if (!desc || !payload || len == 0 || !ret)
-		return -EINVAL;
-	key = RETRY_EINTR(add_key("user", desc, payload, len,
-				  KEY_SPEC_PROCESS_KEYRING));
-	if (key < 0)
-		return kt_negerrno();
-	r = RETRY_EINTR(keyctl_chown(key, 0, 0));
-	if (r >= 0)
-		r = RETRY_EINTR(keyctl_setperm(key, KEY_POS_VIEW |
-						    KEY_POS_READ |
-						    KEY_POS_SEARCH |
-						    KEY_POS_SETATTR));
-	if (r < 0) {
-		r = kt_negerrno();
-		(void)keyctl_revoke(key);
-		(void)keyctl_unlink(key, KEY_SPEC_PROCESS_KEYRING);
-		return (int)r;
-	}
-	*ret = key;
-	return 0;
-}

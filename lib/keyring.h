@@ -55,14 +55,4 @@ int kt_keyring_drop(key_serial_t key);
 int kt_keyring_add_blob(const char *desc, const void *payload, size_t len,
 			key_serial_t *ret) _wur_;
 
-/*
- * Adds a "user" key to the calling process's own keyring (not @s, which
- * every process of the login session possesses), owned by root, with
- * possessor view+read+search+setattr only: the kernel (eCryptfs at mount
- * time) and libcryptsetup's token in this process find it, but no
- * process of the user's session possesses it.
- */
-int kt_keyring_add_private(const char *desc, const void *payload, size_t len,
-			   key_serial_t *ret) _wur_;
-
 #endif

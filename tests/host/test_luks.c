@@ -108,7 +108,8 @@ static int active_tokens(const char *image)
 static void test_enroll_then_verify(void **state)
 {
 	const char *passes[] = { "first passphrase" };
-	struct kt_luks_token tok = { -7, -7 }, found = { -7, -7 };
+	struct kt_luks_token tok = { .token = -7, .keyslot = -7 },
+			     found = { .token = -7, .keyslot = -7 };
 	char image[256];
 	key_serial_t k;
 
@@ -179,7 +180,7 @@ static void test_other_description(void **state)
 static void test_enroll_twice(void **state)
 {
 	const char *passes[] = { "first passphrase" };
-	struct kt_luks_token tok, again = { -7, -7 };
+	struct kt_luks_token tok, again = { .token = -7, .keyslot = -7 };
 	char image[256];
 
 	make_image(image, passes, 1);
