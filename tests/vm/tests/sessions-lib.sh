@@ -1,0 +1,225 @@
+# Helpers of the session tests (40-, 41-, 42-*.sh), sourced after lib.sh.
+# Each user of SES_USERS gets a small LUKS2 volume on a loop device,
+# enrolled with keyturnctl for their login password, mounted on
+# /home/USER/vault as the device-mapper device ses-USER.
+
+SVC=kt-test
+SES_DIR=/tmp/kt-ses
+SES_VOLPW="ses-Volume-pw"
+# Cheap Argon2id (software emulation): 4 iterations, 32 MiB.
+SES_ENROLL="--pbkdf-memory 32768 --pbkdf-iterations 4"
+
+now() { uptime_s; }
+since() { awk -v a="$1" -v b="$(uptime_s)" 'BEGIN { printf "%.2f", b - a }'; }
+# le A B: A <= B (decimals)
+le() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a <= b) }'; }
+logged() { syslog_since "$1" | grep -E "$2"; }
+as_user() { su -s /bin/sh "$1" -c "$2"; }
+
+installed() {
+	for _f in /lib/x86_64-linux-gnu/security/pam_keyturn.so \
+		/usr/libexec/keyturn/keyturn-agent /usr/sbin/keyturnctl; do
+		if [ ! -e "$_f" ]; then
+			not_ok "keyturn installed in the image: $_f missing (${KT_BUILD_MSG:-})"
+			return 1
+		fi
+	done
+}
+
+# ---- processes ------------------------------------------------------------------
+# live keyturn-agent processes (zombies do not count), or those of USER
+agents() {
+	for _p in /proc/[0-9]*; do
+		[ "$(cat "$_p/comm" 2>/dev/null)" = keyturn-agent ] || continue
+		_st=$(awk '{ print $3 }' "$_p/stat" 2>/dev/null)
+		[ "$_st" = Z ] || [ -z "$_st" ] && continue
+		if [ -n "${1:-}" ]; then
+			case " $(tr '\0' ' ' < "$_p/cmdline" 2>/dev/null)" in
+			*" --user $1 "*) ;;
+			*) continue ;;
+			esac
+		fi
+		echo "${_p#/proc/}"
+	done
+}
+no_agents() { [ -z "$(agents "${1:-}")" ]; }
+agents_are() { [ "$(agents "$1" | tr '\n' ' ')" = "$2" ]; }
+# root's number of keys and keyrings (/proc/key-users counts also those
+# root cannot view in /proc/keys)
+root_keys() { awk '$1 == "0:" { split($3, a, "/"); print a[1] }' /proc/key-users; }
+root_keys_le() { [ "$(root_keys)" -le "$1" ]; }
+
+# ---- volumes ----------------------------------------------------------------------
+mnt_of() { echo "/home/$1/vault"; }
+dm_of() { echo "ses-$1"; }
+# open USER: dm device active and mounted; locked USER: neither
+vol_open() { dm_exists "ses-$1" && is_mounted "/home/$1/vault"; }
+vol_locked() { dm_gone "ses-$1" && not_mounted "/home/$1/vault"; }
+vol_state() { # a word for diagnostics
+	if vol_open "$1"; then echo open
+	elif vol_locked "$1"; then echo locked
+	elif is_mounted "/home/$1/vault"; then echo "mounted-without-dm"
+	else echo "dm-active-not-mounted"
+	fi
+}
+
+# The passwords of /kt/tests/users, whatever an earlier test changed.
+ses_reset_passwords() {
+	for _u in "$@"; do
+		_h=$(printf '%s\n' "$(pw_of "$_u")" | cryptpw -m sha512) || return 1
+		case $_h in '$6$'*) ;; *) return 1 ;; esac
+		awk -F: -v u="$_u" -v h="$_h" 'BEGIN { OFS = ":" }
+			$1 == u { $2 = h } { print }' /etc/shadow > /etc/shadow.kt &&
+			cat /etc/shadow.kt > /etc/shadow && rm -f /etc/shadow.kt
+	done
+}
+
+# ses_setup USER...: one LUKS2 image made once (ext4 inside, root 1777, a
+# file "held" in it), copied per user with a new UUID, attached to a loop
+# device and enrolled for the user's login password.
+ses_setup() {
+	SES_USERS="$*"
+	id dave >/dev/null 2>&1 || {
+		not_ok "users dave and erin exist (tests/vm/tests/users)"
+		return 1
+	}
+	ses_reset_passwords "$@" ||
+		{ not_ok "reset the users' passwords"; return 1; }
+	mkdir -p "$SES_DIR"
+	_tpl=$SES_DIR/template.img
+	rm -f "$_tpl"
+	dd if=/dev/zero of="$_tpl" bs=1M count=0 seek=12 2>/dev/null
+	# shellcheck disable=SC2086
+	printf '%s' "$SES_VOLPW" | cryptsetup luksFormat -q --type luks2 \
+		$KT_PBKDF --luks2-metadata-size 16k --luks2-keyslots-size 2m \
+		--key-file=- "$_tpl" > "$KT_TMP/setup" 2>&1 &&
+	printf '%s' "$SES_VOLPW" |
+		cryptsetup open --key-file=- "$_tpl" ses-template \
+		>> "$KT_TMP/setup" 2>&1 &&
+	/sbin/mke2fs -q -t ext4 -F /dev/mapper/ses-template \
+		>> "$KT_TMP/setup" 2>&1 &&
+	mkdir -p /mnt/ses-template &&
+	mount /dev/mapper/ses-template /mnt/ses-template &&
+	chmod 1777 /mnt/ses-template &&
+	echo "held open at logout" > /mnt/ses-template/held &&
+	chmod 0644 /mnt/ses-template/held &&
+	umount /mnt/ses-template &&
+	cryptsetup close ses-template || {
+		not_ok "the template LUKS2 volume made"
+		diag_file "$KT_TMP/setup"
+		return 1
+	}
+	for _u in "$@"; do
+		_img=$SES_DIR/$_u.img
+		cp "$_tpl" "$_img" &&
+		cryptsetup luksUUID -q --uuid "$(cat /proc/sys/kernel/random/uuid)" \
+			"$_img" &&
+		_loop=$(losetup -f) && losetup "$_loop" "$_img" &&
+		echo "$_loop" > "$SES_DIR/$_u.loop" || {
+			not_ok "$_u's volume attached"
+			return 1
+		}
+		# shellcheck disable=SC2086
+		printf '%s\n%s\n' "$SES_VOLPW" "$(pw_of "$_u")" |
+			keyturnctl enroll luks "$_loop" --user "$_u" --stdin \
+			$SES_ENROLL > "$KT_TMP/enroll" 2>&1 || {
+			not_ok "keyturnctl enroll luks: $_u"
+			diag_file "$KT_TMP/enroll"
+			return 1
+		}
+		mkdir -p "/home/$_u/vault"
+		chown "$_u:$_u" "/home/$_u/vault"
+		chmod 0700 "/home/$_u/vault"
+	done
+	rm -f "$_tpl"
+	ses_conf
+}
+
+# ses_conf [DEFAULTS-LINE...]: writes keyturn.conf, one volume per user of
+# SES_USERS; $SES_EXTRA_<user> holds extra lines for that user's volume
+ses_conf() {
+	{
+		echo "[defaults]"
+		for _l in "$@"; do echo "$_l"; done
+		for _u in $SES_USERS; do
+			echo
+			echo "[volume ses-$_u]"
+			echo "user = $_u"
+			echo "type = luks2"
+			echo "device = $(cat "$SES_DIR/$_u.loop")"
+			echo "name = ses-%u"
+			echo "mountpoint = /home/%u/vault"
+			eval "_x=\${SES_EXTRA_$_u:-}"
+			[ -n "$_x" ] && printf '%s\n' "$_x"
+		done
+	} > /etc/security/keyturn.conf
+	chown root:root /etc/security/keyturn.conf
+	chmod 0644 /etc/security/keyturn.conf
+}
+
+ses_cleanup() {
+	for _u in $SES_USERS; do
+		is_mounted "/home/$_u/vault" && umount -l "/home/$_u/vault"
+		dm_exists "ses-$_u" && cryptsetup close "ses-$_u"
+		[ -e "$SES_DIR/$_u.loop" ] && losetup -d "$(cat "$SES_DIR/$_u.loop")"
+	done 2>/dev/null
+	rm -rf "$SES_DIR" /etc/security/keyturn.conf
+}
+
+# ---- logins ---------------------------------------------------------------------
+# start_login [-n] SERVICE USER PASSWORD TAG: a login in the background that
+# holds its session until end_session TAG; returns at once. $TAG.in appears
+# when the session's command runs (the uptime in it); START_PID is
+# kt-login's pid.
+start_login() {
+	_nopw=""
+	[ "$1" = -n ] && { _nopw=-n; shift; }
+	_t=$KT_TMP/$4
+	rm -f "$_t.in" "$_t.release" "$_t.err"
+	# shellcheck disable=SC2086
+	printf '%s\n' "$3" | kt-login -s "$1" $_nopw "$2" -- /bin/sh -c \
+		"cut -d' ' -f1 /proc/uptime > $_t.in; while [ ! -e $_t.release ]; do sleep 0.1; done" \
+		2> "$_t.err" &
+	START_PID=$!
+	echo "$START_PID" > "$_t.pid"
+}
+# login_wait TAG: waits for kt-login (started by this shell, not in a $()
+# subshell), its exit status in RC
+login_wait() {
+	wait "$(cat "$KT_TMP/$1.pid")"
+	RC=$?
+}
+session_in() { [ -e "$KT_TMP/$1.in" ]; }
+# the session's start, in uptime seconds
+session_t() { cat "$KT_TMP/$1.in"; }
+ended() {
+	_s=$(awk '{ print $3 }' "/proc/$(cat "$KT_TMP/$1.pid")/stat" 2>/dev/null)
+	[ -z "$_s" ] || [ "$_s" = Z ]
+}
+in_or_ended() { session_in "$1" || ended "$1"; }
+# end_session TAG: releases the session, waits for kt-login: status in RC
+end_session() {
+	touch "$KT_TMP/$1.release"
+	login_wait "$1"
+}
+
+# ---- subshells run in parallel ------------------------------------------------
+# Their output goes to a file; replay FILE turns it into our ok/not ok.
+sub_init() { # NAME: check() and friends with their own scratch file
+	_sub=$1
+	check() {
+		_d=$1; shift
+		if "$@" > "$KT_TMP/out.$_sub" 2>&1; then ok "$_d"
+		else _rc=$?; not_ok "$_d"; diag "failed (exit $_rc): $*"
+			diag_file "$KT_TMP/out.$_sub"
+		fi
+	}
+}
+replay() {
+	while IFS= read -r _line; do
+		case $_line in
+		"not ok - "*) not_ok "${_line#not ok - }" ;;
+		*) echo "$_line" ;;
+		esac
+	done < "$1"
+}
