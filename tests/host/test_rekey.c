@@ -274,7 +274,7 @@ static void assert_rekeyed(const char *image, const char *new_pass,
 
 static void test_rekey_old_to_new(void **state)
 {
-	struct kt_luks_token tok = { -7, -7 };
+	struct kt_luks_token tok = { .token = -7, .keyslot = -7 };
 	char image[256];
 
 	new_image(image);
@@ -309,7 +309,7 @@ static void test_rekey_keeps_cost(void **state)
 
 static void test_rekey_wrong_old(void **state)
 {
-	struct kt_luks_token tok = { -7, -7 };
+	struct kt_luks_token tok = { .token = -7, .keyslot = -7 };
 	char image[256];
 	unsigned before;
 
