@@ -6,6 +6,8 @@
 #   tests/vm/run.sh check [NN...]   run tests/vm/tests/NN-*.sh (all by default)
 #   tests/vm/run.sh demo            narrated login/logout of a LUKS2 volume
 #   tests/vm/run.sh shell           interactive root shell in the VM
+#   tests/vm/run.sh bench           tests/bench/run-guest.sh instead of the
+#                                   demo (make bench; tests/bench/run.sh)
 #
 # Exit: 0 all passed, 1 something failed, 77 qemu or the kernel missing.
 # Knobs (environment): KT_VM_TIMEOUT (s, whole VM, default 300),
@@ -29,8 +31,8 @@ MODULES="ecb xts af_alg algif_skcipher algif_hash sha512_generic crc32c_generic
 crc16 mbcache jbd2 ext4 dm-mod dm-crypt ecryptfs loop"
 
 case $MODE in
-check|demo|shell) ;;
-*) echo "usage: $0 check [NN...]|demo|shell" >&2; exit 2 ;;
+check|demo|shell|bench) ;;
+*) echo "usage: $0 check [NN...]|demo|shell|bench" >&2; exit 2 ;;
 esac
 
 say() { echo "# vm: $*"; }
@@ -344,6 +346,15 @@ EOF
 mkdir -p "$ROOT/kt"
 cp -r "$HERE/tests" "$ROOT/kt/tests"
 cp "$HERE/demo.sh" "$ROOT/kt/demo.sh"
+# bench: tests/bench (with what its run.sh built) in /bench, its guest
+# script run by init's demo mode in place of the demo
+GUEST_MODE=$MODE
+if [ "$MODE" = bench ]; then
+	cp -r "$REPO/tests/bench" "$ROOT/bench"
+	cp "$REPO/tests/bench/run-guest.sh" "$ROOT/kt/demo.sh"
+	chmod -R a+rX "$ROOT/bench"
+	GUEST_MODE=demo
+fi
 cp "$HERE/init" "$ROOT/init"
 chmod 0755 "$ROOT/init" "$ROOT/kt" "$ROOT/kt/tests"
 chmod -R a+rX "$ROOT/kt"
@@ -353,7 +364,7 @@ chmod -R a+rX "$ROOT/kt"
 say "initramfs $(du -h "$INITRD" | cut -f1), kernel $KVER, built in $(elapsed) s"
 
 # ---- boot --------------------------------------------------------------
-APPEND="console=ttyS0 quiet panic=-1 kt.mode=$MODE"
+APPEND="console=ttyS0 quiet panic=-1 kt.mode=$GUEST_MODE"
 [ -n "$ONLY" ] && APPEND="$APPEND kt.only=${ONLY// /,}"
 ACCEL=(-accel "tcg,thread=multi" -cpu max)
 if [ -w /dev/kvm ] && [ -z "${KT_VM_NO_KVM:-}" ] &&
