@@ -1,13 +1,11 @@
 # Helpers of the session tests (40-, 41-, 42-*.sh), sourced after lib.sh.
-# Each user of SES_USERS gets a small LUKS2 volume on a loop device,
-# enrolled with keyturnctl for their login password, mounted on
-# /home/USER/vault as the device-mapper device ses-USER.
+# Each user of SES_USERS gets a small LUKS2 volume on a loop device, with a
+# luks2-keyring token for their login password (Argon2id, 4 iterations,
+# 32 MiB: software emulation), mounted on /home/USER/vault as the
+# device-mapper device ses-USER.
 
 SVC=kt-test
 SES_DIR=/tmp/kt-ses
-SES_VOLPW="ses-Volume-pw"
-# Cheap Argon2id (software emulation): 4 iterations, 32 MiB.
-SES_ENROLL="--pbkdf-memory 32768 --pbkdf-iterations 4"
 
 now() { uptime_s; }
 since() { awk -v a="$1" -v b="$(uptime_s)" 'BEGIN { printf "%.2f", b - a }'; }
@@ -29,8 +27,8 @@ installed() {
 # ---- processes ------------------------------------------------------------------
 # live keyturn-agent processes (zombies do not count), or those of USER
 agents() {
-	for _p in /proc/[0-9]*; do
-		[ "$(cat "$_p/comm" 2>/dev/null)" = keyturn-agent ] || continue
+	for _c in $(grep -lx keyturn-agent /proc/[0-9]*/comm 2>/dev/null); do
+		_p=${_c%/comm}
 		_st=$(awk '{ print $3 }' "$_p/stat" 2>/dev/null)
 		[ "$_st" = Z ] || [ -z "$_st" ] && continue
 		if [ -n "${1:-}" ]; then
@@ -66,7 +64,7 @@ vol_state() { # a word for diagnostics
 # The passwords of /kt/tests/users, whatever an earlier test changed.
 ses_reset_passwords() {
 	for _u in "$@"; do
-		_h=$(printf '%s\n' "$(pw_of "$_u")" | cryptpw -m sha512) || return 1
+		_h=$(printf '%s\n' "$(pw_of "$_u")" | mkpasswd -m sha512 -s) || return 1
 		case $_h in '$6$'*) ;; *) return 1 ;; esac
 		awk -F: -v u="$_u" -v h="$_h" 'BEGIN { OFS = ":" }
 			$1 == u { $2 = h } { print }' /etc/shadow > /etc/shadow.kt &&
@@ -74,9 +72,55 @@ ses_reset_passwords() {
 	done
 }
 
-# ses_setup USER...: one LUKS2 image made once (ext4 inside, root 1777, a
-# file "held" in it), copied per user with a new UUID, attached to a loop
-# device and enrolled for the user's login password.
+# ses_template: one LUKS2 image (ext4 inside, its root 1777, a file "held"
+# in it) with a keyslot and a luks2-keyring token keyturn:USER for the login
+# password of each of the 5 users, made once per boot in SES_CACHE (the
+# session tests share it). keyslots are added with the volume key, so each
+# costs one Argon2 run; the volume key is wiped afterwards.
+SES_CACHE=/tmp/kt-ses-cache
+ses_template() {
+	_tpl=$SES_CACHE/template.img
+	[ -e "$SES_CACHE/ok" ] && return 0
+	rm -rf "$SES_CACHE"
+	mkdir -m 0700 -p "$SES_CACHE"
+	_vk=$SES_CACHE/vk
+	head -c 64 /dev/urandom > "$_vk"
+	dd if=/dev/zero of="$_tpl" bs=1M count=0 seek=12 2>/dev/null
+	_slot=0
+	for _u in alice bob carol dave erin; do
+		if [ "$_slot" = 0 ]; then
+			# shellcheck disable=SC2086
+			printf '%s' "$(pw_of "$_u")" |
+				cryptsetup luksFormat -q --type luks2 $KT_PBKDF \
+				--luks2-metadata-size 16k \
+				--luks2-keyslots-size 2m --key-slot 0 \
+				--volume-key-file "$_vk" --key-file=- "$_tpl"
+		else
+			# shellcheck disable=SC2086
+			printf '%s' "$(pw_of "$_u")" |
+				cryptsetup luksAddKey -q $KT_PBKDF \
+				--key-slot "$_slot" --volume-key-file "$_vk" \
+				"$_tpl" -
+		fi || return 1
+		cryptsetup token add --key-description "keyturn:$_u" \
+			--key-slot "$_slot" "$_tpl" || return 1
+		_slot=$((_slot + 1))
+	done
+	cryptsetup open --volume-key-file "$_vk" "$_tpl" ses-template &&
+	/sbin/mke2fs -q -t ext4 -F /dev/mapper/ses-template &&
+	mkdir -p /mnt/ses-template &&
+	mount /dev/mapper/ses-template /mnt/ses-template &&
+	chmod 1777 /mnt/ses-template &&
+	echo "held open at logout" > /mnt/ses-template/held &&
+	chmod 0644 /mnt/ses-template/held &&
+	umount /mnt/ses-template &&
+	cryptsetup close ses-template || return 1
+	rm -f "$_vk"
+	touch "$SES_CACHE/ok"
+}
+
+# ses_setup USER...: each user's copy of the template, with a UUID of its
+# own, on a loop device, in keyturn.conf
 ses_setup() {
 	SES_USERS="$*"
 	id dave >/dev/null 2>&1 || {
@@ -85,33 +129,15 @@ ses_setup() {
 	}
 	ses_reset_passwords "$@" ||
 		{ not_ok "reset the users' passwords"; return 1; }
-	mkdir -p "$SES_DIR"
-	_tpl=$SES_DIR/template.img
-	rm -f "$_tpl"
-	dd if=/dev/zero of="$_tpl" bs=1M count=0 seek=12 2>/dev/null
-	# shellcheck disable=SC2086
-	printf '%s' "$SES_VOLPW" | cryptsetup luksFormat -q --type luks2 \
-		$KT_PBKDF --luks2-metadata-size 16k --luks2-keyslots-size 2m \
-		--key-file=- "$_tpl" > "$KT_TMP/setup" 2>&1 &&
-	printf '%s' "$SES_VOLPW" |
-		cryptsetup open --key-file=- "$_tpl" ses-template \
-		>> "$KT_TMP/setup" 2>&1 &&
-	/sbin/mke2fs -q -t ext4 -F /dev/mapper/ses-template \
-		>> "$KT_TMP/setup" 2>&1 &&
-	mkdir -p /mnt/ses-template &&
-	mount /dev/mapper/ses-template /mnt/ses-template &&
-	chmod 1777 /mnt/ses-template &&
-	echo "held open at logout" > /mnt/ses-template/held &&
-	chmod 0644 /mnt/ses-template/held &&
-	umount /mnt/ses-template &&
-	cryptsetup close ses-template || {
+	ses_template > "$KT_TMP/setup" 2>&1 || {
 		not_ok "the template LUKS2 volume made"
 		diag_file "$KT_TMP/setup"
 		return 1
 	}
+	mkdir -p "$SES_DIR"
 	for _u in "$@"; do
 		_img=$SES_DIR/$_u.img
-		cp "$_tpl" "$_img" &&
+		cp "$SES_CACHE/template.img" "$_img" &&
 		cryptsetup luksUUID -q --uuid "$(cat /proc/sys/kernel/random/uuid)" \
 			"$_img" &&
 		_loop=$(losetup -f) && losetup "$_loop" "$_img" &&
@@ -119,19 +145,10 @@ ses_setup() {
 			not_ok "$_u's volume attached"
 			return 1
 		}
-		# shellcheck disable=SC2086
-		printf '%s\n%s\n' "$SES_VOLPW" "$(pw_of "$_u")" |
-			keyturnctl enroll luks "$_loop" --user "$_u" --stdin \
-			$SES_ENROLL > "$KT_TMP/enroll" 2>&1 || {
-			not_ok "keyturnctl enroll luks: $_u"
-			diag_file "$KT_TMP/enroll"
-			return 1
-		}
 		mkdir -p "/home/$_u/vault"
 		chown "$_u:$_u" "/home/$_u/vault"
 		chmod 0700 "/home/$_u/vault"
 	done
-	rm -f "$_tpl"
 	ses_conf
 }
 

@@ -1,0 +1,139 @@
+#!/bin/sh
+# 100 login/logout cycles of 5 users, up to 10 at once, in random order,
+# some with wrong passwords (issue 4). Each session with the right password
+# must find its volume open; at the end every volume is locked, no dm device,
+# no keyturn key, no agent process is left, and no login took longer than
+# the bound (unlock_timeout).
+. /kt/tests/lib.sh
+. /kt/tests/sessions-lib.sh
+
+N=100
+MAXC=10
+BOUND=20
+USERS5="alice bob carol dave erin"
+
+installed || { finish; exit 1; }
+T_FILE=$(now)
+# shellcheck disable=SC2086
+ses_setup $USERS5 || { ses_cleanup; finish; exit 1; }
+ses_conf "unlock_timeout = $BOUND"
+diag "5 volumes ready in $(since "$T_FILE") s"
+keys0=$(root_keys)
+D=$KT_TMP/stress
+mkdir -p "$D"
+chmod 0777 "$D"
+
+rnd() { od -An -N2 -tu2 /dev/urandom | tr -d ' \n'; }
+running() { ls "$D" | grep -c '^run\.'; }
+
+# cycle I USER WRONG HOLD: one login, its session holding HOLD seconds;
+# writes "I USER WRONG RC T0 T-END" to $D/I.res, the session's start to
+# $D/I.t1, and 1 to $D/I.m when the session found its volume open
+cycle() {
+	_pw=$(pw_of "$2")
+	[ "$3" = 1 ] && _pw="wrong-$_pw"
+	_t0=$(now)
+	printf '%s\n' "$_pw" | kt-login -s "$SVC" "$2" -- /bin/sh -c \
+		"cut -d' ' -f1 /proc/uptime > $D/$1.t1
+		if grep -q ' /home/$2/vault ' /proc/mounts &&
+			cat /home/$2/vault/held > /dev/null; then
+			echo 1; else echo 0; fi > $D/$1.m
+		sleep $4" 2> "$D/$1.err"
+	_rc=$?
+	echo "$1 $2 $3 $_rc $_t0 $(now)" > "$D/$1.res"
+	rm -f "$D/run.$1"
+}
+
+mark=$(syslog_mark)
+peak=0
+T0=$(now)
+i=1
+while [ "$i" -le "$N" ]; do
+	while [ "$(running)" -ge "$MAXC" ]; do sleep 0.1; done
+	u=$(echo $USERS5 | cut -d' ' -f $(($(rnd) % 5 + 1)))
+	wrong=0
+	{ [ $(($(rnd) % 8)) = 0 ] || [ "$i" = 50 ]; } && wrong=1
+	touch "$D/run.$i"
+	c=$(running)
+	[ "$c" -gt "$peak" ] && peak=$c
+	cycle "$i" "$u" "$wrong" "0.$(($(rnd) % 10))" &
+	i=$((i + 1))
+	sleep "0.0$(($(rnd) % 10))"
+done
+wait
+TOTAL=$(since "$T0")
+
+# ---- what the cycles saw ------------------------------------------------------
+: > "$D/table"
+for f in "$D"/*.res; do
+	read -r ci cu cw crc ct0 ct2 < "$f"
+	t1=$(cat "$D/$ci.t1" 2>/dev/null || echo -)
+	m=$(cat "$D/$ci.m" 2>/dev/null || echo -)
+	echo "$ci $cu $cw $crc $ct0 $ct2 $t1 $m" >> "$D/table"
+done
+check_eq "all $N cycles ended" "$N" "$(wc -l < "$D/table")"
+# right password: exit 0, session started, volume open in it
+bad_right=$(awk '$3 == 0 && ($4 != 0 || $7 == "-")' "$D/table")
+bad_wrong=$(awk '$3 == 1 && $4 != 10' "$D/table")
+closed=$(awk '$3 == 0 && $8 != 1' "$D/table")
+n_right=$(awk '$3 == 0' "$D/table" | wc -l)
+n_wrong=$(awk '$3 == 1' "$D/table" | wc -l)
+check_eq "right passwords: all $n_right logins went through (exit 0)" "" "$bad_right"
+[ -z "$bad_right" ] || {
+	echo "$bad_right" | head -n 5 | sed 's/^/#   I USER WRONG RC T0 T-END T1 M: /'
+	for ci in $(echo "$bad_right" | awk '{ print $1 }' | head -n 3); do
+		diag_file "$D/$ci.err" 3
+	done
+}
+check_eq "wrong passwords: all $n_wrong logins refused (exit 10)" "" "$bad_wrong"
+check_eq "every session with the right password found its volume open" "" \
+	"$closed"
+[ -z "$closed" ] || echo "$closed" | head -n 5 | sed 's/^/#   /'
+slowest=$(awk '$3 == 0 && $7 != "-" { t = $7 - $5; if (t > m) { m = t; w = $2 " (cycle " $1 ")" } }
+	END { printf "%.2f s, %s", m, w }' "$D/table")
+mean=$(awk '$3 == 0 && $7 != "-" { s += $7 - $5; n++ }
+	END { if (n) printf "%.2f", s / n }' "$D/table")
+slow_s=${slowest%% *}
+check "no login took longer than the bound (unlock_timeout $BOUND s)" \
+	le "$slow_s" "$BOUND"
+refused=$(awk '$3 == 1 { t = $6 - $5; if (t > m) m = t } END { printf "%.2f", m }' \
+	"$D/table")
+opened=$(syslog_since "$mark" | grep -c 'keyturn-agent.*volume ses-.* opened')
+reused=$(syslog_since "$mark" | grep -c 'keyturn-agent.*volume ses-.* reused')
+
+# ---- nothing left ---------------------------------------------------------------
+check "no agent process left" wait_until 10 no_agents
+left_agents=$(agents | tr '\n' ' ')
+all_locked() {
+	for _u in $USERS5; do vol_locked "$_u" || return 1; done
+}
+check "every volume locked (5 users)" all_locked
+for u in $USERS5; do
+	vol_locked "$u" || diag "$u: $(vol_state "$u")"
+done
+left_dm=$(dmsetup ls 2>/dev/null | awk '/^ses-/ { print $1 }' | tr '\n' ' ')
+check_eq "no ses-* dm device left" "" "$left_dm"
+check "no keyturn key in /proc/keys" no_keys_matching 'keyturn:'
+check "root's keys back to $keys0 (/proc/key-users)" \
+	wait_until 10 root_keys_le "$keys0"
+left_socks=$(ls /run/keyturn/*/ 2>/dev/null | grep -c '^agent\.')
+check_eq "no control socket left in /run/keyturn" 0 "$left_socks"
+# flocks on the session files of the users (sessions, lock)
+inos=$(stat -c %i /run/keyturn/*/sessions /run/keyturn/*/lock 2>/dev/null |
+	tr '\n' ' ')
+left_locks=$(awk -v inos=" $inos" '{ n = split($0, f, " ")
+	for (i = 1; i <= n; i++) if (f[i] ~ /^[0-9a-f]+:[0-9a-f]+:[0-9]+$/) {
+		split(f[i], d, ":"); if (index(inos, " " d[3] " ")) c++ } }
+	END { print c + 0 }' /proc/locks)
+check_eq "no flock held on the users' session files" 0 "$left_locks"
+
+diag "100 cycles: $N logins ($n_right right password, $n_wrong wrong), up to $peak at once, 5 users"
+diag "100 cycles: total $TOTAL s; slowest login $slowest; mean login $mean s; bound $BOUND s"
+diag "100 cycles: slowest refused login $refused s (pam_unix's delay)"
+diag "100 cycles: volumes opened $opened times, reused $reused times"
+diag "100 cycles: left over: agents '$left_agents', dm '$left_dm'," \
+	"keys $(root_keys) of $keys0 (root), control sockets $left_socks," \
+	"flocks $left_locks"
+ses_cleanup
+diag "41-sessions-stress: $(since "$T_FILE") s"
+finish
