@@ -131,8 +131,11 @@ clean:
 		$(UNIT_TESTS) $(HOST_TESTS) $(PAM_TESTS)
 	rm -rf tests/vm/build
 
+bench: all
+	tests/bench/run.sh
+
 .PHONY: all tests check check-all check-unit check-pam check-host check-vm \
-	check-man deps demo install clean
+	check-man deps demo install clean bench
 .DELETE_ON_ERROR:
 
 # Fuzzing and sanitized runs (tests/fuzz/fuzz.mk): make fuzz, check-fuzz,
