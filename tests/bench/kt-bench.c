@@ -1,0 +1,478 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * kt-bench: the timing program of keyturn's benchmarks (tests/bench). Every
+ * figure it prints comes from CLOCK_MONOTONIC around real calls.
+ *
+ *   kt-bench pam SERVICE USER N
+ *	N whole PAM cycles (pam_start, authenticate, acct_mgmt, setcred,
+ *	open_session, close_session, setcred DELETE, pam_end) for USER, who
+ *	has no volume. Prints "us=T" per cycle.
+ *
+ *   kt-bench login [-s SERVICE] [-g CGROUP] [-v DMNAME:MOUNTPOINT]... USER
+ *	One login with the password read from stdin: authenticate, account,
+ *	setcred, then open_session timed; checks that every -v volume is
+ *	active and mounted; reads the agents' VmHWM and (after 300 ms of
+ *	idleness) VmRSS from /proc; then close_session timed and the time
+ *	until every -v volume is gone (dm device and mount). Prints one line
+ *	"open_ms=... close_ms=... locked_ms=... opened=K/N agents=A
+ *	hwm_kib=... rss_kib=... cg_peak_kib=...". With KT_BENCH_SMAPS=FILE
+ *	in the environment, the idle agent's /proc/PID/smaps goes to FILE.
+ *
+ *   kt-bench exec [-g CGROUP] [-k DESC] -- COMMAND ARGS...
+ *	Runs COMMAND (stdin passed on) and prints "ms=... maxrss_kib=...
+ *	cg_peak_kib=... rc=...". With -k, first joins a new session keyring
+ *	and adds a user key DESC whose payload is the first line of stdin
+ *	(what pam_keyturn does for the agent), so that a luks2-keyring token
+ *	finds it; the key is revoked afterwards.
+ *
+ * -g CGROUP: a cgroup v2 directory made for this run; the program moves
+ * itself there first (the agent and commands inherit it) and reports its
+ * memory.peak at the end.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <dirent.h>
+#include <keyutils.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <security/pam_appl.h>
+
+#define MAX_VOLS 16
+
+static char password[1024];
+static int have_password;
+
+static double now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static void read_password(void)
+{
+	if (fgets(password, sizeof(password), stdin)) {
+		password[strcspn(password, "\n")] = '\0';
+		have_password = 1;
+	}
+}
+
+static int conv(int n, const struct pam_message **msg,
+		struct pam_response **ret_resp, void *data)
+{
+	struct pam_response *r;
+
+	(void)data;
+	if (n <= 0 || n > PAM_MAX_NUM_MSG)
+		return PAM_CONV_ERR;
+	r = calloc((size_t)n, sizeof(*r));
+	if (!r)
+		return PAM_BUF_ERR;
+	for (int i = 0; i < n; i++) {
+		if (msg[i]->msg_style != PAM_PROMPT_ECHO_OFF)
+			continue;
+		if (!have_password)
+			goto fail;
+		r[i].resp = strdup(password);
+		if (!r[i].resp)
+			goto fail;
+	}
+	*ret_resp = r;
+	return PAM_SUCCESS;
+fail:
+	for (int i = 0; i < n; i++) {
+		if (r[i].resp) {
+			explicit_bzero(r[i].resp, strlen(r[i].resp));
+			free(r[i].resp);
+		}
+	}
+	free(r);
+	return PAM_CONV_ERR;
+}
+
+static int die(const char *what, const char *detail)
+{
+	fprintf(stderr, "kt-bench: %s: %s\n", what, detail);
+	explicit_bzero(password, sizeof(password));
+	return 1;
+}
+
+/* ---- cgroup v2 ---------------------------------------------------------- */
+
+static int cgroup_join(const char *dir)
+{
+	char path[512];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/cgroup.procs", dir);
+	f = fopen(path, "w");
+	if (!f)
+		return -errno;
+	fprintf(f, "%d\n", (int)getpid());
+	return fclose(f) == 0 ? 0 : -errno;
+}
+
+static long cgroup_peak_kib(const char *dir)
+{
+	char path[512];
+	long long v = -1024;
+	FILE *f;
+
+	if (!dir)
+		return -1;
+	snprintf(path, sizeof(path), "%s/memory.peak", dir);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	if (fscanf(f, "%lld", &v) != 1)
+		v = -1024;
+	fclose(f);
+	return (long)(v / 1024);
+}
+
+/* ---- /proc -------------------------------------------------------------- */
+
+/* kB value of FIELD ("VmHWM:") in /proc/PID/status, -1 if none */
+static long status_kib(const char *pid, const char *field)
+{
+	char path[320], line[256];
+	long v = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%s/status", pid);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, field, strlen(field))) {
+			v = strtol(line + strlen(field), NULL, 10);
+			break;
+		}
+	fclose(f);
+	return v;
+}
+
+/* Copies /proc/PID/smaps of the first agent to KT_BENCH_SMAPS, if set:
+ * what its resident memory is made of. */
+static void smaps_copy(const char *pid)
+{
+	const char *out = getenv("KT_BENCH_SMAPS");
+	char path[320], buf[4096];
+	FILE *in, *o;
+	size_t n;
+
+	if (!out || !*out)
+		return;
+	snprintf(path, sizeof(path), "/proc/%s/smaps", pid);
+	in = fopen(path, "r");
+	if (!in)
+		return;
+	o = fopen(out, "w");
+	if (o) {
+		while ((n = fread(buf, 1, sizeof(buf), in)) > 0)
+			fwrite(buf, 1, n, o);
+		fclose(o);
+	}
+	fclose(in);
+}
+
+/* Sums field over the live keyturn-agent processes; returns how many. */
+static int agents_sum(const char *field, long *ret_sum)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *e;
+	int n = 0;
+	long sum = 0;
+
+	if (!d)
+		return 0;
+	while ((e = readdir(d))) {
+		char path[320], comm[64] = "";
+		long v;
+		FILE *f;
+
+		if (e->d_name[0] < '0' || e->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/comm", e->d_name);
+		f = fopen(path, "r");
+		if (!f)
+			continue;
+		if (!fgets(comm, sizeof(comm), f))
+			comm[0] = '\0';
+		fclose(f);
+		comm[strcspn(comm, "\n")] = '\0';
+		if (strcmp(comm, "keyturn-agent"))
+			continue;
+		v = status_kib(e->d_name, field);
+		if (v < 0) /* a zombie has no memory lines */
+			continue;
+		if (!n && !strcmp(field, "VmRSS:"))
+			smaps_copy(e->d_name);
+		sum += v;
+		n++;
+	}
+	closedir(d);
+	*ret_sum = sum;
+	return n;
+}
+
+/* ---- volumes ------------------------------------------------------------ */
+
+struct vol {
+	char dm[128];
+	char mnt[256];
+};
+
+static int dm_active(const struct vol *v)
+{
+	char path[192];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "/dev/mapper/%s", v->dm);
+	return lstat(path, &st) == 0;
+}
+
+static int is_mounted(const struct vol *v)
+{
+	char line[1024], dev[512], mnt[512];
+	int found = 0;
+	FILE *f = fopen("/proc/mounts", "r");
+
+	if (!f)
+		return 0;
+	while (!found && fgets(line, sizeof(line), f))
+		if (sscanf(line, "%511s %511s", dev, mnt) == 2 &&
+		    !strcmp(mnt, v->mnt))
+			found = 1;
+	fclose(f);
+	return found;
+}
+
+static int all_open(const struct vol *v, int n)
+{
+	int k = 0;
+
+	for (int i = 0; i < n; i++)
+		if ((!v[i].dm[0] || dm_active(&v[i])) &&
+		    (!v[i].mnt[0] || is_mounted(&v[i])))
+			k++;
+	return k;
+}
+
+static int all_locked(const struct vol *v, int n)
+{
+	for (int i = 0; i < n; i++)
+		if ((v[i].dm[0] && dm_active(&v[i])) ||
+		    (v[i].mnt[0] && is_mounted(&v[i])))
+			return 0;
+	return 1;
+}
+
+/* ---- modes -------------------------------------------------------------- */
+
+static int pam_cycle(const char *service, const char *user)
+{
+	struct pam_conv pc = { conv, NULL };
+	pam_handle_t *pamh = NULL;
+	int r;
+
+	r = pam_start(service, user, &pc, &pamh);
+	if (r != PAM_SUCCESS)
+		return r;
+	pam_set_item(pamh, PAM_TTY, "kt-bench");
+	r = pam_authenticate(pamh, 0);
+	if (r == PAM_SUCCESS)
+		r = pam_acct_mgmt(pamh, 0);
+	if (r == PAM_SUCCESS)
+		r = pam_setcred(pamh, PAM_ESTABLISH_CRED);
+	if (r == PAM_SUCCESS) {
+		r = pam_open_session(pamh, 0);
+		if (r == PAM_SUCCESS)
+			r = pam_close_session(pamh, 0);
+		(void)pam_setcred(pamh, PAM_DELETE_CRED);
+	}
+	pam_end(pamh, r);
+	return r;
+}
+
+static int mode_pam(int argc, char **argv)
+{
+	long n;
+
+	if (argc != 4)
+		return die("usage", "kt-bench pam SERVICE USER N");
+	n = strtol(argv[3], NULL, 10);
+	for (long i = 0; i < n; i++) {
+		double t0 = now_ms();
+		int r = pam_cycle(argv[1], argv[2]);
+		double t1 = now_ms();
+
+		if (r != PAM_SUCCESS)
+			return die("PAM cycle", pam_strerror(NULL, r));
+		printf("us=%.1f\n", (t1 - t0) * 1e3);
+	}
+	return 0;
+}
+
+static int mode_login(int argc, char **argv)
+{
+	struct pam_conv pc = { conv, NULL };
+	const char *service = "kt-test", *cg = NULL;
+	struct vol vols[MAX_VOLS];
+	pam_handle_t *pamh = NULL;
+	double t0, t1, t2, t3, t4;
+	long hwm = 0, rss = 0, sum;
+	int nv = 0, c, r, opened, agents;
+
+	while ((c = getopt(argc, argv, "+s:g:v:")) != -1) {
+		char *colon;
+
+		switch (c) {
+		case 's': service = optarg; break;
+		case 'g': cg = optarg; break;
+		case 'v':
+			if (nv == MAX_VOLS || !(colon = strchr(optarg, ':')))
+				return die("-v", "DMNAME:MOUNTPOINT");
+			snprintf(vols[nv].dm, sizeof(vols[nv].dm), "%.*s",
+				 (int)(colon - optarg), optarg);
+			snprintf(vols[nv].mnt, sizeof(vols[nv].mnt), "%s",
+				 colon + 1);
+			nv++;
+			break;
+		default:
+			return die("usage", "kt-bench login [-s SERVICE] "
+				   "[-g CGROUP] [-v DM:MNT]... USER");
+		}
+	}
+	if (optind + 1 != argc)
+		return die("usage", "one USER");
+	if (cg && cgroup_join(cg) < 0)
+		return die("cgroup", strerror(errno));
+	read_password();
+
+	r = pam_start(service, argv[optind], &pc, &pamh);
+	if (r != PAM_SUCCESS)
+		return die("pam_start", pam_strerror(NULL, r));
+	r = pam_authenticate(pamh, 0);
+	if (r == PAM_SUCCESS)
+		r = pam_acct_mgmt(pamh, 0);
+	if (r == PAM_SUCCESS)
+		r = pam_setcred(pamh, PAM_ESTABLISH_CRED);
+	explicit_bzero(password, sizeof(password));
+	if (r != PAM_SUCCESS) {
+		pam_end(pamh, r);
+		return die("authentication", pam_strerror(pamh, r));
+	}
+	t0 = now_ms();
+	r = pam_open_session(pamh, 0);
+	t1 = now_ms();
+	if (r != PAM_SUCCESS) {
+		pam_end(pamh, r);
+		return die("open_session", pam_strerror(pamh, r));
+	}
+	opened = all_open(vols, nv);
+	agents = agents_sum("VmHWM:", &sum);
+	if (agents)
+		hwm = sum;
+	/* the agent holding the session, idle */
+	usleep(300 * 1000);
+	if (agents_sum("VmRSS:", &sum))
+		rss = sum;
+
+	t2 = now_ms();
+	r = pam_close_session(pamh, 0);
+	t3 = now_ms();
+	while (!all_locked(vols, nv) && now_ms() - t2 < 60e3)
+		usleep(1000);
+	t4 = now_ms();
+	(void)pam_setcred(pamh, PAM_DELETE_CRED);
+	pam_end(pamh, r);
+	printf("open_ms=%.1f close_ms=%.1f locked_ms=%.1f opened=%d/%d "
+	       "agents=%d hwm_kib=%ld rss_kib=%ld cg_peak_kib=%ld "
+	       "locked=%d\n",
+	       t1 - t0, t3 - t2, t4 - t2, opened, nv, agents, hwm, rss,
+	       cgroup_peak_kib(cg), all_locked(vols, nv));
+	return r == PAM_SUCCESS && opened == nv ? 0 : 1;
+}
+
+static int mode_exec(int argc, char **argv)
+{
+	const char *cg = NULL, *desc = NULL;
+	key_serial_t key = -1;
+	struct rusage ru;
+	double t0, t1;
+	int c, status;
+	pid_t pid;
+
+	while ((c = getopt(argc, argv, "+g:k:")) != -1) {
+		switch (c) {
+		case 'g': cg = optarg; break;
+		case 'k': desc = optarg; break;
+		default:
+			return die("usage", "kt-bench exec [-g CG] [-k DESC] "
+				   "-- COMMAND...");
+		}
+	}
+	if (optind < argc && !strcmp(argv[optind], "--"))
+		optind++;
+	if (optind >= argc)
+		return die("usage", "no COMMAND");
+	if (cg && cgroup_join(cg) < 0)
+		return die("cgroup", strerror(errno));
+	if (desc) {
+		read_password();
+		if (!have_password)
+			return die("-k", "no password on stdin");
+		/* what pam_keyinit + pam_keyturn give the agent */
+		if (keyctl_join_session_keyring(NULL) < 0)
+			return die("session keyring", strerror(errno));
+		key = add_key("user", desc, password, strlen(password),
+			      KEY_SPEC_SESSION_KEYRING);
+		explicit_bzero(password, sizeof(password));
+		if (key < 0)
+			return die("add_key", strerror(errno));
+	}
+
+	t0 = now_ms();
+	pid = fork();
+	if (pid < 0)
+		return die("fork", strerror(errno));
+	if (pid == 0) {
+		execvp(argv[optind], argv + optind);
+		_exit(127);
+	}
+	while (wait4(pid, &status, 0, &ru) < 0)
+		if (errno != EINTR)
+			return die("wait4", strerror(errno));
+	t1 = now_ms();
+	if (key > 0) {
+		(void)keyctl_revoke(key);
+		(void)keyctl_invalidate(key);
+	}
+	printf("ms=%.1f maxrss_kib=%ld cg_peak_kib=%ld rc=%d\n", t1 - t0,
+	       ru.ru_maxrss, cgroup_peak_kib(cg),
+	       WIFEXITED(status) ? WEXITSTATUS(status) : 128);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
+}
+
+int main(int argc, char **argv)
+{
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (argc >= 2 && !strcmp(argv[1], "pam"))
+		return mode_pam(argc - 1, argv + 1);
+	if (argc >= 2 && !strcmp(argv[1], "login"))
+		return mode_login(argc - 1, argv + 1);
+	if (argc >= 2 && !strcmp(argv[1], "exec"))
+		return mode_exec(argc - 1, argv + 1);
+	fprintf(stderr, "usage: kt-bench pam|login|exec ...\n");
+	return 2;
+}

@@ -1,0 +1,402 @@
+#!/bin/sh
+# keyturn benchmarks, the part that runs in the VM (busybox sh), started by
+# tests/vm/run.sh bench through init. Prints raw samples, one per line:
+#   @s ROW VALUE     a sample of ROW (ms, us for pam.*, KiB for mem.*)
+#   @m KEY VALUE...  a fact about the run (kernel, cost, load...)
+#   # ...            progress and diagnostics; "not ok - ..." on failure
+# tests/bench/run.sh turns them into the table. Knobs: /bench/build/params.
+export DM_DISABLE_UDEV=1
+PATH=/usr/sbin:/usr/bin:/sbin:/bin
+RUNS=10 RUNS_SLOTS=10 RUNS_CONC=10 PAM_CYCLES=400 ITER=4 MEM=65536
+SECTIONS="pam luks slots conc ecr" CONC_SETS="1:1,2,4 default:1,2,4"
+[ -r /bench/build/params ] && . /bench/build/params
+KB=/bench/build/kt-bench
+T=/tmp/ktb
+mkdir -p "$T"
+chmod 0755 "$T"
+FAILS=0
+
+say() { echo "# $*"; }
+bad() { echo "not ok - $*"; FAILS=$((FAILS + 1)); }
+meta() { echo "@m $*"; }
+pw_of() { awk -v u="$1" '$1 == u { print $3 }' /kt/tests/users; }
+# sample ROW LINE KEY: the KEY=value of LINE as a sample of ROW
+sample() {
+	_v=$(echo "$2" | tr ' ' '\n' | sed -n "s/^$3=//p")
+	[ -n "$_v" ] && echo "@s $1 $_v"
+}
+up() { cut -d' ' -f1 /proc/uptime; }
+
+APW=$(pw_of alice)
+CPW=$(pw_of carol)
+meta kernel "$(uname -r)"
+meta vm_cpus "$(grep -c ^processor /proc/cpuinfo)"
+meta vm_mem_kib "$(awk '/MemTotal/ { print $2 }' /proc/meminfo)"
+meta cryptsetup "$(cryptsetup --version)"
+T_START=$(up)
+
+# cgroup v2 with the memory controller: peaks of whole logins
+CG=""
+mkdir -p /sys/fs/cgroup
+if mount -t cgroup2 none /sys/fs/cgroup 2>/dev/null &&
+	echo +memory > /sys/fs/cgroup/cgroup.subtree_control 2>/dev/null; then
+	CG=/sys/fs/cgroup
+fi
+newcg() { # prints -g DIR for a fresh cgroup, or nothing
+	[ -n "$CG" ] || return 0
+	_cg=$(mktemp -d "$CG/ktb.XXXXXX" 2>/dev/null) && echo "-g $_cg"
+}
+
+# ---- PAM services ------------------------------------------------------------
+cat > /etc/pam.d/ktb-plain <<'EOF'
+auth required pam_permit.so
+account required pam_permit.so
+session required pam_permit.so
+password required pam_permit.so
+EOF
+cat > /etc/pam.d/ktb-kt <<'EOF'
+auth required pam_permit.so
+auth optional pam_keyturn.so
+account required pam_permit.so
+session required pam_permit.so
+session optional pam_keyturn.so
+password required pam_permit.so
+EOF
+# the login stack of the unlock benchmarks: kt-test of tests/vm/run.sh
+# (pam_unix + pam_keyinit + pam_keyturn)
+
+# ---- volumes -------------------------------------------------------------------
+# mkvol IMAGE PARALLEL SLOTS: LUKS2 image with ext4 (root owned by alice),
+# SLOTS-1 keyslots of other passphrases first, alice's login password in the
+# last one, a luks2-keyring token keyturn:alice bound to it (what keyturnctl
+# enroll luks makes; made with cryptsetup to choose the parallelism).
+# Prints the loop device.
+mkvol() {
+	_img=$1 _par=$2 _slots=$3
+	_pb="--pbkdf argon2id --pbkdf-force-iterations $ITER --pbkdf-memory $MEM"
+	[ "$_par" = default ] || _pb="$_pb --pbkdf-parallel $_par"
+	dd if=/dev/zero of="$_img" bs=1M count=0 seek=24 2>/dev/null
+	_first=$APW
+	[ "$_slots" -gt 1 ] && _first=other-pw-0
+	# a volume key of our own: mke2fs below needs no KDF to open it
+	[ -s "$T/vk" ] || head -c 64 /dev/urandom > "$T/vk"
+	# shellcheck disable=SC2086
+	printf '%s' "$_first" | cryptsetup luksFormat -q --type luks2 \
+		--luks2-keyslots-size 4m --volume-key-file "$T/vk" $_pb \
+		--key-file=- "$_img" || return 1
+	_i=1
+	while [ "$_i" -lt "$_slots" ]; do
+		_new=other-pw-$_i
+		[ "$_i" = $((_slots - 1)) ] && _new=$APW
+		# shellcheck disable=SC2086
+		printf '%s\n%s\n' "$_first" "$_new" |
+			cryptsetup luksAddKey -q $_pb --key-slot "$_i" \
+			"$_img" || return 1
+		_i=$((_i + 1))
+	done
+	cryptsetup token add --key-description keyturn:alice \
+		--key-slot $((_slots - 1)) "$_img" || return 1
+	cryptsetup open --volume-key-file "$T/vk" "$_img" ktbmk || return 1
+	/sbin/mke2fs -q -t ext4 -F -E root_owner=1001:1001 /dev/mapper/ktbmk ||
+		return 1
+	cryptsetup close ktbmk || return 1
+	_l=$(losetup -f) && losetup "$_l" "$_img" && echo "$_l"
+}
+# conf NAME:LOOP...: alice's LUKS2 volumes in keyturn.conf, mounted on
+# /home/alice/NAME, dm names ktb-NAME; bob has one so that the config has
+# other users too
+conf() {
+	{
+		for _v in "$@"; do
+			cat <<EOF
+[volume ${_v%%:*}]
+user = alice
+type = luks2
+device = ${_v#*:}
+name = ktb-${_v%%:*}
+mountpoint = /home/alice/${_v%%:*}
+
+EOF
+		done
+		cat <<'EOF'
+[volume bobs]
+user = bob
+type = luks2
+device = /dev/ktb-no-such-device
+name = ktb-bob
+mountpoint = /home/bob/v
+EOF
+	} > /etc/security/keyturn.conf
+	chmod 0644 /etc/security/keyturn.conf
+	for _v in "$@"; do
+		mkdir -p "/home/alice/${_v%%:*}"
+		chown alice:alice "/home/alice/${_v%%:*}"
+	done
+}
+vflags() { # NAME...: kt-bench login -v arguments
+	for _n in "$@"; do printf ' -v ktb-%s:/home/alice/%s' "$_n" "$_n"; done
+}
+# kt_login ROWPREFIX NAME...: one login of alice through kt-test; samples
+# ROWPREFIX.open, .logout, .hwm, .rss (and .cgpeak)
+kt_login() {
+	_p=$1
+	shift
+	# shellcheck disable=SC2046
+	_o=$(printf '%s\n' "$APW" | $KB login -s kt-test $(newcg) \
+		$(vflags "$@") alice 2>"$T/err")
+	_rc=$?
+	case $_o in
+	*"opened=$#/$#"*"locked=1"*) ;;
+	*) bad "$_p: login of alice with $# volume(s) (exit $_rc): $_o"
+	   sed 's/^/#   /' "$T/err" | tail -n 5
+	   tail -n 8 /var/log/messages | sed 's/^/#   /'
+	   return 1 ;;
+	esac
+	sample "$_p.open" "$_o" open_ms
+	sample "$_p.logout" "$_o" locked_ms
+	sample "$_p.hwm" "$_o" hwm_kib
+	sample "$_p.rss" "$_o" rss_kib
+	[ -n "$CG" ] && sample "$_p.cgpeak" "$_o" cg_peak_kib
+	return 0
+}
+# cs_open ROWPREFIX NAME:LOOP...: what a script does without keyturn: the
+# key in a session keyring, cryptsetup open --token-only and mount, one
+# volume after another; then umount and close (timed as its logout)
+cs_open() {
+	_p=$1
+	shift
+	_cmd=""
+	_close=""
+	for _v in "$@"; do
+		_n=${_v%%:*} _d=${_v#*:}
+		_cmd="$_cmd cryptsetup open --token-only $_d ktb-$_n &&"
+		_cmd="$_cmd mount -t ext4 -o nosuid,nodev /dev/mapper/ktb-$_n /home/alice/$_n &&"
+		_close="umount /home/alice/$_n && cryptsetup close ktb-$_n && $_close"
+	done
+	# shellcheck disable=SC2046
+	_o=$(printf '%s\n' "$APW" | $KB exec $(newcg) -k keyturn:alice -- \
+		sh -c "$_cmd true" 2>"$T/err")
+	case $_o in
+	*"rc=0"*) ;;
+	*) bad "$_p: cryptsetup open --token-only of $# volume(s): $_o"
+	   sed 's/^/#   /' "$T/err" | tail -n 5
+	   return 1 ;;
+	esac
+	sample "$_p.open" "$_o" ms
+	sample "$_p.maxrss" "$_o" maxrss_kib
+	[ -n "$CG" ] && sample "$_p.cgpeak" "$_o" cg_peak_kib
+	_o=$($KB exec -- sh -c "$_close true" 2>"$T/err")
+	sample "$_p.logout" "$_o" ms
+}
+
+vol_setup() { # VAR IMAGE PARALLEL SLOTS
+	_l=$(mkvol "$2" "$3" "$4" 2>"$T/mkvol.err")
+	if [ -b "$_l" ]; then
+		eval "$1=$_l"
+	else
+		bad "volume $2 made (parallel $3, $4 keyslots)"
+		sed 's/^/#   /' "$T/mkvol.err" | tail -n 5
+		eval "$1="
+	fi
+}
+
+# ---- 1. PAM cost for a user with no volume --------------------------------------
+if case " $SECTIONS " in *" pam "*) true ;; *) false ;; esac; then
+	say "1. PAM cycles for dave (no volume): $PAM_CYCLES each, interleaved"
+	conf v0:/dev/ktb-none
+	_batch=$((PAM_CYCLES / 10))
+	for _i in 1 2 3 4 5 6 7 8 9 10; do
+		for _s in plain kt; do
+			$KB pam "ktb-$_s" dave "$_batch" 2>"$T/err" |
+				sed "s/^us=/@s pam.$_s /" || true
+			[ -s "$T/err" ] && { bad "pam cycles $_s"; sed 's/^/#   /' "$T/err"; }
+		done
+	done
+	if pgrep keyturn-agent >/dev/null 2>&1; then
+		bad "an agent was started for a user with no volume"
+	fi
+fi
+
+# ---- 2. one LUKS2 volume; 6. logout; 7. memory -----------------------------------
+if case " $SECTIONS " in *" luks "*) true ;; *) false ;; esac; then
+	say "2. one LUKS2 volume (Argon2id m=$MEM t=$ITER, default parallelism)"
+	vol_setup L1 "$T/l1.img" default 1
+	if [ -n "$L1" ]; then
+		meta luks_pbkdf "$(cryptsetup luksDump "$L1" |
+			awk '/PBKDF:|Time cost|Memory:|Threads:/ { $1 = $1; printf "%s; ", $0 }')"
+		conf one:"$L1"
+		i=0
+		while [ $i -lt "$RUNS" ]; do
+			kt_login luks1.kt one
+			cs_open luks1.cs one:"$L1"
+			i=$((i + 1))
+		done
+		# what the idle agent's resident memory is made of
+		export KT_BENCH_SMAPS="$T/smaps"
+		kt_login luks1.smaps one
+		unset KT_BENCH_SMAPS
+		if [ -s "$T/smaps" ]; then
+			awk '/^[0-9a-f]+-[0-9a-f]+ / { name = NF >= 6 ? $6 : "[anon]" }
+				/^Rss:/ { rss[name] += $2 }
+				END { for (n in rss) if (rss[n] > 0) print rss[n], n }' \
+				"$T/smaps" | sort -rn | head -n 12 |
+				while read -r kb name; do echo "@r $kb $name"; done
+		fi
+	fi
+fi
+
+# ---- 3. keyslot targeting: the login keyslot is the last of 4 -------------------
+if case " $SECTIONS " in *" slots "*) true ;; *) false ;; esac; then
+	say "3. login keyslot the last of 4 (each Argon2id m=$MEM t=$ITER, default parallelism)"
+	vol_setup L4 "$T/l4.img" default 4
+	if [ -n "$L4" ]; then
+		conf four:"$L4"
+		i=0
+		while [ $i -lt "$RUNS_SLOTS" ]; do
+			kt_login slots4.kt four
+			# the passphrase piped to cryptsetup: every keyslot tried
+			_o=$(printf '%s\n' "$APW" | $KB exec -- cryptsetup open \
+				"$L4" ktb-four 2>"$T/err")
+			case $_o in
+			*"rc=0"*) sample slots4.cs.open "$_o" ms ;;
+			*) bad "cryptsetup open with the passphrase on stdin: $_o" ;;
+			esac
+			# the same mount as keyturn's, timed apart
+			_o=$($KB exec -- mount -t ext4 -o nosuid,nodev \
+				/dev/mapper/ktb-four /home/alice/four)
+			sample slots4.cs.mount "$_o" ms
+			umount /home/alice/four
+			cryptsetup close ktb-four
+			i=$((i + 1))
+		done
+	fi
+fi
+
+# ---- 4. several volumes, concurrently vs one after another -------------------------
+if case " $SECTIONS " in *" conc "*) true ;; *) false ;; esac; then
+	for set in $CONC_SETS; do
+		par=${set%%:*}
+		ns=$(echo "${set#*:}" | tr , ' ')
+		say "4. $ns volumes, Argon2id m=$MEM t=$ITER parallel $par, $RUNS_CONC runs"
+		tag=p$par
+		[ "$par" = default ] && tag=pd
+		vs=""
+		names=""
+		for k in 1 2 3 4; do
+			vol_setup V "$T/c$tag$k.img" "$par" 1
+			[ -n "$V" ] || continue
+			vs="$vs c$tag$k:$V"
+			names="$names c$tag$k"
+		done
+		set -- $vs
+		[ $# -eq 4 ] || continue
+		meta "conc_${tag}_pbkdf" "$(cryptsetup luksDump "${1#*:}" |
+			awk '/PBKDF:|Time cost|Memory:|Threads:/ { $1 = $1; printf "%s; ", $0 }')"
+		for n in $ns; do
+			sel=""
+			seln=""
+			j=0
+			for v in $vs; do
+				j=$((j + 1))
+				[ $j -le $n ] || break
+				sel="$sel $v"
+				seln="$seln ${v%%:*}"
+			done
+			# shellcheck disable=SC2086
+			conf $sel
+			i=0
+			while [ $i -lt "$RUNS_CONC" ]; do
+				# shellcheck disable=SC2086
+				kt_login "conc.$tag.$n.kt" $seln
+				# shellcheck disable=SC2086
+				cs_open "conc.$tag.$n.seq" $sel
+				i=$((i + 1))
+			done
+		done
+	done
+fi
+
+# ---- 5. eCryptfs --------------------------------------------------------------------
+if case " $SECTIONS " in *" ecr "*) true ;; *) false ;; esac; then
+	say "5. eCryptfs: carol's private directory made by ecryptfs-utils, imported"
+	C=/home/carol
+	MP=$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')
+	for d in .Private Private .ecryptfs; do
+		mkdir -m 0700 "$C/$d"
+		chown carol:carol "$C/$d"
+	done
+	cat > "$T/setup.sh" <<EOF
+keyctl link @u @s
+printf '%s\0' "$MP" | ecryptfs-add-passphrase --fnek - > $T/sigs || exit 1
+SIG=\$(sed -n 's/.*sig \[\([0-9a-f]*\)\].*/\1/p' $T/sigs | sed -n 1p)
+FNEK=\$(sed -n 's/.*sig \[\([0-9a-f]*\)\].*/\1/p' $T/sigs | sed -n 2p)
+printf '%s\n%s\n' "\$SIG" "\$FNEK" > $C/.ecryptfs/Private.sig
+for s in \$SIG \$FNEK; do keyctl invalidate \$(keyctl search @u user \$s); done
+EOF
+	keyctl session ktb-setup sh "$T/setup.sh" > "$T/setup.out" 2>&1 ||
+		{ bad "carol's directory made"; sed 's/^/#   /' "$T/setup.out"; }
+	chown carol:carol "$C/.ecryptfs/Private.sig"
+	printf '%s\n%s' "$MP" "$CPW" | ecryptfs-wrap-passphrase \
+		"$C/.ecryptfs/wrapped-passphrase" - > /dev/null 2>&1
+	chown carol:carol "$C/.ecryptfs/wrapped-passphrase"
+	SIG=$(sed -n 1p "$C/.ecryptfs/Private.sig")
+	FNEK=$(sed -n 2p "$C/.ecryptfs/Private.sig")
+	{
+		printf '%s' "$CPW" |
+			ecryptfs-unwrap-passphrase "$C/.ecryptfs/wrapped-passphrase" -
+		printf '%s\n' "$CPW"
+	} | keyturnctl enroll ecryptfs --import --user carol --stdin \
+		--argon2-ms "${ECR_MS:-1000}" --argon2-memory "$MEM" \
+		> "$T/enroll" 2>&1 || { bad "keyturnctl enroll ecryptfs --import"; sed 's/^/#   /' "$T/enroll"; }
+	meta ecr_wrap "$(grep -i argon2 "$T/enroll" | head -n 2 | tr '\n' ' ')"
+	cat > /etc/security/keyturn.conf <<'EOF'
+[volume private]
+user = carol
+type = ecryptfs
+source = %h/.Private
+mountpoint = %h/Private
+wrapped = %h/.ecryptfs/keyturn-wrapped
+EOF
+	# by hand with ecryptfs-utils: unwrap, add the auth tokens, mount
+	cat > "$T/byhand.sh" <<EOF
+keyctl link @u @s >/dev/null || exit 1
+ecryptfs-insert-wrapped-passphrase-into-keyring $C/.ecryptfs/wrapped-passphrase - >/dev/null || exit 2
+mount -t ecryptfs -o ecryptfs_cipher=aes,ecryptfs_key_bytes=16,ecryptfs_unlink_sigs,ecryptfs_sig=$SIG,ecryptfs_fnek_sig=$FNEK,nosuid,nodev $C/.Private $C/Private || exit 3
+EOF
+	cat > "$T/byhand-close.sh" <<EOF
+umount $C/Private || exit 1
+for s in $SIG $FNEK; do keyctl invalidate \$(keyctl search @u user \$s) 2>/dev/null; done
+exit 0
+EOF
+	i=0
+	while [ $i -lt "$RUNS" ]; do
+		# shellcheck disable=SC2046
+		_o=$(printf '%s\n' "$CPW" | $KB login -s kt-test $(newcg) \
+			-v ":$C/Private" carol 2>"$T/err")
+		case $_o in
+		*"opened=1/1"*"locked=1"*)
+			sample ecr.kt.open "$_o" open_ms
+			sample ecr.kt.logout "$_o" locked_ms
+			sample ecr.kt.hwm "$_o" hwm_kib
+			sample ecr.kt.rss "$_o" rss_kib ;;
+		*) bad "carol's login with eCryptfs: $_o"
+		   sed 's/^/#   /' "$T/err" | tail -n 5 ;;
+		esac
+		_o=$(printf '%s' "$CPW" | keyctl session - \
+			$KB exec -- sh "$T/byhand.sh" 2>"$T/err")
+		case $_o in
+		*"rc=0"*) sample ecr.hand.open "$_o" ms
+			  grep -q " $C/Private ecryptfs " /proc/mounts ||
+				bad "by hand: not mounted" ;;
+		*) bad "eCryptfs by hand with ecryptfs-utils: $_o"
+		   sed 's/^/#   /' "$T/err" | tail -n 5 ;;
+		esac
+		_o=$(keyctl session - $KB exec -- sh "$T/byhand-close.sh")
+		sample ecr.hand.logout "$_o" ms
+		i=$((i + 1))
+	done
+fi
+
+meta vm_seconds "$(awk -v a="$T_START" -v b="$(up)" 'BEGIN { printf "%.0f", b - a }')"
+meta vm_loadavg "$(cut -d' ' -f1-3 /proc/loadavg)"
+[ "$FAILS" -eq 0 ] && echo "ok - benchmarks ran"
