@@ -56,7 +56,9 @@ kill_run() {
 			_where="login, +$_d s"
 			session_in "$_tg" && _where="$_where (session had begun)"
 		else
-			_d=$(rnd_s 1.2)
+			# a logout that locks takes a second or more, one
+			# that keeps the volume for the anchor a fraction
+			_d=$(rnd_s "$([ -n "$_anc" ] && echo 0.4 || echo 1.2)")
 			start_login "$SVC" "$_u" "$_pw" "$_tg"
 			wait_until 60 in_or_ended "$_tg"
 			touch "$KT_TMP/$_tg.release"
@@ -79,7 +81,7 @@ kill_run() {
 			_settled() { no_agents "$_u" && vol_locked "$_u"; }
 		fi
 		_t0=$(now)
-		if wait_until 20 _settled; then
+		if wait_until 60 _settled; then
 			ok "$_u, SIGKILL $_k at $_where: $_want"
 			diag "$_u, SIGKILL $_k: settled in $(since "$_t0") s"
 		else
