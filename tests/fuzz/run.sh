@@ -76,8 +76,11 @@ for t in $FUZZ_TARGETS; do
 	dict=tests/fuzz/dict/$t.dict
 	log=$out/log/$t.log
 	mkdir -p "$out/log" "$out/artifacts/$t" "$out/work/$t"
-	set --
-	[ -f "$dict" ] && set -- "-dict=$dict"
+	# FUZZ_FLAGS: more libFuzzer flags, e.g. "-fork=1 -ignore_crashes=1"
+	# to go on past a known crash.
+	# shellcheck disable=SC2086
+	set -- ${FUZZ_FLAGS:-}
+	[ -f "$dict" ] && set -- "$@" "-dict=$dict"
 
 	if [ "$mode" = check ]; then
 		# Every committed input once, as files: libFuzzer runs each
