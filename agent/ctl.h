@@ -40,6 +40,15 @@ void ctl_luks_log(int priority, const char *message, void *userdata);
 int ctl_config_load(const char *path, bool missing_ok,
 		    struct kt_config **ret) _wur_;
 
+/*
+ * Parses the options of a command that takes only --user USER and
+ * --config PATH (check, status); *ret_user and *ret_config keep their
+ * values for an option not given. Returns 0, or CTL_EXIT_USAGE after
+ * saying why.
+ */
+int ctl_parse_user_config(const char *command, int argc, char **argv,
+			  const char **ret_user, const char **ret_config) _wur_;
+
 /* Parses a positive decimal number no larger than max. */
 int ctl_parse_uint(const char *s, unsigned max, unsigned *ret) _wur_;
 

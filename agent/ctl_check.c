@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* keyturnctl check [--user USER] [--config PATH] */
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -81,36 +80,13 @@ static int check_user(const struct kt_config *c, const char *name)
 
 int ctl_check(int argc, char **argv)
 {
-	static const struct option options[] = {
-		{ "user", required_argument, NULL, 'u' },
-		{ "config", required_argument, NULL, 'c' },
-		{}
-	};
 	_cleanup_config_ struct kt_config *c = NULL;
 	const char *path = KT_CONFIG_PATH, *user = NULL;
-	int o, r;
+	int r;
 
-	optind = 0;
-	opterr = 0;
-	while ((o = getopt_long(argc, argv, ":u:c:", options, NULL)) >= 0) {
-		switch (o) {
-		case 'u':
-			user = optarg;
-			break;
-		case 'c':
-			path = optarg;
-			break;
-		case ':':
-			return ctl_usage_error("check: option %s needs a "
-					       "value", argv[optind - 1]);
-		default:
-			return ctl_usage_error("check: unknown option %s",
-					       argv[optind - 1]);
-		}
-	}
-	if (optind != argc)
-		return ctl_usage_error("check: unexpected argument '%s'",
-				       argv[optind]);
+	r = ctl_parse_user_config("check", argc, argv, &user, &path);
+	if (r != 0)
+		return r;
 
 	r = ctl_config_load(path, false, &c);
 	if (r < 0)

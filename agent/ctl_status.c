@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* keyturnctl status [--user USER] [--config PATH] */
 #include <errno.h>
-#include <getopt.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -168,39 +167,16 @@ static bool user_candidate(const struct kt_config *c, const char *name)
 
 int ctl_status(int argc, char **argv)
 {
-	static const struct option options[] = {
-		{ "user", required_argument, NULL, 'u' },
-		{ "config", required_argument, NULL, 'c' },
-		{}
-	};
 	_cleanup_config_ struct kt_config *c = NULL;
 	const char *path = KT_CONFIG_PATH, *user = NULL;
-	int o, r, shown = 0, failed = 0;
+	int r, shown = 0, failed = 0;
 	char **names = NULL;
 	size_t n_names = 0;
 	struct passwd *pw;
 
-	optind = 0;
-	opterr = 0;
-	while ((o = getopt_long(argc, argv, ":u:c:", options, NULL)) >= 0) {
-		switch (o) {
-		case 'u':
-			user = optarg;
-			break;
-		case 'c':
-			path = optarg;
-			break;
-		case ':':
-			return ctl_usage_error("status: option %s needs a "
-					       "value", argv[optind - 1]);
-		default:
-			return ctl_usage_error("status: unknown option %s",
-					       argv[optind - 1]);
-		}
-	}
-	if (optind != argc)
-		return ctl_usage_error("status: unexpected argument '%s'",
-				       argv[optind]);
+	r = ctl_parse_user_config("status", argc, argv, &user, &path);
+	if (r != 0)
+		return r;
 
 	r = ctl_config_load(path, false, &c);
 	if (r < 0)

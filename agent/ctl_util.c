@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <errno.h>
+#include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -90,5 +91,42 @@ int ctl_parse_uint(const char *s, unsigned max, unsigned *ret)
 	if (errno || *end || v == 0 || v > max)
 		return -ERANGE;
 	*ret = (unsigned)v;
+	return 0;
+}
+
+int ctl_parse_user_config(const char *command, int argc, char **argv,
+			  const char **ret_user, const char **ret_config)
+{
+	static const struct option options[] = {
+		{ "user", required_argument, NULL, 'u' },
+		{ "config", required_argument, NULL, 'c' },
+		{}
+	};
+	const char *user = *ret_user, *config = *ret_config;
+	int o;
+
+	optind = 0;
+	opterr = 0;
+	while ((o = getopt_long(argc, argv, ":u:c:", options, NULL)) >= 0) {
+		switch (o) {
+		case 'u':
+			user = optarg;
+			break;
+		case 'c':
+			config = optarg;
+			break;
+		case ':':
+			return ctl_usage_error("%s: option %s needs a value",
+					       command, argv[optind - 1]);
+		default:
+			return ctl_usage_error("%s: unknown option %s",
+					       command, argv[optind - 1]);
+		}
+	}
+	if (optind != argc)
+		return ctl_usage_error("%s: unexpected argument '%s'", command,
+				       argv[optind]);
+	*ret_user = user;
+	*ret_config = config;
 	return 0;
 }
