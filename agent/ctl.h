@@ -64,6 +64,25 @@ int ctl_read_secret_line(int fd, struct kt_secret **ret) _wur_;
  * -EINTR when interrupted (the terminal is restored). */
 int ctl_prompt_secret(const char *prompt, struct kt_secret **ret) _wur_;
 
+/*
+ * The same, for a command: each prints what went wrong, naming the secret
+ * as "what" ("login password"). ctl_read_stdin_secret() reads line lineno
+ * of standard input, ctl_ask_secret() asks on the terminal with prompt,
+ * ctl_read_secret() does one or the other as from_stdin says.
+ */
+int ctl_read_stdin_secret(const char *what, int lineno,
+			  struct kt_secret **ret) _wur_;
+int ctl_ask_secret(const char *prompt, const char *what,
+		   struct kt_secret **ret) _wur_;
+int ctl_read_secret(bool from_stdin, int lineno, const char *prompt,
+		    const char *what, struct kt_secret **ret) _wur_;
+
+/* A new passphrase, refused when empty; on the terminal asked a second
+ * time with again_prompt, and refused when the two differ (-EINVAL). */
+int ctl_read_new_secret(bool from_stdin, int lineno, const char *prompt,
+			const char *again_prompt, const char *what,
+			struct kt_secret **ret) _wur_;
+
 int ctl_enroll(int argc, char **argv);
 /* enroll ecryptfs: argv[0] is "enroll", the type is among the operands. */
 int ctl_enroll_ecryptfs(int argc, char **argv);

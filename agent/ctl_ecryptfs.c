@@ -130,37 +130,6 @@ static int parse_args(int argc, char **argv, struct ecr_args *a)
 
 /* ---- secrets in ---------------------------------------------------------- */
 
-/* Each prints what went wrong. */
-static int read_stdin_line(const char *what, int lineno,
-			   struct kt_secret **ret)
-{
-	int r = ctl_read_secret_line(STDIN_FILENO, ret);
-
-	if (r == -ENODATA)
-		ctl_error("No %s on standard input (line %d)", what, lineno);
-	else if (r == -E2BIG)
-		ctl_error("The %s on standard input is longer than %d bytes",
-			  what, KT_PASSPHRASE_MAX);
-	else if (r < 0)
-		ctl_fail(r, "read the %s from standard input", what);
-	return r;
-}
-
-static int ask(const char *prompt, const char *what, struct kt_secret **ret)
-{
-	int r = ctl_prompt_secret(prompt, ret);
-
-	if (r == -ENXIO)
-		ctl_error("No terminal to ask for the %s on; use --stdin",
-			  what);
-	else if (r == -E2BIG)
-		ctl_error("The %s is longer than %d bytes", what,
-			  KT_PASSPHRASE_MAX);
-	else if (r < 0)
-		ctl_fail(r, "read the %s", what);
-	return r;
-}
-
 /* The mount passphrase of an existing directory: standard input, or,
  * without --stdin, the terminal when standard input is one (so that it is
  * not echoed). */
@@ -170,11 +139,9 @@ static int read_mount_passphrase(const struct ecr_args *a,
 	_cleanup_secret_ struct kt_secret *mp = NULL;
 	int r;
 
-	if (!a->from_stdin && isatty(STDIN_FILENO))
-		r = ask("Mount passphrase of the directory: ",
-			"mount passphrase", &mp);
-	else
-		r = read_stdin_line("mount passphrase", 1, &mp);
+	r = ctl_read_secret(a->from_stdin || !isatty(STDIN_FILENO), 1,
+			    "Mount passphrase of the directory: ",
+			    "mount passphrase", &mp);
 	if (r < 0)
 		return r;
 	if (mp->len == 0 || mp->len > KT_ECRYPTFS_PASSPHRASE_MAX ||
@@ -191,35 +158,12 @@ static int read_mount_passphrase(const struct ecr_args *a,
 static int read_login(const struct ecr_args *a, int lineno,
 		      struct kt_secret **ret)
 {
-	_cleanup_secret_ struct kt_secret *login = NULL, *again = NULL;
 	char prompt[128];
-	int r;
 
-	if (a->from_stdin) {
-		r = read_stdin_line("login password", lineno, &login);
-		if (r < 0)
-			return r;
-	} else {
-		snprintf(prompt, sizeof(prompt), "Login password of %s: ",
-			 a->user);
-		r = ask(prompt, "login password", &login);
-		if (r < 0)
-			return r;
-		r = ask("Login password again: ", "login password", &again);
-		if (r < 0)
-			return r;
-		if (!kt_secret_equal(login, again)) {
-			ctl_error("The two login passwords differ, nothing "
-				  "changed");
-			return -EINVAL;
-		}
-	}
-	if (login->len == 0) {
-		ctl_error("Refusing an empty login password");
-		return -EINVAL;
-	}
-	*ret = TAKE_PTR(login);
-	return 0;
+	snprintf(prompt, sizeof(prompt), "Login password of %s: ", a->user);
+	return ctl_read_new_secret(a->from_stdin, lineno, prompt,
+				   "Login password again: ", "login password",
+				   ret);
 }
 
 static int new_mount_passphrase(struct kt_secret **ret)

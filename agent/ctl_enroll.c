@@ -127,77 +127,26 @@ pick_pbkdf(const struct enroll_args *a, struct crypt_pbkdf_type *buf)
 	return buf;
 }
 
-/* Each prints what went wrong. */
-static int read_stdin_line(const char *what, int lineno,
-			   struct kt_secret **ret)
-{
-	int r = ctl_read_secret_line(STDIN_FILENO, ret);
-
-	if (r == -ENODATA)
-		ctl_error("No %s on standard input (line %d)", what, lineno);
-	else if (r == -E2BIG)
-		ctl_error("The %s on standard input is longer than %d bytes",
-			  what, KT_PASSPHRASE_MAX);
-	else if (r < 0)
-		ctl_fail(r, "read the %s from standard input", what);
-	return r;
-}
-
-static int ask(const char *prompt, const char *what, struct kt_secret **ret)
-{
-	int r = ctl_prompt_secret(prompt, ret);
-
-	if (r == -ENXIO)
-		ctl_error("No terminal to ask for the %s on; use --stdin",
-			  what);
-	else if (r == -E2BIG)
-		ctl_error("The %s is longer than %d bytes", what,
-			  KT_PASSPHRASE_MAX);
-	else if (r < 0)
-		ctl_fail(r, "read the %s", what);
-	return r;
-}
-
 static int read_passphrases(const struct enroll_args *a,
 			    struct kt_secret **ret_existing,
 			    struct kt_secret **ret_login)
 {
-	_cleanup_secret_ struct kt_secret *existing = NULL, *login = NULL,
-					  *again = NULL;
+	_cleanup_secret_ struct kt_secret *existing = NULL, *login = NULL;
 	char prompt[512];
 	int r;
 
-	if (a->from_stdin) {
-		r = read_stdin_line("existing passphrase", 1, &existing);
-		if (r < 0)
-			return r;
-		r = read_stdin_line("login password", 2, &login);
-		if (r < 0)
-			return r;
-	} else {
-		snprintf(prompt, sizeof(prompt),
-			 "Existing passphrase for %s: ", a->device);
-		r = ask(prompt, "existing passphrase", &existing);
-		if (r < 0)
-			return r;
-		snprintf(prompt, sizeof(prompt), "Login password of %s: ",
-			 a->user);
-		r = ask(prompt, "login password", &login);
-		if (r < 0)
-			return r;
-		r = ask("Login password again: ", "login password", &again);
-		if (r < 0)
-			return r;
-		if (!kt_secret_equal(login, again)) {
-			ctl_error("The two login passwords differ, nothing "
-				  "changed");
-			return -EINVAL;
-		}
-	}
-	if (login->len == 0) {
-		ctl_error("Refusing an empty login password");
-		return -EINVAL;
-	}
+	snprintf(prompt, sizeof(prompt), "Existing passphrase for %s: ",
+		 a->device);
+	r = ctl_read_secret(a->from_stdin, 1, prompt, "existing passphrase",
+			    &existing);
+	if (r < 0)
+		return r;
+	snprintf(prompt, sizeof(prompt), "Login password of %s: ", a->user);
+	r = ctl_read_new_secret(a->from_stdin, 2, prompt,
+				"Login password again: ", "login password",
+				&login);
+	if (r < 0)
+		return r;
 	*ret_existing = TAKE_PTR(existing);
 	*ret_login = TAKE_PTR(login);
 	return 0;
@@ -217,39 +166,22 @@ static int explain_header_error(int r, const char *device)
 static int enroll_recovery(const struct enroll_args *a,
 			   const struct crypt_pbkdf_type *pbkdf)
 {
-	_cleanup_secret_ struct kt_secret *existing = NULL, *recovery = NULL,
-					  *again = NULL;
+	_cleanup_secret_ struct kt_secret *existing = NULL, *recovery = NULL;
 	char prompt[512];
 	int r;
 
 	kt_luks_set_log(ctl_luks_log, NULL);
-	if (a->from_stdin) {
-		r = read_stdin_line("existing passphrase", 1, &existing);
-		if (r >= 0)
-			r = read_stdin_line("recovery passphrase", 2,
-					    &recovery);
-	} else {
-		snprintf(prompt, sizeof(prompt),
-			 "Existing passphrase for %s: ", a->device);
-		r = ask(prompt, "existing passphrase", &existing);
-		if (r >= 0)
-			r = ask("Recovery passphrase: ", "recovery passphrase",
-				&recovery);
-		if (r >= 0)
-			r = ask("Recovery passphrase again: ",
-				"recovery passphrase", &again);
-		if (r >= 0 && !kt_secret_equal(recovery, again)) {
-			ctl_error("The two recovery passphrases differ, "
-				  "nothing changed");
-			return CTL_EXIT_FAILURE;
-		}
-	}
+	snprintf(prompt, sizeof(prompt), "Existing passphrase for %s: ",
+		 a->device);
+	r = ctl_read_secret(a->from_stdin, 1, prompt, "existing passphrase",
+			    &existing);
+	if (r >= 0)
+		r = ctl_read_new_secret(a->from_stdin, 2,
+					"Recovery passphrase: ",
+					"Recovery passphrase again: ",
+					"recovery passphrase", &recovery);
 	if (r < 0)
 		return CTL_EXIT_FAILURE;
-	if (recovery->len == 0) {
-		ctl_error("Refusing an empty recovery passphrase");
-		return CTL_EXIT_FAILURE;
-	}
 	r = kt_luks_add_recovery(a->device, existing, recovery, pbkdf);
 	if (r == -EPERM) {
 		ctl_error("Failed to unlock %s with the existing passphrase: "

@@ -81,61 +81,32 @@ static int parse_args(int argc, char **argv, struct rekey_args *a)
 	return 0;
 }
 
-static int read_one(const struct rekey_args *a, const char *prompt,
-		    const char *what, struct kt_secret **ret)
-{
-	int r = a->from_stdin ? ctl_read_secret_line(STDIN_FILENO, ret)
-			      : ctl_prompt_secret(prompt, ret);
-
-	if (r == -ENXIO)
-		ctl_error("No terminal to ask for the %s on; use --stdin",
-			  what);
-	else if (r == -ENODATA)
-		ctl_error("No %s on standard input", what);
-	else if (r == -E2BIG)
-		ctl_error("The %s is longer than %d bytes", what,
-			  KT_PASSPHRASE_MAX);
-	else if (r < 0)
-		ctl_fail(r, "read the %s", what);
-	else if ((*ret)->len == 0) {
-		ctl_error("Refusing an empty %s", what);
-		*ret = kt_secret_free(*ret);
-		return -EINVAL;
-	}
-	return r;
-}
-
 /* Old (or recovery) passphrase and new login password: stdin lines 1
  * and 2, or asked on the terminal (the new one twice). */
 static int read_passphrases(const struct rekey_args *a,
 			    struct kt_secret **ret_old,
 			    struct kt_secret **ret_new)
 {
-	_cleanup_secret_ struct kt_secret *old = NULL, *nw = NULL,
-					  *again = NULL;
+	_cleanup_secret_ struct kt_secret *old = NULL, *nw = NULL;
 	char prompt[256];
 	int r;
 
 	snprintf(prompt, sizeof(prompt), "Old password of %s (or a LUKS2 "
 		 "recovery passphrase): ", a->user);
-	r = read_one(a, prompt, "old password", &old);
+	r = ctl_read_secret(a->from_stdin, 1, prompt, "old password", &old);
 	if (r < 0)
 		return r;
+	if (old->len == 0) {
+		ctl_error("Refusing an empty old password");
+		return -EINVAL;
+	}
 	snprintf(prompt, sizeof(prompt), "Current login password of %s: ",
 		 a->user);
-	r = read_one(a, prompt, "new password", &nw);
+	r = ctl_read_new_secret(a->from_stdin, 2, prompt,
+				"Current login password again: ",
+				"new password", &nw);
 	if (r < 0)
 		return r;
-	if (!a->from_stdin) {
-		r = read_one(a, "Current login password again: ",
-			     "new password", &again);
-		if (r < 0)
-			return r;
-		if (!kt_secret_equal(nw, again)) {
-			ctl_error("The two passwords differ, nothing changed");
-			return -EINVAL;
-		}
-	}
 	*ret_old = TAKE_PTR(old);
 	*ret_new = TAKE_PTR(nw);
 	return 0;

@@ -107,3 +107,67 @@ out:
 	*ret = line;
 	return 0;
 }
+
+int ctl_read_stdin_secret(const char *what, int lineno, struct kt_secret **ret)
+{
+	int r = ctl_read_secret_line(STDIN_FILENO, ret);
+
+	if (r == -ENODATA)
+		ctl_error("No %s on standard input (line %d)", what, lineno);
+	else if (r == -E2BIG)
+		ctl_error("The %s on standard input is longer than %d bytes",
+			  what, KT_PASSPHRASE_MAX);
+	else if (r < 0)
+		ctl_fail(r, "read the %s from standard input", what);
+	return r;
+}
+
+int ctl_ask_secret(const char *prompt, const char *what,
+		   struct kt_secret **ret)
+{
+	int r = ctl_prompt_secret(prompt, ret);
+
+	if (r == -ENXIO)
+		ctl_error("No terminal to ask for the %s on; use --stdin",
+			  what);
+	else if (r == -E2BIG)
+		ctl_error("The %s is longer than %d bytes", what,
+			  KT_PASSPHRASE_MAX);
+	else if (r < 0)
+		ctl_fail(r, "read the %s", what);
+	return r;
+}
+
+int ctl_read_secret(bool from_stdin, int lineno, const char *prompt,
+		    const char *what, struct kt_secret **ret)
+{
+	return from_stdin ? ctl_read_stdin_secret(what, lineno, ret)
+			  : ctl_ask_secret(prompt, what, ret);
+}
+
+int ctl_read_new_secret(bool from_stdin, int lineno, const char *prompt,
+			const char *again_prompt, const char *what,
+			struct kt_secret **ret)
+{
+	_cleanup_secret_ struct kt_secret *secret = NULL, *again = NULL;
+	int r;
+
+	r = ctl_read_secret(from_stdin, lineno, prompt, what, &secret);
+	if (r < 0)
+		return r;
+	if (secret->len == 0) {
+		ctl_error("Refusing an empty %s", what);
+		return -EINVAL;
+	}
+	if (!from_stdin) {
+		r = ctl_ask_secret(again_prompt, what, &again);
+		if (r < 0)
+			return r;
+		if (!kt_secret_equal(secret, again)) {
+			ctl_error("The two %ss differ, nothing changed", what);
+			return -EINVAL;
+		}
+	}
+	*ret = TAKE_PTR(secret);
+	return 0;
+}
