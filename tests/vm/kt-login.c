@@ -27,6 +27,8 @@
 
 #include <security/pam_appl.h>
 
+#include "kt-conv.h"
+
 enum {
 	EXIT_OK = 0,
 	EXIT_REFUSED = 10,
@@ -43,53 +45,14 @@ static void wipe(void *p, size_t n)
 	explicit_bzero(p, n);
 }
 
-static void free_responses(struct pam_response *r, int n)
+/* Every echo-off prompt gets the password of stdin. */
+static char *answer(const char *prompt)
 {
-	for (int i = 0; i < n; i++) {
-		if (r[i].resp) {
-			wipe(r[i].resp, strlen(r[i].resp));
-			free(r[i].resp);
-		}
-	}
-	free(r);
+	(void)prompt;
+	return have_password ? strdup(password) : NULL;
 }
 
-static int conv(int n, const struct pam_message **msg,
-		struct pam_response **ret_resp, void *data)
-{
-	struct pam_response *r;
-
-	(void)data;
-	if (n <= 0 || n > PAM_MAX_NUM_MSG)
-		return PAM_CONV_ERR;
-	r = calloc((size_t)n, sizeof(*r));
-	if (!r)
-		return PAM_BUF_ERR;
-	for (int i = 0; i < n; i++) {
-		switch (msg[i]->msg_style) {
-		case PAM_PROMPT_ECHO_OFF:
-			if (!have_password)
-				goto fail;
-			r[i].resp = strdup(password);
-			if (!r[i].resp)
-				goto fail;
-			break;
-		case PAM_ERROR_MSG:
-		case PAM_TEXT_INFO:
-			fprintf(stderr, "%s\n", msg[i]->msg ? msg[i]->msg : "");
-			break;
-		default: /* echo-on prompts: nothing to answer them with */
-			fprintf(stderr, "kt-login: unanswered prompt: %s\n",
-				msg[i]->msg ? msg[i]->msg : "");
-			goto fail;
-		}
-	}
-	*ret_resp = r;
-	return PAM_SUCCESS;
-fail:
-	free_responses(r, n);
-	return PAM_CONV_ERR;
-}
+static const struct kt_conv app = { "kt-login", answer };
 
 static void close_other_fds(void)
 {
@@ -186,7 +149,7 @@ static void usage(void)
 
 int main(int argc, char **argv)
 {
-	struct pam_conv pc = { conv, NULL };
+	struct pam_conv pc = { kt_conv, (void *)&app };
 	const char *service = "kt-test", *user;
 	const void *item = NULL;
 	pam_handle_t *pamh = NULL;

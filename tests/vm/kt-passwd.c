@@ -22,16 +22,7 @@
 
 #include <security/pam_appl.h>
 
-static void free_responses(struct pam_response *r, int n)
-{
-	for (int i = 0; i < n; i++) {
-		if (r[i].resp) {
-			explicit_bzero(r[i].resp, strlen(r[i].resp));
-			free(r[i].resp);
-		}
-	}
-	free(r);
-}
+#include "kt-conv.h"
 
 /* The next line of stdin, read a byte at a time (nothing buffered). */
 static char *next_line(void)
@@ -59,50 +50,23 @@ static char *next_line(void)
 	return strdup(buf);
 }
 
-static int conv(int n, const struct pam_message **msg,
-		struct pam_response **ret_resp, void *data)
+/* Every echo-off prompt, shown on stderr, gets the next line of stdin. */
+static char *answer(const char *prompt)
 {
-	struct pam_response *r;
+	char *line;
 
-	(void)data;
-	if (n <= 0 || n > PAM_MAX_NUM_MSG)
-		return PAM_CONV_ERR;
-	r = calloc((size_t)n, sizeof(*r));
-	if (!r)
-		return PAM_BUF_ERR;
-	for (int i = 0; i < n; i++) {
-		const char *text = msg[i]->msg ? msg[i]->msg : "";
-
-		switch (msg[i]->msg_style) {
-		case PAM_PROMPT_ECHO_OFF:
-			fprintf(stderr, "%s\n", text);
-			r[i].resp = next_line();
-			if (!r[i].resp) {
-				fprintf(stderr, "kt-passwd: no answer for: "
-						"%s\n", text);
-				goto fail;
-			}
-			break;
-		case PAM_ERROR_MSG:
-		case PAM_TEXT_INFO:
-			fprintf(stderr, "%s\n", text);
-			break;
-		default:
-			fprintf(stderr, "kt-passwd: unanswered prompt: %s\n",
-				text);
-			goto fail;
-		}
-	}
-	*ret_resp = r;
-	return PAM_SUCCESS;
-fail:
-	free_responses(r, n);
-	return PAM_CONV_ERR;
+	fprintf(stderr, "%s\n", prompt);
+	line = next_line();
+	if (!line)
+		fprintf(stderr, "kt-passwd: no answer for: %s\n", prompt);
+	return line;
 }
+
+static const struct kt_conv app = { "kt-passwd", answer };
 
 int main(int argc, char **argv)
 {
-	struct pam_conv pc = { conv, NULL };
+	struct pam_conv pc = { kt_conv, (void *)&app };
 	const char *service = "passwd", *user;
 	struct passwd *pw;
 	pam_handle_t *pamh = NULL;
