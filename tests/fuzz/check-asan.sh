@@ -38,8 +38,10 @@ fi
 # abort_on_error: a report ends the program with SIGABRT, never exit 77.
 # verify_asan_link_order=0: the PAM test puts pam_wrapper in LD_PRELOAD
 # and re-executes itself, which would put libasan second.
-export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:verify_asan_link_order=0${ASAN_OPTIONS:+:$ASAN_OPTIONS}"
-export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:abort_on_error=1${UBSAN_OPTIONS:+:$UBSAN_OPTIONS}"
+asan="detect_leaks=1:abort_on_error=1:verify_asan_link_order=0"
+ubsan="halt_on_error=1:print_stacktrace=1:abort_on_error=1"
+export ASAN_OPTIONS="$asan${ASAN_OPTIONS:+:$ASAN_OPTIONS}"
+export UBSAN_OPTIONS="$ubsan${UBSAN_OPTIONS:+:$UBSAN_OPTIONS}"
 # pam_wrapper dlopen()s libpam with RTLD_DEEPBIND, which ASan refuses;
 # 1.1.4 (Debian 12) reads the switch under uid_wrapper's name.
 export PAM_WRAPPER_DISABLE_DEEPBIND=1 UID_WRAPPER_DISABLE_DEEPBIND=1

@@ -130,8 +130,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size > 4096)
 		return 0;
 	fuzz_split(data, size, part, 5, &buf);
-	desc_size = part[4][0] ? (unsigned char)part[4][0] % (KT_KEY_DESC_MAX +
-							     32) : KT_KEY_DESC_MAX;
+	desc_size = KT_KEY_DESC_MAX;
+	if (part[4][0])
+		desc_size = (unsigned char)part[4][0] % (KT_KEY_DESC_MAX + 32);
 	uid = part[4][0] ? (uid_t)strtoul(part[4] + 1, NULL, 10) : 1000;
 
 	check_name(part[0]);

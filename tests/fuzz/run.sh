@@ -92,7 +92,8 @@ for t in $FUZZ_TARGETS; do
 			result 1 "replay $t (no inputs)"
 		else
 			# shellcheck disable=SC2086
-			"$bin" -error_exitcode=1 -runs=1 $files >"$log.replay" 2>&1
+			"$bin" -error_exitcode=1 -runs=1 $files \
+				>"$log.replay" 2>&1
 			rc=$?
 			[ $rc -ne 0 ] && tail -n 40 "$log.replay"
 			result $rc "replay $t ($n inputs)"
