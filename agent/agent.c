@@ -51,7 +51,7 @@ void report_set(struct kt_report *r, enum kt_report_status status, int error,
 	va_end(ap);
 }
 
-static void cryptsetup_log(int priority, const char *message, void *userdata)
+void agent_cryptsetup_log(int priority, const char *message, void *userdata)
 {
 	/* libcryptsetup's own words, to the log only: never the terminal. */
 	agent_log(priority, "libcryptsetup: %s", message);
@@ -328,7 +328,7 @@ static void hold(struct agent *a)
 	kt_close(sfd);
 }
 
-static int load(struct agent *a, const char *user, const char *config)
+int agent_load(struct agent *a, const char *user, const char *config)
 {
 	struct kt_diag diag = { { 0 } };
 	struct kt_volume *all = NULL;
@@ -374,7 +374,16 @@ static int load(struct agent *a, const char *user, const char *config)
 	return 0;
 }
 
-static void harden(void)
+void agent_unload(struct agent *a)
+{
+	kt_volumes_free(a->volumes, a->n_alloc);
+	a->volumes = NULL;
+	a->n_volumes = a->n_alloc = 0;
+	a->user = kt_user_free(a->user);
+	a->config = kt_config_free(a->config);
+}
+
+void agent_harden(void)
 {
 	struct rlimit no_core = { 0, 0 };
 
@@ -419,11 +428,11 @@ int main(int argc, char **argv)
 	if (lock_mode && user && optind == argc && geteuid() == 0) {
 		/* keyturnctl lock: the teardown by hand, reported on stdout. */
 		openlog("keyturn-agent", LOG_PID, LOG_AUTHPRIV);
-		harden();
-		kt_luks_set_log(cryptsetup_log, NULL);
+		agent_harden();
+		kt_luks_set_log(agent_cryptsetup_log, NULL);
 		a.sock = STDOUT_FILENO;
 		a.human = true;
-		if (load(&a, user, config) < 0)
+		if (agent_load(&a, user, config) < 0)
 			return 1;
 		agent_log(LOG_NOTICE, "%s: locking by hand (keyturnctl lock)",
 			  user);
@@ -441,10 +450,10 @@ int main(int argc, char **argv)
 	}
 
 	openlog("keyturn-agent", LOG_PID | LOG_NDELAY, LOG_AUTHPRIV);
-	harden();
-	kt_luks_set_log(cryptsetup_log, NULL);
+	agent_harden();
+	kt_luks_set_log(agent_cryptsetup_log, NULL);
 
-	r = load(&a, user, config);
+	r = agent_load(&a, user, config);
 	if (r < 0) {
 		send_line(a.sock, "done");
 		return 1;
@@ -476,8 +485,6 @@ int main(int argc, char **argv)
 		(void)unlink(a.control_path);
 	kt_close(a.control);
 	kt_close(a.sessions_fd);
-	kt_volumes_free(a.volumes, a.n_alloc);
-	kt_user_free(a.user);
-	kt_config_free(a.config);
+	agent_unload(&a);
 	return 0;
 }

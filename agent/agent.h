@@ -36,6 +36,16 @@ struct agent {
 };
 
 void agent_log(int priority, const char *fmt, ...) _printf_(2, 3);
+/* libcryptsetup's messages, to the log only (kt_luks_set_log). */
+void agent_cryptsetup_log(int priority, const char *message, void *userdata);
+
+/* Loads the config, the user, the user's volumes (a "user = *" volume
+ * only where the user has one) and the key description; logs why not. */
+int agent_load(struct agent *a, const char *user, const char *config);
+/* No core dumps, no ptrace by the user, umask 077, cwd /, no SIGPIPE. */
+void agent_harden(void);
+/* Frees what agent_load() loaded. */
+void agent_unload(struct agent *a);
 
 /* keyturn-agent --rekey ...: argv[0] is "--rekey" (agent/rekey.c). */
 int rekey_main(int argc, char **argv);
@@ -92,5 +102,14 @@ int mount_volume(struct agent *a, const struct kt_volume *v,
  */
 int unmount_volume(struct agent *a, const struct kt_volume *v,
 		   bool *ret_lazy);
+
+/*
+ * The first step of a backend's close: mounted is the backend's own
+ * "is it mine on the mount point" (1, 0, or -errno). 0 when nothing of
+ * it is mounted any more (*ret_lazy: detached only); otherwise -errno
+ * with the report filled (kept under busy = keep, or failed).
+ */
+int unmount_for_close(struct agent *a, const struct kt_volume *v, int mounted,
+		      bool *ret_lazy, struct kt_report *r);
 
 #endif

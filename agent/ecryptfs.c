@@ -251,27 +251,9 @@ int ecryptfs_close_volume(struct agent *a, const struct kt_volume *v,
 	bool lazy = false;
 	int k;
 
-	k = mounted_here(v);
-	if (k < 0) {
-		report_set(r, KT_REPORT_FAILED, k, "Failed to read mounts: %s",
-			   strerror(-k));
+	k = unmount_for_close(a, v, mounted_here(v), &lazy, r);
+	if (k < 0)
 		return k;
-	}
-	if (k > 0) {
-		k = unmount_volume(a, v, &lazy);
-		if (k == -EBUSY) {
-			report_set(r, KT_REPORT_KEPT, EBUSY,
-				   "%s is busy: kept mounted (busy = keep)",
-				   v->mountpoint);
-			return k;
-		}
-		if (k < 0) {
-			report_set(r, KT_REPORT_FAILED, k,
-				   "Failed to unmount %s: %s", v->mountpoint,
-				   strerror(-k));
-			return k;
-		}
-	}
 	/* Only after the unmount: revoking first would break the mount.
 	 * Tokens another agent added go with the mount's last reference. */
 	if (!lazy)

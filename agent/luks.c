@@ -115,27 +115,9 @@ int luks_close_volume(struct agent *a, const struct kt_volume *v,
 	bool lazy = false;
 	int k;
 
-	k = mounted_here(v);
-	if (k < 0) {
-		report_set(r, KT_REPORT_FAILED, k, "Failed to read mounts: %s",
-			   strerror(-k));
+	k = unmount_for_close(a, v, mounted_here(v), &lazy, r);
+	if (k < 0)
 		return k;
-	}
-	if (k > 0) {
-		k = unmount_volume(a, v, &lazy);
-		if (k == -EBUSY) {
-			report_set(r, KT_REPORT_KEPT, EBUSY,
-				   "%s is busy: kept open (busy = keep)",
-				   v->mountpoint);
-			return k;
-		}
-		if (k < 0) {
-			report_set(r, KT_REPORT_FAILED, k,
-				   "Failed to unmount %s: %s", v->mountpoint,
-				   strerror(-k));
-			return k;
-		}
-	}
 
 	k = kt_luks_active(v->dm_name, v->device);
 	if (k > 0) {

@@ -168,3 +168,27 @@ int unmount_volume(struct agent *a, const struct kt_volume *v,
 	}
 	return -EBUSY;
 }
+
+int unmount_for_close(struct agent *a, const struct kt_volume *v, int mounted,
+		      bool *ret_lazy, struct kt_report *r)
+{
+	int k;
+
+	*ret_lazy = false;
+	if (mounted < 0) {
+		report_set(r, KT_REPORT_FAILED, mounted,
+			   "Failed to read mounts: %s", strerror(-mounted));
+		return mounted;
+	}
+	if (mounted == 0)
+		return 0;
+	k = unmount_volume(a, v, ret_lazy);
+	if (k == -EBUSY)
+		report_set(r, KT_REPORT_KEPT, EBUSY,
+			   "%s is busy: kept open (busy = keep)",
+			   v->mountpoint);
+	else if (k < 0)
+		report_set(r, KT_REPORT_FAILED, k, "Failed to unmount %s: %s",
+			   v->mountpoint, strerror(-k));
+	return k;
+}

@@ -35,18 +35,9 @@
 #define SECRET_TIMEOUT_MS 10000
 
 struct rekey {
-	struct kt_config *config;
-	struct kt_user *user;
-	struct kt_volume *volumes;
-	size_t n_volumes, n_alloc;
-	char key_desc[KT_KEY_DESC_MAX];
+	struct agent a; /* config, user, volumes, key description */
 	struct kt_secret *old, *new_pass;
 };
-
-static void rekey_log(int priority, const char *message, void *userdata)
-{
-	agent_log(priority, "libcryptsetup: %s", message);
-}
 
 /* Reads exactly len bytes before the deadline; -EPIPE at early EOF. */
 static int read_full(int fd, void *buf, size_t len, long long deadline)
@@ -99,56 +90,13 @@ static int read_secret(int fd, long long deadline, struct kt_secret **ret)
 	return 0;
 }
 
-static int load(struct rekey *k, const char *user, const char *config)
-{
-	struct kt_diag diag = { { 0 } };
-	size_t n = 0;
-	int r;
-
-	r = kt_config_load(config, &k->config, &diag);
-	if (r < 0) {
-		agent_log(LOG_ERR, "Failed to load %s: %s", config,
-			  diag.message[0] ? diag.message : strerror(-r));
-		return r;
-	}
-	r = kt_user_lookup(user, &k->user);
-	if (r < 0) {
-		agent_log(LOG_ERR, "Failed to look up user: %s", strerror(-r));
-		return r;
-	}
-	r = kt_config_volumes_for(k->config, k->user, &k->volumes,
-				  &k->n_alloc, &diag);
-	if (r < 0) {
-		agent_log(LOG_ERR, "%s", diag.message);
-		return r;
-	}
-	for (size_t i = 0; i < k->n_alloc; i++) {
-		struct kt_volume keep;
-
-		if (k->volumes[i].any_user &&
-		    !kt_volume_present(&k->volumes[i]))
-			continue;
-		keep = k->volumes[n];
-		k->volumes[n] = k->volumes[i];
-		k->volumes[i] = keep;
-		n++;
-	}
-	k->n_volumes = n;
-	r = kt_key_description(k->config->key_prefix, k->user->name,
-			       k->key_desc, sizeof(k->key_desc));
-	if (r < 0)
-		agent_log(LOG_ERR, "Failed to make the key description: %s",
-			  strerror(-r));
-	return r;
-}
-
 static void luks_rekey(struct rekey *k, const struct kt_volume *v,
 		       struct kt_report *rep)
 {
 	struct kt_luks_token tok;
 	int r;
 
-	r = kt_luks_rekey(v->device, k->key_desc, k->old, k->new_pass, &tok);
+	r = kt_luks_rekey(v->device, k->a.key_desc, k->old, k->new_pass, &tok);
 	if (r == 0)
 		report_set(rep, KT_REPORT_REKEYED, 0,
 			   "%s: keyslot %d now takes the new password",
@@ -165,7 +113,7 @@ static void luks_rekey(struct rekey *k, const struct kt_volume *v,
 		report_set(rep, KT_REPORT_FAILED, ENOENT,
 			   "%s: no luks2-keyring token %s (run keyturnctl "
 			   "enroll luks)",
-			   v->device, k->key_desc);
+			   v->device, k->a.key_desc);
 	else
 		report_set(rep, KT_REPORT_FAILED, r, "Failed to re-key %s: %s",
 			   v->device, strerror(-r));
@@ -190,9 +138,9 @@ static void ecryptfs_rekey(struct rekey *k, const struct kt_volume *v,
 	name = basename(name_copy);
 	/* The user's directory: opened once, checked, then used only
 	 * through the descriptor, for the read and for the replacement. */
-	dir = kt_dir_open_checked(dirname(dir_copy), k->user->uid);
+	dir = kt_dir_open_checked(dirname(dir_copy), k->a.user->uid);
 	r = dir < 0 ? dir :
-		      kt_wrapped_read_at(dir, name, k->user->uid, &buf, &len);
+		      kt_wrapped_read_at(dir, name, k->a.user->uid, &buf, &len);
 	if (r < 0) {
 		report_set(rep, KT_REPORT_FAILED, r, "wrapped file %s refused: "
 			   "%s", v->wrapped, strerror(-r));
@@ -218,7 +166,7 @@ static void ecryptfs_rekey(struct rekey *k, const struct kt_volume *v,
 			   v->wrapped, strerror(-r));
 		return;
 	}
-	r = kt_wrapped_write_at(dir, name, k->user->uid, k->user->gid, sealed,
+	r = kt_wrapped_write_at(dir, name, k->a.user->uid, k->a.user->gid, sealed,
 				sealed_len);
 	if (r < 0) {
 		report_set(rep, KT_REPORT_FAILED, r,
@@ -235,7 +183,7 @@ static void send_report(struct rekey *k, const struct kt_report *rep)
 	char line[KT_LINE_MAX];
 
 	agent_log(rep->status == KT_REPORT_FAILED ? LOG_ERR : LOG_INFO,
-		  "%s: volume %s %s: %s", k->user->name, rep->volume,
+		  "%s: volume %s %s: %s", k->a.user->name, rep->volume,
 		  kt_report_status_name(rep->status), rep->message);
 	if (kt_report_format(rep, line, sizeof(line)) < 0 ||
 	    kt_line_write(REPORT_FD, line) < 0)
@@ -247,16 +195,16 @@ static void rekey_all(struct rekey *k)
 	_cleanup_close_ int lock = -1;
 
 	/* Not while a login unlocks or a logout locks these volumes. */
-	lock = kt_session_lock(k->user->uid);
-	for (size_t i = 0; i < k->n_volumes; i++) {
-		const struct kt_volume *v = &k->volumes[i];
+	lock = kt_session_lock(k->a.user->uid);
+	for (size_t i = 0; i < k->a.n_volumes; i++) {
+		const struct kt_volume *v = &k->a.volumes[i];
 		struct kt_report rep = { 0 };
 
 		snprintf(rep.volume, sizeof(rep.volume), "%s", v->name);
 		if (lock < 0)
 			report_set(&rep, KT_REPORT_FAILED, lock,
 				   "could not take the lock of %s",
-				   k->user->name);
+				   k->a.user->name);
 		else if (v->type == KT_VOLUME_LUKS2)
 			luks_rekey(k, v, &rep);
 		else if (v->type == KT_VOLUME_ECRYPTFS)
@@ -266,18 +214,6 @@ static void rekey_all(struct rekey *k)
 				   "unknown volume type");
 		send_report(k, &rep);
 	}
-}
-
-static void harden(void)
-{
-	struct rlimit no_core = { 0, 0 };
-
-	(void)prctl(PR_SET_DUMPABLE, 0);
-	(void)setrlimit(RLIMIT_CORE, &no_core);
-	umask(077);
-	if (chdir("/") < 0)
-		agent_log(LOG_WARNING, "Failed to change to /, ignoring");
-	signal(SIGPIPE, SIG_IGN);
 }
 
 static int fd_is(int fd, mode_t type)
@@ -320,8 +256,8 @@ int rekey_main(int argc, char **argv)
 	}
 
 	openlog("keyturn-agent", LOG_PID | LOG_NDELAY, LOG_AUTHPRIV);
-	harden();
-	kt_luks_set_log(rekey_log, NULL);
+	agent_harden();
+	kt_luks_set_log(agent_cryptsetup_log, NULL);
 
 	deadline = kt_now_ms() + SECRET_TIMEOUT_MS;
 	r = read_secret(SECRET_FD, deadline, &k.old);
@@ -333,10 +269,10 @@ int rekey_main(int argc, char **argv)
 			  user, strerror(-r));
 		goto out;
 	}
-	if (load(&k, user, config) < 0)
+	if (agent_load(&k.a, user, config) < 0)
 		goto out;
 	agent_log(LOG_INFO, "%s: password change (%s), %zu volume(s)",
-		  k.user->name, service, k.n_volumes);
+		  k.a.user->name, service, k.a.n_volumes);
 	rekey_all(&k);
 	status = 0;
 out:
@@ -344,9 +280,7 @@ out:
 		agent_log(LOG_DEBUG, "Failed to send \"done\", ignoring");
 	k.old = kt_secret_free(k.old);
 	k.new_pass = kt_secret_free(k.new_pass);
-	kt_volumes_free(k.volumes, k.n_alloc);
-	kt_user_free(k.user);
-	kt_config_free(k.config);
+	agent_unload(&k.a);
 	return status;
 
 usage:

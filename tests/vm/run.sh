@@ -10,7 +10,7 @@
 #                                   demo (make bench; tests/bench/run.sh)
 #
 # Exit: 0 all passed, 1 something failed, 77 qemu or the kernel missing.
-# Knobs (environment): KT_VM_TIMEOUT (s, whole VM, default 300),
+# Knobs (environment): KT_VM_TIMEOUT (s, whole VM, default 1500),
 # KT_VM_MAKEFLAGS (extra make arguments, e.g. WERROR=), KT_VM_VERBOSE=1
 # (print the whole console).
 set -euo pipefail
@@ -22,7 +22,7 @@ CACHE=$BUILD/cache
 MODE=${1:-check}
 [ $# -gt 0 ] && shift
 ONLY="$*"
-TIMEOUT=${KT_VM_TIMEOUT:-300}
+TIMEOUT=${KT_VM_TIMEOUT:-1500}
 ARCH_LIB=/usr/lib/x86_64-linux-gnu
 T0=$(date +%s%N)
 
