@@ -15,7 +15,8 @@
  *	idleness) VmRSS from /proc; then close_session timed and the time
  *	until every -v volume is gone (dm device and mount). Prints one line
  *	"open_ms=... close_ms=... locked_ms=... opened=K/N agents=A
- *	hwm_kib=... rss_kib=... cg_peak_kib=...". With KT_BENCH_SMAPS=FILE
+ *	hwm_kib=... rss_kib=... anon_kib=... cg_peak_kib=...": VmHWM,
+ *	VmRSS and RssAnon summed over the agents. With KT_BENCH_SMAPS=FILE
  *	in the environment, the idle agent's /proc/PID/smaps goes to FILE.
  *
  *   kt-bench exec [-g CGROUP] [-k DESC] -- COMMAND ARGS...
@@ -330,7 +331,7 @@ static int mode_login(int argc, char **argv)
 	struct vol vols[MAX_VOLS];
 	pam_handle_t *pamh = NULL;
 	double t0, t1, t2, t3, t4;
-	long hwm = 0, rss = 0, sum;
+	long hwm = 0, rss = 0, anon = 0, sum;
 	int nv = 0, c, r, opened, agents;
 
 	while ((c = getopt(argc, argv, "+s:g:v:")) != -1) {
@@ -387,6 +388,8 @@ static int mode_login(int argc, char **argv)
 	usleep(300 * 1000);
 	if (agents_sum("VmRSS:", &sum))
 		rss = sum;
+	if (agents_sum("RssAnon:", &sum))
+		anon = sum;
 
 	t2 = now_ms();
 	r = pam_close_session(pamh, 0);
@@ -397,9 +400,9 @@ static int mode_login(int argc, char **argv)
 	(void)pam_setcred(pamh, PAM_DELETE_CRED);
 	pam_end(pamh, r);
 	printf("open_ms=%.1f close_ms=%.1f locked_ms=%.1f opened=%d/%d "
-	       "agents=%d hwm_kib=%ld rss_kib=%ld cg_peak_kib=%ld "
-	       "locked=%d\n",
-	       t1 - t0, t3 - t2, t4 - t2, opened, nv, agents, hwm, rss,
+	       "agents=%d hwm_kib=%ld rss_kib=%ld anon_kib=%ld "
+	       "cg_peak_kib=%ld locked=%d\n",
+	       t1 - t0, t3 - t2, t4 - t2, opened, nv, agents, hwm, rss, anon,
 	       cgroup_peak_kib(cg), all_locked(vols, nv));
 	return r == PAM_SUCCESS && opened == nv ? 0 : 1;
 }

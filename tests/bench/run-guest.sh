@@ -156,6 +156,7 @@ kt_login() {
 	sample "$_p.logout" "$_o" locked_ms
 	sample "$_p.hwm" "$_o" hwm_kib
 	sample "$_p.rss" "$_o" rss_kib
+	sample "$_p.anon" "$_o" anon_kib
 	[ -n "$CG" ] && sample "$_p.cgpeak" "$_o" cg_peak_kib
 	return 0
 }
@@ -238,9 +239,17 @@ if case " $SECTIONS " in *" luks "*) true ;; *) false ;; esac; then
 		if [ -s "$T/smaps" ]; then
 			awk '/^[0-9a-f]+-[0-9a-f]+ / { name = NF >= 6 ? $6 : "[anon]" }
 				/^Rss:/ { rss[name] += $2 }
-				END { for (n in rss) if (rss[n] > 0) print rss[n], n }' \
-				"$T/smaps" | sort -rn | head -n 12 |
-				while read -r kb name; do echo "@r $kb $name"; done
+				/^Pss:/ { pss[name] += $2 }
+				/^Private_Dirty:/ { pd[name] += $2 }
+				END { for (n in rss) if (rss[n] > 0)
+					print rss[n], pss[n], pd[n], n }' \
+				"$T/smaps" | sort -rn | head -n 14 |
+				while read -r kb pss pd name; do
+					echo "@r $kb $pss $pd $name"
+				done
+			awk '/^Rss:/ { r += $2 } /^Pss:/ { p += $2 }
+				/^Private_Dirty:/ { d += $2 }
+				END { print "@r", r, p, d, "(all)" }' "$T/smaps"
 		fi
 	fi
 fi
@@ -378,7 +387,8 @@ EOF
 			sample ecr.kt.open "$_o" open_ms
 			sample ecr.kt.logout "$_o" locked_ms
 			sample ecr.kt.hwm "$_o" hwm_kib
-			sample ecr.kt.rss "$_o" rss_kib ;;
+			sample ecr.kt.rss "$_o" rss_kib
+			sample ecr.kt.anon "$_o" anon_kib ;;
 		*) bad "carol's login with eCryptfs: $_o"
 		   sed 's/^/#   /' "$T/err" | tail -n 5 ;;
 		esac
