@@ -137,10 +137,11 @@ check_eq "right passwords: all $n_right logins went through (exit 0)" "" \
 }
 bad_wrong=$(awk '$3 == 1 && $4 != 10' "$D/table")
 check_eq "wrong passwords: all $n_wrong logins refused (exit 10)" "" "$bad_wrong"
-# pam_exec's own start-up is in the stamps: 1 s of slack for it
-over=$(awk -v b="$BOUND" '($9 != "-" && $9 > b + 1) || ($10 != "-" && $10 > b + 1)' \
+# the stamps hold pam_exec's own start-up and the module's work outside its
+# wait (keyring, fork of the agent): 3 s of slack for them
+over=$(awk -v b="$BOUND" '($9 != "-" && $9 > b + 3) || ($10 != "-" && $10 > b + 3)' \
 	"$D/table")
-check_eq "pam_keyturn never held a login or a logout longer than unlock_timeout ($BOUND s)" \
+check_eq "pam_keyturn never held a login or a logout longer than unlock_timeout ($BOUND s) + 3 s" \
 	"" "$over"
 [ -z "$over" ] || echo "$over" | head -n 5 | sed 's/^/#   /'
 # the sessions whose keyturn step ended before the bound found the volume
