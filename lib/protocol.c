@@ -64,7 +64,10 @@ static bool control_byte(unsigned char c)
 int kt_report_format(const struct kt_report *r, char *buf, size_t size)
 {
 	size_t vlen = strnlen(r->volume, sizeof(r->volume));
-	size_t mlen = strnlen(r->message, sizeof(r->message));
+	/* At most what the parser takes back: the array less its NUL. A
+	 * message that fills the array unterminated is cut, not overrun
+	 * (found by the protocol fuzz target). */
+	size_t mlen = strnlen(r->message, sizeof(r->message) - 1);
 	const char *status = kt_report_status_name(r->status);
 	size_t n;
 	int k;

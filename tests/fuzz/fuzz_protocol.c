@@ -95,7 +95,8 @@ static void fuzz_format(const uint8_t *data, size_t size)
 	FUZZ_ASSERT((size_t)n < bufsize && buf[n] == '\0');
 	FUZZ_ASSERT(buf[n - 1] == '\n');
 	if (kt_report_parse(buf, &back) == 0) {
-		mlen = strnlen(r.message, sizeof(r.message));
+		/* A message is at most the array less its NUL. */
+		mlen = strnlen(r.message, sizeof(r.message) - 1);
 		FUZZ_ASSERT(strlen(back.message) == mlen);
 		for (size_t i = 0; i < mlen; i++) {
 			unsigned char c = (unsigned char)r.message[i];
