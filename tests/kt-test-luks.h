@@ -4,8 +4,11 @@
 #ifndef KT_TEST_LUKS_H
 #define KT_TEST_LUKS_H
 
+#include <errno.h>
 #include <fcntl.h>
+#include <keyutils.h>
 #include <libcryptsetup.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -30,14 +33,14 @@ static inline void kt_test_crypt_freep(struct crypt_device **cd)
 	if (*cd)
 		crypt_free(*cd);
 }
+#define _cleanup_crypt_ __attribute__((cleanup(kt_test_crypt_freep)))
 
 /* A LUKS2 image file at path whose keyslots 0..n-1 open with
  * passes[0..n-1]. */
 static inline void kt_test_make_image(const char *path,
 				      const char *const *passes, int n)
 {
-	__attribute__((cleanup(kt_test_crypt_freep))) struct crypt_device *cd =
-		NULL;
+	_cleanup_crypt_ struct crypt_device *cd = NULL;
 	int fd;
 
 	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
@@ -57,6 +60,41 @@ static inline void kt_test_make_image(const char *path,
 				 i);
 }
 
+/* Bitmask of the keyslots of image in use (active or unbound). */
+static inline unsigned kt_test_active_keyslots(const char *image)
+{
+	_cleanup_crypt_ struct crypt_device *cd = NULL;
+	unsigned mask = 0;
+
+	assert_int_equal(crypt_init(&cd, image), 0);
+	assert_int_equal(crypt_load(cd, CRYPT_LUKS2, NULL), 0);
+	for (int k = 0; k < crypt_keyslot_max(CRYPT_LUKS2); k++) {
+		crypt_keyslot_info i = crypt_keyslot_status(cd, k);
+
+		if (i == CRYPT_SLOT_ACTIVE || i == CRYPT_SLOT_ACTIVE_LAST ||
+		    i == CRYPT_SLOT_UNBOUND)
+			mask |= 1u << k;
+	}
+	return mask;
+}
+
+/* A "user" key in the session keyring, as pam_keyturn puts it there. */
+static inline key_serial_t kt_test_put_key(const char *desc,
+					   const char *payload)
+{
+	key_serial_t k = add_key("user", desc, payload, strlen(payload),
+				 KEY_SPEC_SESSION_KEYRING);
+
+	assert_true(k > 0);
+	return k;
+}
+
+static inline void kt_test_drop_key(key_serial_t k)
+{
+	assert_int_equal(keyctl_revoke(k), 0);
+	assert_int_equal(keyctl_unlink(k, KEY_SPEC_SESSION_KEYRING), 0);
+}
+
 static inline struct kt_secret *kt_test_secret(const char *s)
 {
 	struct kt_secret *x = kt_secret_from(s, strlen(s));
@@ -74,6 +112,27 @@ static inline int kt_test_enroll(const char *image, const char *existing,
 
 	return kt_luks_enroll_pbkdf(image, e, l, desc, &kt_test_fast_pbkdf,
 				    ret);
+}
+
+/*
+ * What these tests need before anything: root (LUKS2 metadata locking,
+ * root-owned files) and a session keyring of this process's own, as the
+ * agent has. Prints "SKIP: <name> needs root (<why>)" or the keyring's
+ * error and returns false when either is missing.
+ */
+static inline bool kt_test_root_with_keyring(const char *name,
+					     const char *why)
+{
+	if (geteuid() != 0) {
+		printf("SKIP: %s needs root (%s)\n", name, why);
+		return false;
+	}
+	if (keyctl_join_session_keyring(NULL) < 0) {
+		printf("SKIP: cannot join a session keyring: %s\n",
+		       strerror(errno));
+		return false;
+	}
+	return true;
 }
 
 #endif

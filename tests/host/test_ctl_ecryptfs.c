@@ -28,6 +28,7 @@
 #include <cmocka.h>
 
 #include "ecryptfs.h"
+#include "kt-test-spawn.h"
 #include "mount.h"
 #include "secret.h"
 #include "wrapped.h"
@@ -40,65 +41,18 @@
 #define OTHER_MOUNT_PW "00112233445566778899aabbccddeeff"
 #define LOGIN_PW "Login-pw of kttestecr"
 
-extern char **environ;
-
 static char tmpdir[] = "/tmp/kt-test-ecr.XXXXXX";
 static char home[256], rootdir[256], conf[256], ctl[512];
 static uid_t uid;
 static gid_t gid;
 static bool user_made;
 
-static int run(const char *input, char *out, size_t size, ...)
-{
-	const char *argv[32] = { ctl };
-	int in_pipe[2], out_pipe[2], status, n = 1;
-	posix_spawn_file_actions_t fa;
-	posix_spawnattr_t attr;
-	sigset_t sigpipe;
-	size_t len = 0;
-	va_list ap;
-	pid_t pid;
-
-	va_start(ap, size);
-	while ((argv[n] = va_arg(ap, const char *)))
-		n++;
-	va_end(ap);
-
-	assert_int_equal(pipe2(in_pipe, O_CLOEXEC), 0);
-	assert_int_equal(pipe2(out_pipe, O_CLOEXEC), 0);
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_adddup2(&fa, in_pipe[0], 0);
-	posix_spawn_file_actions_adddup2(&fa, out_pipe[1], 1);
-	posix_spawn_file_actions_adddup2(&fa, out_pipe[1], 2);
-	/* No terminal: the tool must not find one to ask on. */
-	posix_spawnattr_init(&attr);
-	sigemptyset(&sigpipe);
-	sigaddset(&sigpipe, SIGPIPE);
-	posix_spawnattr_setsigdefault(&attr, &sigpipe);
-	posix_spawnattr_setflags(&attr,
-				 POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSID);
-	assert_int_equal(posix_spawn(&pid, ctl, &fa, &attr,
-				     (char *const *)argv, environ), 0);
-	posix_spawn_file_actions_destroy(&fa);
-	posix_spawnattr_destroy(&attr);
-	close(in_pipe[0]);
-	close(out_pipe[1]);
-	if (input && write(in_pipe[1], input, strlen(input)) < 0)
-		assert_int_equal(errno, EPIPE);
-	close(in_pipe[1]);
-	for (;;) {
-		ssize_t k = read(out_pipe[0], out + len, size - 1 - len);
-
-		if (k <= 0)
-			break;
-		len += (size_t)k;
-	}
-	out[len] = '\0';
-	close(out_pipe[0]);
-	assert_int_equal(waitpid(pid, &status, 0), pid);
-	assert_true(WIFEXITED(status));
-	return WEXITSTATUS(status);
-}
+/* Runs keyturnctl with the arguments after size (NULL-terminated), input
+ * on its stdin; stdout and stderr together into out. Returns the exit
+ * status. No
+ * terminal: the tool must not find one to ask on. */
+#define run(input, out, size, ...) \
+	kt_test_spawnl(ctl, POSIX_SPAWN_SETSID, input, out, size, __VA_ARGS__)
 
 static void sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void sh(const char *fmt, ...)
@@ -627,13 +581,11 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-	char cmd[512];
 	int r = 0;
 
 	if (user_made && system("userdel " USER " >/dev/null 2>&1") != 0)
 		r = -1;
-	snprintf(cmd, sizeof(cmd), "rm -rf -- '%s'", tmpdir);
-	if (system(cmd) != 0)
+	if (kt_test_remove_tree(tmpdir) < 0)
 		r = -1;
 	return r;
 }

@@ -24,109 +24,27 @@
 
 #include <cmocka.h>
 
+#include "kt-test-luks.h"
+#include "kt-test-spawn.h"
 #include "luks.h"
-
-#define IMAGE_SIZE (32 * 1024 * 1024)
-
-extern char **environ;
-
-static const struct crypt_pbkdf_type fast_pbkdf = {
-	.type = CRYPT_KDF_ARGON2ID,
-	.hash = "sha256",
-	.iterations = 4,
-	.max_memory_kb = 32 * 1024,
-	.parallel_threads = 1,
-	.flags = CRYPT_PBKDF_NO_BENCHMARK,
-};
 
 static char tmpdir[] = "/tmp/kt-test-ctl.XXXXXX";
 static char ctl[512];
 static int counter;
 
-static void crypt_freep(struct crypt_device **cd)
-{
-	if (*cd)
-		crypt_free(*cd);
-}
-#define _cleanup_crypt_ __attribute__((cleanup(crypt_freep)))
-
-/*
- * Runs keyturnctl with args (NULL-terminated), input on its stdin;
- * stdout and stderr together into out. Returns the exit status.
- */
-static int run(const char *input, char *out, size_t size, ...)
-{
-	const char *argv[32] = { ctl };
-	int in_pipe[2], out_pipe[2], status, n = 1;
-	posix_spawn_file_actions_t fa;
-	posix_spawnattr_t attr;
-	sigset_t sigpipe;
-	size_t len = 0;
-	va_list ap;
-	pid_t pid;
-
-	va_start(ap, size);
-	while ((argv[n] = va_arg(ap, const char *)))
-		n++;
-	va_end(ap);
-
-	assert_int_equal(pipe2(in_pipe, O_CLOEXEC), 0);
-	assert_int_equal(pipe2(out_pipe, O_CLOEXEC), 0);
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_adddup2(&fa, in_pipe[0], 0);
-	posix_spawn_file_actions_adddup2(&fa, out_pipe[1], 1);
-	posix_spawn_file_actions_adddup2(&fa, out_pipe[1], 2);
-	/* The tool gets SIGPIPE back at its default. */
-	posix_spawnattr_init(&attr);
-	sigemptyset(&sigpipe);
-	sigaddset(&sigpipe, SIGPIPE);
-	posix_spawnattr_setsigdefault(&attr, &sigpipe);
-	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF);
-	assert_int_equal(posix_spawn(&pid, ctl, &fa, &attr,
-				     (char *const *)argv, environ), 0);
-	posix_spawn_file_actions_destroy(&fa);
-	posix_spawnattr_destroy(&attr);
-	close(in_pipe[0]);
-	close(out_pipe[1]);
-
-	/* The tool may rightly exit before it reads (a usage error, an
-	 * unknown user): EPIPE then, SIGPIPE is ignored here. Small inputs
-	 * fit in the pipe, so the write never waits for the reader. */
-	if (input && write(in_pipe[1], input, strlen(input)) < 0)
-		assert_int_equal(errno, EPIPE);
-	close(in_pipe[1]);
-	for (;;) {
-		ssize_t k = read(out_pipe[0], out + len, size - 1 - len);
-
-		if (k <= 0)
-			break;
-		len += (size_t)k;
-	}
-	out[len] = '\0';
-	close(out_pipe[0]);
-	assert_int_equal(waitpid(pid, &status, 0), pid);
-	assert_true(WIFEXITED(status));
-	return WEXITSTATUS(status);
-}
+/* Runs keyturnctl with the arguments after size (NULL-terminated), input
+ * on its stdin; stdout and stderr together into out. Returns the exit
+ * status. */
+#define run(input, out, size, ...) \
+	kt_test_spawnl(ctl, 0, input, out, size, __VA_ARGS__)
 
 static void make_image(char *path, size_t size, const char *pass)
 {
-	_cleanup_crypt_ struct crypt_device *cd = NULL;
-	int fd;
+	const char *passes[] = { pass };
 
 	snprintf(path, size, "%s/img%d", tmpdir, counter++);
-	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	assert_true(fd >= 0);
-	assert_int_equal(ftruncate(fd, IMAGE_SIZE), 0);
-	close(fd);
-	assert_int_equal(crypt_init(&cd, path), 0);
-	assert_int_equal(crypt_set_pbkdf_type(cd, &fast_pbkdf), 0);
-	assert_int_equal(crypt_format(cd, CRYPT_LUKS2, "aes", "xts-plain64",
-				      NULL, NULL, 64, NULL), 0);
-	assert_int_equal(crypt_keyslot_add_by_volume_key(
-				 cd, 0, NULL, 0, pass, strlen(pass)), 0);
+	kt_test_make_image(path, passes, 1);
 }
-
 static void write_config(char *path, size_t size, mode_t mode,
 			 const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 static void write_config(char *path, size_t size, mode_t mode,
@@ -143,19 +61,6 @@ static void write_config(char *path, size_t size, mode_t mode,
 	va_end(ap);
 	assert_int_equal(fclose(f), 0);
 	assert_int_equal(chmod(path, mode), 0);
-}
-
-static unsigned active_keyslots(const char *image)
-{
-	_cleanup_crypt_ struct crypt_device *cd = NULL;
-	unsigned mask = 0;
-
-	assert_int_equal(crypt_init(&cd, image), 0);
-	assert_int_equal(crypt_load(cd, CRYPT_LUKS2, NULL), 0);
-	for (int k = 0; k < crypt_keyslot_max(CRYPT_LUKS2); k++)
-		if (crypt_keyslot_status(cd, k) >= CRYPT_SLOT_ACTIVE)
-			mask |= 1u << k;
-	return mask;
 }
 
 static void write_volume_config(char *conf, size_t size, const char *image)
@@ -236,12 +141,9 @@ static void test_enroll_stdin(void **state)
 
 	/* And the login password, in the keyring under the configured
 	 * prefix, opens the volume through the token. */
-	k = add_key("user", "kttest:root", "root login", 10,
-		    KEY_SPEC_SESSION_KEYRING);
-	assert_true(k > 0);
+	k = kt_test_put_key("kttest:root", "root login");
 	assert_int_equal(kt_luks_open(image, NULL, "kttest:root", 0), 1);
-	assert_int_equal(keyctl_revoke(k), 0);
-	assert_int_equal(keyctl_unlink(k, KEY_SPEC_SESSION_KEYRING), 0);
+	kt_test_drop_key(k);
 
 	/* A second enrollment is refused and changes nothing. */
 	assert_int_equal(run("first passphrase\nother\n", out, sizeof(out),
@@ -251,7 +153,7 @@ static void test_enroll_stdin(void **state)
 			 1);
 	assert_non_null(strstr(out, "root is already enrolled on"));
 	assert_non_null(strstr(out, image));
-	assert_int_equal(active_keyslots(image), 0x3u);
+	assert_int_equal(kt_test_active_keyslots(image), 0x3u);
 
 	/* status sees the enrollment; no device-mapper here: locked. */
 	assert_int_equal(run(NULL, out, sizeof(out), "status", "--user",
@@ -280,7 +182,7 @@ static void test_enroll_wrong_passphrase(void **state)
 			 1);
 	/* --config given explicitly and missing: refused before anything. */
 	assert_non_null(strstr(out, "/nonexistent/keyturn.conf"));
-	assert_int_equal(active_keyslots(image), 0x1u);
+	assert_int_equal(kt_test_active_keyslots(image), 0x1u);
 
 	assert_int_equal(run("not it\nroot login\n", out, sizeof(out),
 			     "enroll", "luks", image, "--user", "root",
@@ -289,7 +191,7 @@ static void test_enroll_wrong_passphrase(void **state)
 			 1);
 	assert_non_null(strstr(out, "existing passphrase"));
 	assert_non_null(strstr(out, image));
-	assert_int_equal(active_keyslots(image), 0x1u);
+	assert_int_equal(kt_test_active_keyslots(image), 0x1u);
 }
 
 static void test_enroll_input_errors(void **state)
@@ -305,7 +207,7 @@ static void test_enroll_input_errors(void **state)
 			     "4", NULL),
 			 1);
 	assert_non_null(strstr(out, "No login password on standard input"));
-	assert_int_equal(active_keyslots(image), 0x1u);
+	assert_int_equal(kt_test_active_keyslots(image), 0x1u);
 
 	assert_int_equal(run("first passphrase\nx\n", out, sizeof(out),
 			     "enroll", "luks", image, "--user",
@@ -429,7 +331,7 @@ static void test_enroll_terminal(void **state)
 	assert_int_equal(enroll_on_pty(image, conf, differ, out, sizeof(out)),
 			 1);
 	assert_non_null(strstr(out, "The two login passwords differ"));
-	assert_int_equal(active_keyslots(image), 0x1u);
+	assert_int_equal(kt_test_active_keyslots(image), 0x1u);
 
 	assert_int_equal(enroll_on_pty(image, conf, good, out, sizeof(out)),
 			 0);
@@ -439,12 +341,9 @@ static void test_enroll_terminal(void **state)
 	assert_null(strstr(out, "tty login"));
 	assert_null(strstr(out, "first passphrase"));
 
-	k = add_key("user", "kttest:root", "tty login", 9,
-		    KEY_SPEC_SESSION_KEYRING);
-	assert_true(k > 0);
+	k = kt_test_put_key("kttest:root", "tty login");
 	assert_int_equal(kt_luks_open(image, NULL, "kttest:root", 0), 1);
-	assert_int_equal(keyctl_revoke(k), 0);
-	assert_int_equal(keyctl_unlink(k, KEY_SPEC_SESSION_KEYRING), 0);
+	kt_test_drop_key(k);
 }
 
 static void test_check(void **state)
@@ -497,10 +396,7 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-	char cmd[512];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf -- '%s'", tmpdir);
-	return system(cmd) == 0 ? 0 : -1;
+	return kt_test_remove_tree(tmpdir);
 }
 
 int main(void)
@@ -520,15 +416,8 @@ int main(void)
 		printf("SKIP: %s not built\n", ctl);
 		return 77;
 	}
-	if (geteuid() != 0) {
-		printf("SKIP: test_keyturnctl needs root (LUKS2 images, "
-		       "root-owned config)\n");
+	if (!kt_test_root_with_keyring("test_keyturnctl",
+				       "LUKS2 images, root-owned config"))
 		return 77;
-	}
-	if (keyctl_join_session_keyring(NULL) < 0) {
-		printf("SKIP: cannot join a session keyring: %s\n",
-		       strerror(errno));
-		return 77;
-	}
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -23,6 +23,7 @@
 #include <cmocka.h>
 
 #include "kt-test-luks.h"
+#include "kt-test-spawn.h"
 #include "luks.h"
 #include "secret.h"
 
@@ -56,42 +57,10 @@ static void make_image(char *path, const char *const *passes, int n)
 	kt_test_make_image(path, passes, n);
 }
 
-static key_serial_t put_key(const char *desc, const char *payload)
-{
-	key_serial_t k = add_key("user", desc, payload, strlen(payload),
-				 KEY_SPEC_SESSION_KEYRING);
-
-	assert_true(k > 0);
-	return k;
-}
-
-static void drop_key(key_serial_t k)
-{
-	assert_int_equal(keyctl_revoke(k), 0);
-	assert_int_equal(keyctl_unlink(k, KEY_SPEC_SESSION_KEYRING), 0);
-}
-
-/* Bitmask of the active keyslots and count of the active tokens. */
-static unsigned active_keyslots(const char *image)
-{
-	__attribute__((cleanup(kt_test_crypt_freep))) struct crypt_device *cd = NULL;
-	unsigned mask = 0;
-
-	assert_int_equal(crypt_init(&cd, image), 0);
-	assert_int_equal(crypt_load(cd, CRYPT_LUKS2, NULL), 0);
-	for (int k = 0; k < crypt_keyslot_max(CRYPT_LUKS2); k++) {
-		crypt_keyslot_info i = crypt_keyslot_status(cd, k);
-
-		if (i == CRYPT_SLOT_ACTIVE || i == CRYPT_SLOT_ACTIVE_LAST ||
-		    i == CRYPT_SLOT_UNBOUND)
-			mask |= 1u << k;
-	}
-	return mask;
-}
-
+/* Count of the active tokens. */
 static int active_tokens(const char *image)
 {
-	__attribute__((cleanup(kt_test_crypt_freep))) struct crypt_device *cd = NULL;
+	_cleanup_crypt_ struct crypt_device *cd = NULL;
 	int n = 0;
 
 	assert_int_equal(crypt_init(&cd, image), 0);
@@ -118,8 +87,9 @@ static void test_enroll_then_verify(void **state)
 			 -ENOENT);
 	assert_int_equal(found.token, -7); /* untouched on failure */
 
-	assert_int_equal(kt_test_enroll(image, "first passphrase", "alice login",
-				"keyturn:alice", &tok), 0);
+	assert_int_equal(kt_test_enroll(image, "first passphrase",
+					"alice login", "keyturn:alice", &tok),
+			 0);
 	assert_int_equal(tok.keyslot, 1);
 	assert_int_equal(tok.token, 0);
 	assert_int_equal(kt_luks_find_token(image, "keyturn:alice", &found),
@@ -127,10 +97,10 @@ static void test_enroll_then_verify(void **state)
 	assert_int_equal(found.token, tok.token);
 	assert_int_equal(found.keyslot, tok.keyslot);
 
-	k = put_key("keyturn:alice", "alice login");
+	k = kt_test_put_key("keyturn:alice", "alice login");
 	assert_int_equal(kt_luks_open(image, NULL, "keyturn:alice", 0),
 			 tok.keyslot);
-	drop_key(k);
+	kt_test_drop_key(k);
 }
 
 static void test_wrong_payload_and_missing_key(void **state)
@@ -144,17 +114,17 @@ static void test_wrong_payload_and_missing_key(void **state)
 	assert_int_equal(kt_test_enroll(image, "first passphrase", "bob login",
 				"keyturn:bob", &tok), 0);
 
-	k = put_key("keyturn:bob", "not bob's login");
+	k = kt_test_put_key("keyturn:bob", "not bob's login");
 	assert_int_equal(kt_luks_open(image, NULL, "keyturn:bob", 0), -EPERM);
-	drop_key(k);
+	kt_test_drop_key(k);
 
 	/* No key at all. */
 	assert_int_equal(kt_luks_open(image, NULL, "keyturn:bob", 0), -EPERM);
 
 	/* The volume's first passphrase is not what the token opens. */
-	k = put_key("keyturn:bob", "first passphrase");
+	k = kt_test_put_key("keyturn:bob", "first passphrase");
 	assert_int_equal(kt_luks_open(image, NULL, "keyturn:bob", 0), -EPERM);
-	drop_key(k);
+	kt_test_drop_key(k);
 }
 
 static void test_other_description(void **state)
@@ -165,14 +135,15 @@ static void test_other_description(void **state)
 	key_serial_t k;
 
 	make_image(image, passes, 1);
-	assert_int_equal(kt_test_enroll(image, "first passphrase", "carol login",
-				"keyturn:carol", &tok), 0);
+	assert_int_equal(kt_test_enroll(image, "first passphrase",
+					"carol login", "keyturn:carol", &tok),
+			 0);
 
 	/* Even with the right passphrase under the other name. */
-	k = put_key("keyturn:dave", "carol login");
+	k = kt_test_put_key("keyturn:dave", "carol login");
 	assert_int_equal(kt_luks_open(image, NULL, "keyturn:dave", 0),
 			 -ENOENT);
-	drop_key(k);
+	kt_test_drop_key(k);
 	assert_int_equal(kt_luks_find_token(image, "keyturn:dave", &tok),
 			 -ENOENT);
 }
@@ -186,11 +157,11 @@ static void test_enroll_twice(void **state)
 	make_image(image, passes, 1);
 	assert_int_equal(kt_test_enroll(image, "first passphrase", "erin login",
 				"keyturn:erin", &tok), 0);
-	assert_int_equal(active_keyslots(image), 0x3u);
+	assert_int_equal(kt_test_active_keyslots(image), 0x3u);
 	assert_int_equal(kt_test_enroll(image, "first passphrase", "erin other",
 				"keyturn:erin", &again), -EEXIST);
 	assert_int_equal(again.token, -7);
-	assert_int_equal(active_keyslots(image), 0x3u);
+	assert_int_equal(kt_test_active_keyslots(image), 0x3u);
 	assert_int_equal(active_tokens(image), 1);
 
 	/* A second user on the same volume is fine. */
@@ -207,9 +178,9 @@ static void test_wrong_existing_passphrase(void **state)
 	char image[256];
 
 	make_image(image, passes, 1);
-	assert_int_equal(kt_test_enroll(image, "wrong", "gina login", "keyturn:gina",
-				&tok), -EPERM);
-	assert_int_equal(active_keyslots(image), 0x1u);
+	assert_int_equal(kt_test_enroll(image, "wrong", "gina login",
+					"keyturn:gina", &tok), -EPERM);
+	assert_int_equal(kt_test_active_keyslots(image), 0x1u);
 	assert_int_equal(active_tokens(image), 0);
 }
 
@@ -218,7 +189,7 @@ static void test_wrong_existing_passphrase(void **state)
 static void test_enroll_rolls_back(void **state)
 {
 	const char *passes[] = { "first passphrase" };
-	__attribute__((cleanup(kt_test_crypt_freep))) struct crypt_device *cd = NULL;
+	_cleanup_crypt_ struct crypt_device *cd = NULL;
 	struct kt_luks_token tok;
 	char image[256], desc[64];
 	int n = crypt_token_max(CRYPT_LUKS2), r;
@@ -241,7 +212,8 @@ static void test_enroll_rolls_back(void **state)
 	captured[0] = '\0';
 	capturing = 1;
 	crypt_set_debug_level(CRYPT_DEBUG_ALL);
-	r = kt_test_enroll(image, "first passphrase", "hal login", "keyturn:hal", &tok);
+	r = kt_test_enroll(image, "first passphrase", "hal login",
+			   "keyturn:hal", &tok);
 	crypt_set_debug_level(CRYPT_DEBUG_NONE);
 	capturing = 0;
 	assert_true(r < 0);
@@ -250,7 +222,7 @@ static void test_enroll_rolls_back(void **state)
 	if (!strstr(captured, "Destroying keyslot 1."))
 		fprintf(stderr, "debug log:\n%s", captured);
 	assert_non_null(strstr(captured, "Destroying keyslot 1."));
-	assert_int_equal(active_keyslots(image), 0x1u);
+	assert_int_equal(kt_test_active_keyslots(image), 0x1u);
 	assert_int_equal(active_tokens(image), n);
 	assert_int_equal(kt_luks_find_token(image, "keyturn:hal", &tok),
 			 -ENOENT);
@@ -289,7 +261,7 @@ static void test_only_bound_keyslot_tried(void **state)
 				"keyturn:ivan", &tok), 0);
 	assert_int_equal(tok.keyslot, 3);
 
-	k = put_key("keyturn:ivan", "ivan login");
+	k = kt_test_put_key("keyturn:ivan", "ivan login");
 	captured_len = 0;
 	captured[0] = '\0';
 	capturing = 1;
@@ -297,7 +269,7 @@ static void test_only_bound_keyslot_tried(void **state)
 	r = kt_luks_open(image, NULL, "keyturn:ivan", 0);
 	crypt_set_debug_level(CRYPT_DEBUG_NONE);
 	capturing = 0;
-	drop_key(k);
+	kt_test_drop_key(k);
 
 	assert_int_equal(r, 3);
 	snprintf(line, sizeof(line), "Trying to open LUKS2 keyslot %d.", 3);
@@ -336,10 +308,7 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-	char cmd[512];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf -- '%s'", tmpdir);
-	return system(cmd) == 0 ? 0 : -1;
+	return kt_test_remove_tree(tmpdir);
 }
 
 int main(void)
@@ -356,16 +325,8 @@ int main(void)
 		cmocka_unit_test(test_active_close_without_dm),
 	};
 
-	if (geteuid() != 0) {
-		printf("SKIP: test_luks needs root (LUKS2 metadata locking, "
-		       "kernel keyring)\n");
+	if (!kt_test_root_with_keyring("test_luks", "LUKS2 metadata locking, "
+				       "kernel keyring"))
 		return 77;
-	}
-	/* A session keyring of this process's own, as the agent has. */
-	if (keyctl_join_session_keyring(NULL) < 0) {
-		printf("SKIP: cannot join a session keyring: %s\n",
-		       strerror(errno));
-		return 77;
-	}
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -33,22 +33,14 @@
 
 #include <cmocka.h>
 
+#include "kt-test-luks.h"
+#include "kt-test-spawn.h"
 #include "luks.h"
 #include "secret.h"
 #include "wrapped.h"
 
-#define IMAGE_SIZE (32 * 1024 * 1024)
 #define DESC "keyturn:rekeytest"
 #define MIN_KILL_POINTS 20
-
-static const struct crypt_pbkdf_type fast_pbkdf = {
-	.type = CRYPT_KDF_ARGON2ID,
-	.hash = "sha256",
-	.iterations = 4,
-	.max_memory_kb = 32 * 1024,
-	.parallel_threads = 1,
-	.flags = CRYPT_PBKDF_NO_BENCHMARK,
-};
 
 static char tmpdir[] = "/tmp/kt-test-rekey.XXXXXX";
 static char template_image[256];
@@ -125,20 +117,6 @@ __attribute__((visibility("default"))) int renameat(int fromfd,
 
 /* ---- helpers ---------------------------------------------------------- */
 
-static void crypt_freep(struct crypt_device **cd)
-{
-	if (*cd)
-		crypt_free(*cd);
-}
-
-static struct kt_secret *secret(const char *s)
-{
-	struct kt_secret *x = kt_secret_from(s, strlen(s));
-
-	assert_non_null(x);
-	return x;
-}
-
 static void copy_file(const char *from, const char *to)
 {
 	char cmd[600];
@@ -152,27 +130,14 @@ static void copy_file(const char *from, const char *to)
  * bound to a luks2-keyring token for DESC. Made once, copied per test. */
 static void make_template(void)
 {
-	__attribute__((cleanup(crypt_freep))) struct crypt_device *cd = NULL;
-	_cleanup_secret_ struct kt_secret *rec = secret("recovery passphrase");
-	_cleanup_secret_ struct kt_secret *old = secret("old login");
+	const char *passes[] = { "recovery passphrase" };
 	struct kt_luks_token tok;
-	int fd;
 
 	snprintf(template_image, sizeof(template_image), "%s/template",
 		 tmpdir);
-	fd = open(template_image, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	assert_true(fd >= 0);
-	assert_int_equal(ftruncate(fd, IMAGE_SIZE), 0);
-	close(fd);
-	assert_int_equal(crypt_init(&cd, template_image), 0);
-	assert_int_equal(crypt_set_pbkdf_type(cd, &fast_pbkdf), 0);
-	assert_int_equal(crypt_format(cd, CRYPT_LUKS2, "aes", "xts-plain64",
-				      NULL, NULL, 64, NULL), 0);
-	assert_int_equal(crypt_keyslot_add_by_volume_key(
-				 cd, 0, NULL, 0, "recovery passphrase",
-				 strlen("recovery passphrase")), 0);
-	assert_int_equal(kt_luks_enroll_pbkdf(template_image, rec, old, DESC,
-					      &fast_pbkdf, &tok), 0);
+	kt_test_make_image(template_image, passes, 1);
+	assert_int_equal(kt_test_enroll(template_image, "recovery passphrase",
+					"old login", DESC, &tok), 0);
 	assert_int_equal(tok.keyslot, 1);
 }
 
@@ -186,14 +151,11 @@ static void new_image(char *path)
  * (verify only: no device-mapper), 0 when it does not. */
 static int token_opens(const char *image, const char *pass)
 {
-	key_serial_t k = add_key("user", DESC, pass, strlen(pass),
-				 KEY_SPEC_SESSION_KEYRING);
+	key_serial_t k = kt_test_put_key(DESC, pass);
 	int r;
 
-	assert_true(k > 0);
 	r = kt_luks_open(image, NULL, DESC, 0);
-	assert_int_equal(keyctl_revoke(k), 0);
-	assert_int_equal(keyctl_unlink(k, KEY_SPEC_SESSION_KEYRING), 0);
+	kt_test_drop_key(k);
 	if (r == -EPERM)
 		return 0;
 	assert_true(r >= 0);
@@ -203,7 +165,7 @@ static int token_opens(const char *image, const char *pass)
 /* 1 when any keyslot of image opens with pass. */
 static int any_opens(const char *image, const char *pass)
 {
-	__attribute__((cleanup(crypt_freep))) struct crypt_device *cd = NULL;
+	_cleanup_crypt_ struct crypt_device *cd = NULL;
 	int r;
 
 	assert_int_equal(crypt_init(&cd, image), 0);
@@ -216,26 +178,9 @@ static int any_opens(const char *image, const char *pass)
 	return 1;
 }
 
-static unsigned active_keyslots(const char *image)
-{
-	__attribute__((cleanup(crypt_freep))) struct crypt_device *cd = NULL;
-	unsigned mask = 0;
-
-	assert_int_equal(crypt_init(&cd, image), 0);
-	assert_int_equal(crypt_load(cd, CRYPT_LUKS2, NULL), 0);
-	for (int k = 0; k < crypt_keyslot_max(CRYPT_LUKS2); k++) {
-		crypt_keyslot_info i = crypt_keyslot_status(cd, k);
-
-		if (i == CRYPT_SLOT_ACTIVE || i == CRYPT_SLOT_ACTIVE_LAST ||
-		    i == CRYPT_SLOT_UNBOUND)
-			mask |= 1u << k;
-	}
-	return mask;
-}
-
 static int token_keyslot_count(const char *image)
 {
-	__attribute__((cleanup(crypt_freep))) struct crypt_device *cd = NULL;
+	_cleanup_crypt_ struct crypt_device *cd = NULL;
 	struct kt_luks_token tok;
 	int n = 0;
 
@@ -251,8 +196,8 @@ static int token_keyslot_count(const char *image)
 static int rekey(const char *image, const char *old, const char *new_pass,
 		 struct kt_luks_token *tok)
 {
-	_cleanup_secret_ struct kt_secret *o = secret(old);
-	_cleanup_secret_ struct kt_secret *n = secret(new_pass);
+	_cleanup_secret_ struct kt_secret *o = kt_test_secret(old);
+	_cleanup_secret_ struct kt_secret *n = kt_test_secret(new_pass);
 
 	return kt_luks_rekey(image, DESC, o, n, tok);
 }
@@ -267,7 +212,7 @@ static void assert_rekeyed(const char *image, const char *new_pass,
 	assert_int_equal(any_opens(image, "recovery passphrase"), 1);
 	assert_int_equal(token_keyslot_count(image), 1);
 	/* Recovery and login: no keyslot left behind. */
-	assert_int_equal(__builtin_popcount(active_keyslots(image)), 2);
+	assert_int_equal(__builtin_popcount(kt_test_active_keyslots(image)), 2);
 }
 
 /* ---- tests ------------------------------------------------------------ */
@@ -292,7 +237,7 @@ static void test_rekey_old_to_new(void **state)
 
 static void test_rekey_keeps_cost(void **state)
 {
-	__attribute__((cleanup(crypt_freep))) struct crypt_device *cd = NULL;
+	_cleanup_crypt_ struct crypt_device *cd = NULL;
 	struct crypt_pbkdf_type pb;
 	struct kt_luks_token tok;
 	char image[256];
@@ -303,8 +248,8 @@ static void test_rekey_keeps_cost(void **state)
 	assert_int_equal(crypt_load(cd, CRYPT_LUKS2, NULL), 0);
 	assert_int_equal(crypt_keyslot_get_pbkdf(cd, tok.keyslot, &pb), 0);
 	assert_string_equal(pb.type, CRYPT_KDF_ARGON2ID);
-	assert_int_equal(pb.iterations, fast_pbkdf.iterations);
-	assert_int_equal(pb.max_memory_kb, fast_pbkdf.max_memory_kb);
+	assert_int_equal(pb.iterations, kt_test_fast_pbkdf.iterations);
+	assert_int_equal(pb.max_memory_kb, kt_test_fast_pbkdf.max_memory_kb);
 }
 
 static void test_rekey_wrong_old(void **state)
@@ -314,19 +259,19 @@ static void test_rekey_wrong_old(void **state)
 	unsigned before;
 
 	new_image(image);
-	before = active_keyslots(image);
+	before = kt_test_active_keyslots(image);
 	assert_int_equal(rekey(image, "not the old one", "new login", &tok),
 			 -EPERM);
 	assert_int_equal(tok.token, -7);
-	assert_int_equal(active_keyslots(image), before);
+	assert_int_equal(kt_test_active_keyslots(image), before);
 	assert_int_equal(token_opens(image, "old login"), 1);
 	assert_int_equal(token_opens(image, "new login"), 0);
 }
 
 static void test_rekey_no_token(void **state)
 {
-	_cleanup_secret_ struct kt_secret *o = secret("old login");
-	_cleanup_secret_ struct kt_secret *n = secret("new login");
+	_cleanup_secret_ struct kt_secret *o = kt_test_secret("old login");
+	_cleanup_secret_ struct kt_secret *n = kt_test_secret("new login");
 	struct kt_luks_token tok;
 	char image[256];
 
@@ -352,17 +297,18 @@ static void test_rekey_with_recovery(void **state)
 
 static void test_add_recovery(void **state)
 {
-	_cleanup_secret_ struct kt_secret *e = secret("old login");
-	_cleanup_secret_ struct kt_secret *r = secret("second recovery");
-	_cleanup_secret_ struct kt_secret *bad = secret("wrong");
+	_cleanup_secret_ struct kt_secret *e = kt_test_secret("old login");
+	_cleanup_secret_ struct kt_secret *r =
+		kt_test_secret("second recovery");
+	_cleanup_secret_ struct kt_secret *bad = kt_test_secret("wrong");
 	struct kt_luks_token tok;
 	char image[256];
 	int slot;
 
 	new_image(image);
-	assert_int_equal(kt_luks_add_recovery(image, bad, r, &fast_pbkdf),
-			 -EPERM);
-	slot = kt_luks_add_recovery(image, e, r, &fast_pbkdf);
+	assert_int_equal(kt_luks_add_recovery(image, bad, r,
+					      &kt_test_fast_pbkdf), -EPERM);
+	slot = kt_luks_add_recovery(image, e, r, &kt_test_fast_pbkdf);
 	assert_int_equal(slot, 2);
 	/* Its own keyslot, no token: logins never try it. */
 	assert_int_equal(token_keyslot_count(image), 1);
@@ -460,9 +406,10 @@ static void test_kill_during_recovery_rekey(void **state)
 static void test_kill_during_rewrap(void **state)
 {
 	static const struct kt_wrapped_params cost = { 1, 1024, 1 };
-	_cleanup_secret_ struct kt_secret *old = secret("old login");
-	_cleanup_secret_ struct kt_secret *nw = secret("new login");
-	_cleanup_secret_ struct kt_secret *mount = secret("mount passphrase");
+	_cleanup_secret_ struct kt_secret *old = kt_test_secret("old login");
+	_cleanup_secret_ struct kt_secret *nw = kt_test_secret("new login");
+	_cleanup_secret_ struct kt_secret *mount =
+		kt_test_secret("mount passphrase");
 	char dir[300];
 	long n;
 
@@ -528,10 +475,7 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-	char cmd[512];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf -- '%s'", tmpdir);
-	return system(cmd) == 0 ? 0 : -1;
+	return kt_test_remove_tree(tmpdir);
 }
 
 int main(void)
@@ -548,15 +492,8 @@ int main(void)
 		cmocka_unit_test(test_kill_during_rewrap),
 	};
 
-	if (geteuid() != 0) {
-		printf("SKIP: test_rekey needs root (LUKS2 metadata locking, "
-		       "kernel keyring)\n");
+	if (!kt_test_root_with_keyring("test_rekey", "LUKS2 metadata locking, "
+				       "kernel keyring"))
 		return 77;
-	}
-	if (keyctl_join_session_keyring(NULL) < 0) {
-		printf("SKIP: cannot join a session keyring: %s\n",
-		       strerror(errno));
-		return 77;
-	}
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
