@@ -10,45 +10,46 @@
 
 #include "session.h"
 
-/* RUNDIR and RUNDIR/UID: root-owned, not writable by others. Created
- * through descriptors so that nothing on the way is a symlink. */
+/* Opens AT/NAME, a directory that must be root's and writable by no one
+ * else; with CREATE, makes it and gives it mode 0755 whatever the umask
+ * (the agent runs with 077, and a user must still reach the control
+ * sockets inside). Through descriptors, so that nothing on the way is a
+ * symlink. */
+static int open_root_dir(int at, const char *name, bool create)
+{
+	_cleanup_close_ int fd = -1;
+	struct stat st;
+
+	if (create && mkdirat(at, name, 0755) < 0 && errno != EEXIST)
+		return kt_negerrno();
+	/* O_RDONLY, not O_PATH, where fchmod() must work on it. */
+	fd = openat(at, name,
+		    (create ? O_RDONLY : O_PATH) | O_DIRECTORY | O_NOFOLLOW |
+			    O_CLOEXEC);
+	if (fd < 0)
+		return kt_negerrno();
+	if (fstat(fd, &st) < 0)
+		return kt_negerrno();
+	if (st.st_uid != 0 || (st.st_mode & 022))
+		return -EPERM;
+	if (create && (st.st_mode & 07777) != 0755 && fchmod(fd, 0755) < 0)
+		return kt_negerrno();
+	return TAKE_FD(fd);
+}
+
+/* RUNDIR and RUNDIR/UID: root's, mode 0755. The user may find and reach
+ * their agents' control sockets inside (each 0600, the user's); the lock
+ * files are root's, 0600. Only root may write here. */
 int kt_session_dir(uid_t uid, bool create)
 {
 	_cleanup_close_ int run = -1;
 	char name[32];
-	struct stat st;
-	int fd;
 
-	if (create && mkdir(KT_RUNDIR, 0755) < 0 && errno != EEXIST)
-		return kt_negerrno();
-	run = open(KT_RUNDIR, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	run = open_root_dir(AT_FDCWD, KT_RUNDIR, create);
 	if (run < 0)
-		return kt_negerrno();
-	if (fstat(run, &st) < 0)
-		return kt_negerrno();
-	if (st.st_uid != 0 || (st.st_mode & 022))
-		return -EPERM;
-
+		return run;
 	snprintf(name, sizeof(name), "%u", (unsigned)uid);
-	/* 0755: the user may find and reach their agents' control
-	 * sockets inside (each 0600, the user's); the lock files are 0600
-	 * root's. Only root may write here. */
-	if (create && mkdirat(run, name, 0755) < 0 && errno != EEXIST)
-		return kt_negerrno();
-	fd = openat(run, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
-		return kt_negerrno();
-	if (fstat(fd, &st) < 0) {
-		int r = kt_negerrno();
-
-		close(fd);
-		return r;
-	}
-	if (st.st_uid != 0 || (st.st_mode & 022)) {
-		close(fd);
-		return -EPERM;
-	}
-	return fd;
+	return open_root_dir(run, name, create);
 }
 
 static int open_lock_file(uid_t uid, const char *name, bool create)

@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -124,9 +125,37 @@ static void test_join_waits_for_teardown(void **state)
 	close(p[0]);
 }
 
+/* The agent runs with umask 077; the user must still reach the control
+ * sockets in RUNDIR/UID (a bug the VM tests found). */
+static void test_dirs_reachable_under_umask(void **state)
+{
+	char path[64];
+	struct stat st;
+	mode_t old;
+	int fd;
+
+	snprintf(path, sizeof(path), KT_RUNDIR "/%u/sessions", (unsigned)UID);
+	(void)unlink(path);
+	snprintf(path, sizeof(path), KT_RUNDIR "/%u/lock", (unsigned)UID);
+	(void)unlink(path);
+	snprintf(path, sizeof(path), KT_RUNDIR "/%u", (unsigned)UID);
+	(void)rmdir(path);
+	assert_int_equal(mkdir(path, 0700), 0); /* as an older agent left it */
+	old = umask(077);
+	fd = kt_session_join(UID);
+	umask(old);
+	assert_true(fd >= 0);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0755);
+	assert_int_equal(stat(KT_RUNDIR, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0755);
+	close(fd);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_dirs_reachable_under_umask),
 		cmocka_unit_test(test_count_and_last),
 		cmocka_unit_test(test_join_waits_for_teardown),
 	};
