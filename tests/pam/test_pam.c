@@ -262,12 +262,14 @@ static int probe_main(int argc, char **argv)
 
 	if (!strcmp(mode, "silent"))
 		sleep(3); /* longer than the module's bound */
+	/* Said before the report: the module returns, and the test reads
+	 * this file, as soon as "done" arrives. */
+	probe_say(out, "reported");
 	if (kt_line_write(3, !strcmp(mode, "fail") ?
 				     "volume v1 failed 5 probe failed" :
 				     "volume v1 opened 0 probe") < 0 ||
 	    kt_line_write(3, "done") < 0)
 		probe_say(out, "write=failed");
-	probe_say(out, "reported");
 
 	/* Hold the session: "close" or EOF, bounded. */
 	for (;;) {
@@ -710,6 +712,7 @@ static void test_session_with_probe_agent(void **state)
 	assert_non_null(strstr(out, "argc=7 argv0=keyturn-agent user=" USER
 				    " service=kt-vol"));
 	assert_non_null(strstr(out, "\nreported\n"));
+	assert_null(strstr(out, "write=failed"));
 
 	/* Revoked by the time open_session returned. */
 	assert_non_null(probe_value(out, "serial", buf, sizeof(buf)));
