@@ -36,6 +36,13 @@ for suite in "$@"; do
 		done ;;
 	vm)
 		run "tests/vm/run.sh check" tests/vm/run.sh check ;;
+	fuzz)	# replay of every corpus and regression input, then 10 s each
+		run "tests/fuzz/run.sh check" env FUZZ_SECONDS=10 \
+			tests/fuzz/run.sh check ;;
+	asan)	# unit, PAM and host tests built with ASan+UBSan
+		run "tests/fuzz/check-asan.sh" tests/fuzz/check-asan.sh ;;
+	valgrind) # the PAM tests under memcheck
+		run "tests/fuzz/check-valgrind.sh" tests/fuzz/check-valgrind.sh ;;
 	*)
 		echo "unknown suite $suite" >&2; exit 2 ;;
 	esac
