@@ -168,8 +168,10 @@ int kt_luks_open(const char *device, const char *dm_name,
 	r = find_token(cd, key_desc, &tok);
 	if (r < 0)
 		return r;
+	/* A token whose keyslot was destroyed is not a missing token:
+	 * enrolling again would be refused, the token being there. */
 	if (tok.keyslot < 0)
-		return -ENOENT;
+		return -EBADSLT;
 	/* That token id only: libcryptsetup then tries the keyslots assigned
 	 * to it, never every keyslot of the volume. */
 	return crypt_activate_by_token(cd, dm_name, tok.token, NULL, flags);

@@ -35,7 +35,8 @@ int kt_luks_find_token(const char *device, const char *key_desc,
  * bound to it runs its KDF; dm_name NULL only checks the passphrase.
  * Returns the keyslot that opened. libcryptsetup reports both "key not
  * in keyring" and "wrong passphrase" as -EPERM: callers look the key up
- * first.
+ * first. -ENOENT: no token for key_desc; -EBADSLT: the token is there
+ * but bound to no keyslot (its keyslot was destroyed).
  */
 int kt_luks_open(const char *device, const char *dm_name,
 		 const char *key_desc, uint32_t flags) _wur_;
