@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -558,6 +559,240 @@ static void test_key_quota_exhausted(void **state)
 	assert_true(proc_keys_gone("keyturn:ktquota"));
 }
 
+/* ---- the real agent: every LUKS row, then garbage on its sockets --------- */
+
+static const struct agent_row {
+	const char *volume;
+	int error;
+} agent_rows[] = {
+	{ "plain", EINVAL },
+	{ "luks1", EINVAL },
+	{ "notoken", ENOENT },
+	{ "nokeyslot", EBADSLT },
+	{ "otherdesc", ENOENT },
+};
+
+/* Reads report lines until "done"; checks each against agent_rows. */
+static void expect_agent_rows(int fd)
+{
+	char line[KT_LINE_MAX];
+	size_t n = 0;
+
+	for (;;) {
+		struct kt_report rep;
+
+		assert_true(kt_line_read(fd, line, sizeof(line),
+					 kt_now_ms() + 60000) > 0);
+		if (!strcmp(line, "done"))
+			break;
+		assert_int_equal(kt_report_parse(line, &rep), 0);
+		assert_true(n < ELEMENTSOF(agent_rows));
+		if (strcmp(rep.volume, agent_rows[n].volume) ||
+		    rep.status != KT_REPORT_FAILED ||
+		    rep.error != agent_rows[n].error)
+			fail_msg("row %zu: got '%s', want %s failed %d", n,
+				 line, agent_rows[n].volume,
+				 agent_rows[n].error);
+		n++;
+	}
+	assert_int_equal(n, ELEMENTSOF(agent_rows));
+}
+
+/* One request on the control socket; the reply's first line, or "" when
+ * the agent closed without one. */
+static void control_request(uid_t uid, const void *req, size_t len,
+			    char *reply, size_t size)
+{
+	int fd = -1;
+
+	for (int i = 0; i < 100 && fd < 0; i++) {
+		fd = kt_control_connect(uid);
+		if (fd < 0)
+			usleep(50000);
+	}
+	assert_true(fd >= 0);
+	/* The agent may close while we still write (an over-long line). */
+	(void)!write(fd, req, len);
+	shutdown(fd, SHUT_WR);
+	if (kt_line_read(fd, reply, size, kt_now_ms() + 15000) <= 0)
+		reply[0] = '\0';
+	close(fd);
+}
+
+/* Another user who got hold of the socket (its mode opened): refused. */
+static void intruder_request(uid_t uid, pid_t agent)
+{
+	char path[128];
+	int status;
+	pid_t pid;
+
+	snprintf(path, sizeof(path), KT_RUNDIR "/%u/" KT_CONTROL_PREFIX "%d",
+		 (unsigned)uid, (int)agent);
+	assert_int_equal(chmod(path, 0666), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct sockaddr_un sa = { .sun_family = AF_UNIX };
+		char reply[KT_LINE_MAX];
+		int fd;
+
+		assert_true(strlen(path) < sizeof(sa.sun_path));
+		memcpy(sa.sun_path, path, strlen(path) + 1);
+		if (setgroups(0, NULL) < 0 || setgid(INTRUDER_UID) < 0 ||
+		    setuid(INTRUDER_UID) < 0)
+			_exit(10);
+		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fd < 0 || connect(fd, (struct sockaddr *)&sa,
+				      sizeof(sa)) < 0)
+			_exit(11);
+		(void)!write(fd, "unlock 3\nabc", 12);
+		/* No answer at all: closed. */
+		_exit(kt_line_read(fd, reply, sizeof(reply),
+				   kt_now_ms() + 15000) > 0 ? 12 : 0);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_int_equal(chmod(path, 0600), 0);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+static pid_t spawn_agent(const char *config, int *ret_sock)
+{
+	const char *argv[] = { "keyturn-agent", "--user", AGENT_USER,
+			       "--service", "kt-test", "--config", config,
+			       NULL };
+	char *envp[] = { NULL };
+	posix_spawn_file_actions_t fa;
+	int pair[2];
+	pid_t pid;
+
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0,
+				    pair),
+			 0);
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, pair[1], 3);
+	assert_int_equal(posix_spawn(&pid, AGENT, &fa, NULL,
+				     (char *const *)argv, envp),
+			 0);
+	posix_spawn_file_actions_destroy(&fa);
+	close(pair[1]);
+	*ret_sock = pair[0];
+	return pid;
+}
+
+static void test_agent_rows_and_garbage(void **state)
+{
+	_cleanup_user_ struct kt_user *u = NULL;
+	struct file_state before[ELEMENTSOF(agent_rows)];
+	struct kt_mount_entry m = { .mnt_id = -1 };
+	char config[256], mnt[256], text[2048], reply[KT_LINE_MAX];
+	char image[ELEMENTSOF(agent_rows)][256], head[32], longline[600];
+	const char *passes[] = { LOGIN };
+	struct kt_luks_token tok;
+	size_t off = 0;
+	key_serial_t k;
+	int sock, status;
+	pid_t agent;
+
+	if (access(AGENT, X_OK) < 0) {
+		print_message("SKIP: %s is not built\n", AGENT);
+		skip();
+	}
+	assert_int_equal(kt_user_lookup(AGENT_USER, &u), 0);
+	for (size_t i = 0; i < ELEMENTSOF(agent_rows); i++) {
+		char name[64];
+
+		snprintf(name, sizeof(name), "agent-%s", agent_rows[i].volume);
+		image_path(image[i], name);
+	}
+	make_plain(image[0]);
+	make_luks1(image[1], LOGIN);
+	kt_test_make_image(image[2], passes, 1);
+	make_token_without_keyslot(image[3], "keyturn:" AGENT_USER);
+	kt_test_make_image(image[4], passes, 1);
+	assert_int_equal(kt_test_enroll(image[4], LOGIN, "other login",
+					"keyturn:" AGENT_USER "x", &tok),
+			 0);
+
+	image_path(mnt, "agent-mnt");
+	assert_int_equal(mkdir(mnt, 0700), 0);
+	assert_int_equal(chown(mnt, u->uid, u->gid), 0);
+	for (size_t i = 0; i < ELEMENTSOF(agent_rows); i++) {
+		off += (size_t)snprintf(text + off, sizeof(text) - off,
+			"[volume %s]\nuser = " AGENT_USER "\ntype = luks2\n"
+			"device = %s\nname = kt-bad-%zu\nmountpoint = %s\n",
+			agent_rows[i].volume, image[i], i, mnt);
+		assert_true(off < sizeof(text));
+		file_state(image[i], &before[i]);
+	}
+	image_path(config, "agent.conf");
+	{
+		FILE *f = fopen(config, "we");
+
+		assert_non_null(f);
+		fputs(text, f);
+		assert_int_equal(fclose(f), 0);
+	}
+
+	/* The login's key, right passphrase, right description. */
+	k = kt_test_put_key("keyturn:" AGENT_USER, LOGIN);
+	agent = spawn_agent(config, &sock);
+	expect_agent_rows(sock);
+	/* Consumed: gone from the login's keyring. */
+	assert_true(keyctl_describe(k, text, sizeof(text)) < 0);
+
+	/* Garbage from the module's side is ignored. */
+	assert_int_equal(kt_line_write(sock, "garbage \x01 from nowhere"), 0);
+
+	/* Garbage on the control socket: refused, clearly, nothing run. */
+	control_request(u->uid, "hello\n", 6, reply, sizeof(reply));
+	assert_string_equal(reply, "error bad request");
+	control_request(u->uid, "unlock 0\n", 9, reply, sizeof(reply));
+	assert_string_equal(reply, "error bad request");
+	control_request(u->uid, "unlock 32768\n", 13, reply, sizeof(reply));
+	assert_string_equal(reply, "error bad request");
+	control_request(u->uid, "unlock -1\n", 10, reply, sizeof(reply));
+	assert_string_equal(reply, "error bad request");
+	memset(longline, 'u', sizeof(longline) - 1);
+	longline[sizeof(longline) - 1] = '\n';
+	control_request(u->uid, longline, sizeof(longline), reply,
+			sizeof(reply));
+	assert_true(!reply[0] || !strcmp(reply, "error bad request"));
+	/* Fewer bytes than announced: no answer, no unlock. */
+	control_request(u->uid, "unlock 9\nab", 11, reply, sizeof(reply));
+	assert_string_equal(reply, "");
+	intruder_request(u->uid, agent);
+
+	/* Still serving: every row again, with the same errors. */
+	snprintf(head, sizeof(head), "unlock %zu\n", strlen(LOGIN));
+	{
+		int fd = kt_control_connect(u->uid);
+
+		assert_true(fd >= 0);
+		assert_int_equal(write(fd, head, strlen(head)),
+				 (ssize_t)strlen(head));
+		assert_int_equal(write(fd, LOGIN, strlen(LOGIN)),
+				 (ssize_t)strlen(LOGIN));
+		expect_agent_rows(fd);
+		close(fd);
+	}
+
+	/* Nothing written, nothing mounted. */
+	for (size_t i = 0; i < ELEMENTSOF(agent_rows); i++)
+		assert_unchanged(image[i], &before[i]);
+	assert_int_equal(kt_mount_find(mnt, &m), 0);
+
+	assert_int_equal(kt_line_write(sock, "close"), 0);
+	do
+		assert_true(kt_line_read(sock, reply, sizeof(reply),
+					 kt_now_ms() + 60000) > 0);
+	while (strcmp(reply, "done"));
+	assert_int_equal(waitpid(agent, &status, 0), agent);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	close(sock);
+}
+
 /* ---- group ------------------------------------------------------------- */
 
 static int group_setup(void **state)
@@ -584,6 +819,7 @@ int main(void)
 		cmocka_unit_test(test_passphrase_sizes),
 		cmocka_unit_test(test_passphrase_with_nul),
 		cmocka_unit_test(test_key_quota_exhausted),
+		cmocka_unit_test(test_agent_rows_and_garbage),
 	};
 
 	if (!kt_test_root_with_keyring("test_badinput",
