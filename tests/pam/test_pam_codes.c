@@ -53,7 +53,6 @@
 #include "secret.h"
 
 #define WRAPPER_DIR "/usr/lib/x86_64-linux-gnu/pam_wrapper"
-#define WRAPPER_LIB "/usr/lib/x86_64-linux-gnu/libpam_wrapper.so"
 #define MODULE KT_BUILDDIR "/pam/pam_keyturn.so"
 #define PROBE KT_BUILDDIR "/tests/pam/test_pam_codes"
 #define USER "daemon" /* an account every Debian system has */
@@ -61,66 +60,9 @@
 #define PASSWORD "codes-secret-1"
 #define OLD_PASSWORD "codes-secret-0"
 
-static char dir[128];
-
-static void path_in(char *buf, size_t size, const char *name)
-{
-	snprintf(buf, size, "%s/%s", dir, name);
-}
-
-static void write_file(const char *name, const char *text, mode_t mode)
-{
-	char p[PATH_MAX];
-	FILE *f;
-
-	path_in(p, sizeof(p), name);
-	f = fopen(p, "we");
-	assert_non_null(f);
-	assert_true(fputs(text, f) >= 0);
-	assert_int_equal(fclose(f), 0);
-	assert_int_equal(chmod(p, mode), 0);
-}
-
-static char *read_file(const char *name)
-{
-	static char buf[8192];
-	char p[PATH_MAX];
-	ssize_t n;
-	int fd;
-
-	path_in(p, sizeof(p), name);
-	fd = open(p, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return NULL;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n < 0)
-		return NULL;
-	buf[n] = '\0';
-	return buf;
-}
-
-static void remove_file(const char *name)
-{
-	char p[PATH_MAX];
-
-	path_in(p, sizeof(p), name);
-	(void)unlink(p);
-}
+#include "kt-test-pam.h"
 
 /* ---- the probe agent ---------------------------------------------- */
-
-static void probe_say(FILE *out, const char *fmt, ...) _printf_(2, 3);
-static void probe_say(FILE *out, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vfprintf(out, fmt, ap);
-	va_end(ap);
-	fputc('\n', out);
-	fflush(out);
-}
 
 /* Where the passphrase key is, and whether it is the test's. */
 static void probe_key(FILE *out, const char *user)
@@ -541,25 +483,12 @@ static const struct row rows[] = {
 
 /* ---- fixtures ----------------------------------------------------- */
 
-static const char volume_conf[] =
-	"[defaults]\n"
-	"key_timeout = 30\n"
-	"unlock_timeout = %u\n"
-	"\n"
-	"[volume v1]\n"
-	"user = " USER "\n"
-	"type = luks2\n"
-	"device = %s/disk-%%u.img\n"
-	"name = kt-test-%%u\n"
-	"mountpoint = %%h/kt-test\n"
-	"required = %s\n";
-
 static void write_volume_conf(const char *name, unsigned unlock_timeout,
 			      const char *required)
 {
 	char text[1024];
 
-	snprintf(text, sizeof(text), volume_conf, unlock_timeout, dir,
+	snprintf(text, sizeof(text), KT_TEST_VOLUME_CONF, unlock_timeout, dir,
 		 required);
 	write_file(name, text, 0600);
 }
@@ -747,36 +676,6 @@ static void join_user_session_keyring(void)
 			 us);
 }
 
-static const char *probe_value(const char *out, const char *name,
-			       char *buf, size_t size)
-{
-	size_t len = strlen(name);
-
-	for (const char *p = out; p && *p;) {
-		const char *nl = strchr(p, '\n');
-		size_t l = nl ? (size_t)(nl - p) : strlen(p);
-
-		if (l > len && !strncmp(p, name, len) && p[len] == '=') {
-			snprintf(buf, size, "%.*s", (int)(l - len - 1),
-				 p + len + 1);
-			return buf;
-		}
-		p = nl ? nl + 1 : NULL;
-	}
-	return NULL;
-}
-
-static void assert_probe(const char *out, const char *name,
-			 const char *want)
-{
-	char buf[256];
-	const char *v = out ? probe_value(out, name, buf, sizeof(buf)) : NULL;
-
-	if (!v || strcmp(v, want))
-		fail_msg("probe %s: want \"%s\", got \"%s\"\n%s", name, want,
-			 v ? v : "(none)", out ? out : "(no record)");
-}
-
 /* The key went where the agent reads it, never into @us. */
 static void assert_key_placement(const char *out)
 {
@@ -889,36 +788,6 @@ static void run_row(void **state)
 
 /* ---- main --------------------------------------------------------- */
 
-static int reexec_under_wrapper(char **argv)
-{
-	char tmpl[] = "/tmp/keyturn-pamcodes-XXXXXX";
-
-	if (!mkdtemp(tmpl)) {
-		perror("mkdtemp");
-		return 1;
-	}
-	snprintf(dir, sizeof(dir), "%s", tmpl);
-	write_services();
-	setenv("LD_PRELOAD", WRAPPER_LIB, 1);
-	setenv("PAM_WRAPPER", "1", 1);
-	setenv("PAM_WRAPPER_SERVICE_DIR", dir, 1);
-	setenv("KT_TEST_DIR", dir, 1);
-	execv("/proc/self/exe", argv);
-	perror("execv");
-	return 1;
-}
-
-static void cleanup_dir(void)
-{
-	char cmd[PATH_MAX + 16];
-
-	if (!dir[0] || strncmp(dir, "/tmp/keyturn-pamcodes-", 22))
-		return;
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "could not remove %s\n", dir);
-}
-
 /* The host's own signal setup, which the module must leave alone. */
 static void host_signals(void)
 {
@@ -964,8 +833,11 @@ int main(int argc, char **argv)
 		printf("SKIP: no kernel keyring here\n");
 		return 77;
 	}
-	if (!d || !getenv("PAM_WRAPPER"))
-		return reexec_under_wrapper(argv);
+	if (!d || !getenv("PAM_WRAPPER")) {
+		char tmpl[] = "/tmp/keyturn-pamcodes-XXXXXX";
+
+		return reexec_under_wrapper(argv, tmpl, write_services);
+	}
 	snprintf(dir, sizeof(dir), "%s", d);
 	write_configs();
 	host_signals();
@@ -982,6 +854,6 @@ int main(int argc, char **argv)
 	}
 	r = _cmocka_run_group_tests("pam_keyturn codes", tests,
 				    ELEMENTSOF(tests), NULL, NULL);
-	cleanup_dir();
+	cleanup_dir("/tmp/keyturn-pamcodes-");
 	return r;
 }

@@ -1,0 +1,176 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Shared by the pam_wrapper tests (tests/pam): the test's directory of
+ * service files and configs, the probe agent's record, the volume config
+ * and the re-execution under pam_wrapper. Include after <cmocka.h>.
+ */
+#ifndef KT_TEST_PAM_H
+#define KT_TEST_PAM_H
+
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "macro.h"
+
+#define WRAPPER_LIB "/usr/lib/x86_64-linux-gnu/libpam_wrapper.so"
+
+/* The test's directory: service files, configs, the probe's record. */
+static char dir[128];
+
+static inline void path_in(char *buf, size_t size, const char *name)
+{
+	snprintf(buf, size, "%s/%s", dir, name);
+}
+
+static inline void write_file(const char *name, const char *text,
+			      mode_t mode)
+{
+	char p[PATH_MAX];
+	FILE *f;
+
+	path_in(p, sizeof(p), name);
+	f = fopen(p, "we");
+	assert_non_null(f);
+	assert_true(fputs(text, f) >= 0);
+	assert_int_equal(fclose(f), 0);
+	assert_int_equal(chmod(p, mode), 0);
+}
+
+/* The file's text in a static buffer, or NULL. */
+static inline char *read_file(const char *name)
+{
+	static char buf[8192];
+	char p[PATH_MAX];
+	ssize_t n;
+	int fd;
+
+	path_in(p, sizeof(p), name);
+	fd = open(p, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return NULL;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n < 0)
+		return NULL;
+	buf[n] = '\0';
+	return buf;
+}
+
+static inline bool file_exists(const char *name)
+{
+	char p[PATH_MAX];
+
+	path_in(p, sizeof(p), name);
+	return access(p, F_OK) == 0;
+}
+
+static inline void remove_file(const char *name)
+{
+	char p[PATH_MAX];
+
+	path_in(p, sizeof(p), name);
+	(void)unlink(p);
+}
+
+/* One line of the probe agent's record. */
+static inline void probe_say(FILE *out, const char *fmt, ...)
+	_printf_(2, 3);
+static inline void probe_say(FILE *out, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vfprintf(out, fmt, ap);
+	va_end(ap);
+	fputc('\n', out);
+	fflush(out);
+}
+
+/* A line "name=value" of the probe's record, or NULL. */
+static inline const char *probe_value(const char *out, const char *name,
+				      char *buf, size_t size)
+{
+	size_t len = strlen(name);
+
+	for (const char *p = out; p && *p;) {
+		const char *nl = strchr(p, '\n');
+		size_t l = nl ? (size_t)(nl - p) : strlen(p);
+
+		if (l > len && !strncmp(p, name, len) && p[len] == '=') {
+			snprintf(buf, size, "%.*s", (int)(l - len - 1),
+				 p + len + 1);
+			return buf;
+		}
+		p = nl ? nl + 1 : NULL;
+	}
+	return NULL;
+}
+
+static inline void assert_probe(const char *out, const char *name,
+				const char *want)
+{
+	char buf[256];
+	const char *v = out ? probe_value(out, name, buf, sizeof(buf)) : NULL;
+
+	if (!v || strcmp(v, want))
+		fail_msg("probe %s: want \"%s\", got \"%s\"\n%s", name, want,
+			 v ? v : "(none)", out ? out : "(no record)");
+}
+
+/* One volume v1 of USER (the test's), nothing on disk. */
+#define KT_TEST_VOLUME_CONF                                                 \
+	"[defaults]\n"                                                       \
+	"key_timeout = 30\n"                                                 \
+	"unlock_timeout = %u\n"                                              \
+	"\n"                                                                 \
+	"[volume v1]\n"                                                      \
+	"user = " USER "\n"                                                  \
+	"type = luks2\n"                                                     \
+	"device = %s/disk-%%u.img\n"                                         \
+	"name = kt-test-%%u\n"                                               \
+	"mountpoint = %%h/kt-test\n"                                         \
+	"required = %s\n"
+
+/*
+ * Creates the directory from tmpl ("/tmp/keyturn-...-XXXXXX"), lets
+ * write_services() fill it and runs this program again under pam_wrapper
+ * with that directory as its service directory and KT_TEST_DIR. Returns
+ * only on failure.
+ */
+static inline int reexec_under_wrapper(char **argv, char *tmpl,
+				       void (*write_services)(void))
+{
+	if (!mkdtemp(tmpl)) {
+		perror("mkdtemp");
+		return 1;
+	}
+	snprintf(dir, sizeof(dir), "%s", tmpl);
+	write_services();
+	setenv("LD_PRELOAD", WRAPPER_LIB, 1);
+	setenv("PAM_WRAPPER", "1", 1);
+	setenv("PAM_WRAPPER_SERVICE_DIR", dir, 1);
+	setenv("KT_TEST_DIR", dir, 1);
+	execv("/proc/self/exe", argv);
+	perror("execv");
+	return 1;
+}
+
+/* Removes the directory, if it is one of ours (prefix). */
+static inline void cleanup_dir(const char *prefix)
+{
+	char cmd[PATH_MAX + 16];
+
+	if (!dir[0] || strncmp(dir, prefix, strlen(prefix)))
+		return;
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "could not remove %s\n", dir);
+}
+
+#endif
