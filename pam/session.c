@@ -397,6 +397,15 @@ static int open_session(struct kt_pam *p, struct plan *pl)
 	return PAM_SUCCESS;
 }
 
+/* The passphrase auth kept has no use once open_session ran, whatever it
+ * did (no volume of the user, a config error): it must not stay in the host
+ * until pam_end. Replacing it runs its cleanup, which wipes it. */
+static void drop_kept_passphrase(const struct kt_pam *p)
+{
+	if (pam_set_data(p->pamh, KT_DATA_AUTHTOK, NULL, NULL) != PAM_SUCCESS)
+		kt_pam_log(p, LOG_DEBUG, "Failed to drop the kept passphrase");
+}
+
 _public_ int pam_sm_open_session(pam_handle_t *pamh, int flags, int argc,
 				 const char **argv)
 {
@@ -407,12 +416,14 @@ _public_ int pam_sm_open_session(pam_handle_t *pamh, int flags, int argc,
 	kt_pam_init(&p, pamh, KT_HOOK_OPEN, argc, argv);
 	if (geteuid() != 0) {
 		kt_pam_log(&p, LOG_DEBUG, "Not root, nothing to do");
+		drop_kept_passphrase(&p);
 		return PAM_IGNORE;
 	}
 	r = plan_load(&p, &pl);
 	if (r == -1)
 		r = open_session(&p, &pl);
 	plan_done(&pl);
+	drop_kept_passphrase(&p);
 	return r;
 }
 
