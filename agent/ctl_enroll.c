@@ -245,6 +245,18 @@ int ctl_enroll(int argc, char **argv)
 	/* Before asking anything: is it a LUKS2 volume, is the user there
 	 * already? */
 	r = kt_luks_find_token(a.device, desc, &tok);
+	if (r == 0 && tok.keyslot < 0) {
+		/* Its keyslot was destroyed (cryptsetup luksKillSlot):
+		 * the token opens nothing, and only its owner may drop
+		 * it. */
+		ctl_error("%s has a token for %s (%s, token %d) bound to no "
+			  "keyslot; remove it with 'cryptsetup token remove "
+			  "--token-id %d %s', then enroll again; nothing "
+			  "changed",
+			  a.device, user->name, desc, tok.token, tok.token,
+			  a.device);
+		return CTL_EXIT_FAILURE;
+	}
 	if (r == 0 || r == -ENOTUNIQ) {
 		ctl_error("%s is already enrolled on %s (%s), nothing changed",
 			  user->name, a.device, desc);

@@ -45,6 +45,10 @@ static const char *open_error(int r)
 		       "enroll luks)";
 	case -EINVAL:
 		return "not a LUKS2 device";
+	case -EBADSLT:
+		return "the luks2-keyring token of this user is bound to no "
+		       "keyslot (destroyed?): remove the token, then run "
+		       "keyturnctl enroll luks";
 	default:
 		return strerror(-r);
 	}

@@ -256,6 +256,9 @@ static int update(struct kt_pam *p, int flags, struct change *c)
 	if (r < 0)
 		(void)kt_pam_error(p, r, NULL, "Failed to read the report of "
 				   "%s", p->agent_path);
+	else if (r == 0)
+		kt_pam_log(p, LOG_ERR, "%s ended before its report was "
+			   "complete", p->agent_path);
 
 report:
 	for (size_t i = 0; i < c->n; i++) {
@@ -272,6 +275,8 @@ report:
 		return PAM_IGNORE;
 	}
 	volume_list(c, failed, list, sizeof(list));
+	kt_pam_log(p, LOG_WARNING, "Volumes %s of %s still take the old "
+		   "password", list, c->user);
 	tell(p, flags, PAM_ERROR_MSG, "keyturn: volumes %s still take the old "
 	     "password; run: keyturnctl rekey --user %s", list, c->user);
 	if (required)

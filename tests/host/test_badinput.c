@@ -281,6 +281,29 @@ static void test_token_without_keyslot(void **state)
 	assert_int_equal(tok.token, 0);
 	assert_int_equal(tok.keyslot, -1);
 	expect_refused(path, "keyturn:ann", 1, -EBADSLT);
+
+	/* keyturnctl says how out, and changes nothing. */
+	image_path(path, "nokeyslot-root");
+	make_token_without_keyslot(path, "keyturn:root");
+	{
+		char out[2048];
+
+		assert_int_not_equal(kt_test_spawnl(KT_BUILDDIR
+						    "/agent/keyturnctl",
+						    0, "first passphrase\n"
+						    LOGIN "\n",
+						    out, sizeof(out), "enroll",
+						    "luks", path, "--user",
+						    "root", "--stdin", NULL),
+				     0);
+		assert_non_null(strstr(out, "bound to no keyslot"));
+		assert_non_null(strstr(out, "cryptsetup token remove "
+					    "--token-id 0"));
+		assert_int_equal(kt_luks_find_token(path, "keyturn:root",
+						    &tok),
+				 0);
+		assert_int_equal(tok.keyslot, -1);
+	}
 }
 
 static void test_all_tokens_taken(void **state)
