@@ -15,9 +15,13 @@
  *	idleness) VmRSS from /proc; then close_session timed and the time
  *	until every -v volume is gone (dm device and mount). Prints one line
  *	"open_ms=... close_ms=... locked_ms=... opened=K/N agents=A
- *	hwm_kib=... rss_kib=... anon_kib=... cg_peak_kib=...": VmHWM,
- *	VmRSS and RssAnon summed over the agents. With KT_BENCH_SMAPS=FILE
- *	in the environment, the idle agent's /proc/PID/smaps goes to FILE.
+ *	hwm_kib=... rss_kib=... anon_kib=... cg_peak_kib=... locked=L
+ *	agents_via=socket|name|none": VmHWM, VmRSS and RssAnon summed over
+ *	USER's agents, found by their control sockets (agents_find). The
+ *	agent's VmHWM leaves out the children that run the KDFs (and an
+ *	execve() starts it again): cg_peak_kib, the whole login's cgroup,
+ *	is the peak that counts them. With KT_BENCH_SMAPS=FILE in the
+ *	environment, the idle agent's /proc/PID/smaps goes to FILE.
  *
  *   kt-bench exec [-g CGROUP] [-k DESC] -- COMMAND ARGS...
  *	Runs COMMAND (stdin passed on) and prints "ms=... maxrss_kib=...
@@ -35,6 +39,7 @@
 #include <fcntl.h>
 #include <dirent.h>
 #include <keyutils.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,6 +52,10 @@
 #include <security/pam_appl.h>
 
 #define MAX_VOLS 16
+#define MAX_AGENTS 64
+#ifndef KT_BENCH_RUNDIR
+#define KT_BENCH_RUNDIR "/run/keyturn" /* KT_RUNDIR of lib/session.h */
+#endif
 
 static char password[1024];
 static int have_password;
@@ -164,7 +173,7 @@ static long status_kib(const char *pid, const char *field)
 
 /* Copies /proc/PID/smaps of the first agent to KT_BENCH_SMAPS, if set:
  * what its resident memory is made of. */
-static void smaps_copy(const char *pid)
+static void smaps_copy(pid_t pid)
 {
 	const char *out = getenv("KT_BENCH_SMAPS");
 	char path[320], buf[4096];
@@ -173,7 +182,7 @@ static void smaps_copy(const char *pid)
 
 	if (!out || !*out)
 		return;
-	snprintf(path, sizeof(path), "/proc/%s/smaps", pid);
+	snprintf(path, sizeof(path), "/proc/%d/smaps", (int)pid);
 	in = fopen(path, "r");
 	if (!in)
 		return;
@@ -186,23 +195,58 @@ static void smaps_copy(const char *pid)
 	fclose(in);
 }
 
-/* Sums field over the live keyturn-agent processes; returns how many. */
-static int agents_sum(const char *field, long *ret_sum)
+static int pid_known(const pid_t *pids, int n, pid_t pid)
 {
-	DIR *d = opendir("/proc");
+	for (int i = 0; i < n; i++)
+		if (pids[i] == pid)
+			return 1;
+	return 0;
+}
+
+/*
+ * The agents of UID. First by their control sockets RUNDIR/UID/agent.PID
+ * (lib/session.h): that names the process whatever it runs now, the
+ * keyturn-agent binary or a small holder it may have execve()d into with
+ * the same PID. Only if there is none (an older agent, another RUNDIR),
+ * any process named keyturn-agent or keyturn-hold. Returns how many;
+ * *ret_via says which way.
+ */
+static int agents_find(uid_t uid, pid_t *pids, int max, const char **ret_via)
+{
+	char path[320];
 	struct dirent *e;
 	int n = 0;
-	long sum = 0;
+	DIR *d;
 
-	if (!d)
-		return 0;
-	while ((e = readdir(d))) {
-		char path[320], comm[64] = "";
-		long v;
+	snprintf(path, sizeof(path), "%s/%u", KT_BENCH_RUNDIR, (unsigned)uid);
+	d = opendir(path);
+	while (d && (e = readdir(d)) && n < max) {
+		char *end;
+		long pid;
+
+		if (strncmp(e->d_name, "agent.", 6))
+			continue;
+		pid = strtol(e->d_name + 6, &end, 10);
+		if (*end || pid <= 0 || pid_known(pids, n, (pid_t)pid))
+			continue;
+		snprintf(path, sizeof(path), "/proc/%ld", pid);
+		if (access(path, F_OK) == 0) /* not a stale socket */
+			pids[n++] = (pid_t)pid;
+	}
+	if (d)
+		closedir(d);
+	*ret_via = n ? "socket" : "name";
+	if (n)
+		return n;
+	d = opendir("/proc");
+	while (d && (e = readdir(d)) && n < max) {
+		char comm[64] = "";
+		long pid;
 		FILE *f;
 
 		if (e->d_name[0] < '0' || e->d_name[0] > '9')
 			continue;
+		pid = strtol(e->d_name, NULL, 10);
 		snprintf(path, sizeof(path), "/proc/%s/comm", e->d_name);
 		f = fopen(path, "r");
 		if (!f)
@@ -211,17 +255,40 @@ static int agents_sum(const char *field, long *ret_sum)
 			comm[0] = '\0';
 		fclose(f);
 		comm[strcspn(comm, "\n")] = '\0';
-		if (strcmp(comm, "keyturn-agent"))
-			continue;
-		v = status_kib(e->d_name, field);
+		if ((!strcmp(comm, "keyturn-agent") ||
+		     !strcmp(comm, "keyturn-hold")) &&
+		    !pid_known(pids, n, (pid_t)pid))
+			pids[n++] = (pid_t)pid;
+	}
+	if (d)
+		closedir(d);
+	if (!n)
+		*ret_via = "none";
+	return n;
+}
+
+/* Sums FIELD over the live agents of UID; returns how many. */
+static int agents_sum(uid_t uid, const char *field, long *ret_sum,
+		      const char **ret_via)
+{
+	pid_t pids[MAX_AGENTS];
+	int found, n = 0;
+	long sum = 0;
+
+	found = agents_find(uid, pids, MAX_AGENTS, ret_via);
+	for (int i = 0; i < found; i++) {
+		char pid[24];
+		long v;
+
+		snprintf(pid, sizeof(pid), "%d", (int)pids[i]);
+		v = status_kib(pid, field);
 		if (v < 0) /* a zombie has no memory lines */
 			continue;
 		if (!n && !strcmp(field, "VmRSS:"))
-			smaps_copy(e->d_name);
+			smaps_copy(pids[i]);
 		sum += v;
 		n++;
 	}
-	closedir(d);
 	*ret_sum = sum;
 	return n;
 }
@@ -333,6 +400,9 @@ static int mode_login(int argc, char **argv)
 	double t0, t1, t2, t3, t4;
 	long hwm = 0, rss = 0, anon = 0, sum;
 	int nv = 0, c, r, opened, agents;
+	const char *via = "none";
+	struct passwd *pw;
+	uid_t uid;
 
 	while ((c = getopt(argc, argv, "+s:g:v:")) != -1) {
 		char *colon;
@@ -356,6 +426,10 @@ static int mode_login(int argc, char **argv)
 	}
 	if (optind + 1 != argc)
 		return die("usage", "one USER");
+	pw = getpwnam(argv[optind]);
+	if (!pw)
+		return die("no such user", argv[optind]);
+	uid = pw->pw_uid;
 	if (cg && cgroup_join(cg) < 0)
 		return die("cgroup", strerror(errno));
 	read_password();
@@ -381,14 +455,14 @@ static int mode_login(int argc, char **argv)
 		return die("open_session", pam_strerror(pamh, r));
 	}
 	opened = all_open(vols, nv);
-	agents = agents_sum("VmHWM:", &sum);
+	agents = agents_sum(uid, "VmHWM:", &sum, &via);
 	if (agents)
 		hwm = sum;
 	/* the agent holding the session, idle */
 	usleep(300 * 1000);
-	if (agents_sum("VmRSS:", &sum))
+	if (agents_sum(uid, "VmRSS:", &sum, &via))
 		rss = sum;
-	if (agents_sum("RssAnon:", &sum))
+	if (agents_sum(uid, "RssAnon:", &sum, &via))
 		anon = sum;
 
 	t2 = now_ms();
@@ -401,9 +475,9 @@ static int mode_login(int argc, char **argv)
 	pam_end(pamh, r);
 	printf("open_ms=%.1f close_ms=%.1f locked_ms=%.1f opened=%d/%d "
 	       "agents=%d hwm_kib=%ld rss_kib=%ld anon_kib=%ld "
-	       "cg_peak_kib=%ld locked=%d\n",
+	       "cg_peak_kib=%ld locked=%d agents_via=%s\n",
 	       t1 - t0, t3 - t2, t4 - t2, opened, nv, agents, hwm, rss, anon,
-	       cgroup_peak_kib(cg), all_locked(vols, nv));
+	       cgroup_peak_kib(cg), all_locked(vols, nv), via);
 	return r == PAM_SUCCESS && opened == nv ? 0 : 1;
 }
 
