@@ -26,6 +26,15 @@ sample() {
 	[ -n "$_v" ] && echo "@s $1 $_v"
 }
 up() { cut -d' ' -f1 /proc/uptime; }
+# tries RUNS: how many attempts a loop makes to get RUNS good samples (a
+# login that fails under load is retried, so that every figure has RUNS)
+tries() { echo $(($1 + $1 / 2 + 2)); }
+# section_done NAME T0: how long a section took, in the log and the table
+section_done() {
+	_s=$(awk -v a="$2" -v b="$(up)" 'BEGIN { printf "%.0f", b - a }')
+	say "$1 took $_s s"
+	meta "t_$1" "$_s"
+}
 
 APW=$(pw_of alice)
 CPW=$(pw_of carol)
@@ -158,6 +167,16 @@ kt_login() {
 	sample "$_p.rss" "$_o" rss_kib
 	sample "$_p.anon" "$_o" anon_kib
 	[ -n "$CG" ] && sample "$_p.cgpeak" "$_o" cg_peak_kib
+	# how kt-bench found the agent (its control socket, or its name)
+	echo "$_o" | tr ' ' '\n' | sed -n 's/^agents_via=//p' >> "$T/via"
+	return 0
+}
+# unwind NAME...: what a failed run may have left open
+unwind() {
+	for _n in "$@"; do
+		umount "/home/alice/$_n" 2>/dev/null
+		cryptsetup close "ktb-$_n" 2>/dev/null
+	done
 	return 0
 }
 # cs_open ROWPREFIX NAME:LOOP...: what a script does without keyturn: the
@@ -204,6 +223,7 @@ vol_setup() { # VAR IMAGE PARALLEL SLOTS
 # ---- 1. PAM cost for a user with no volume --------------------------------------
 if case " $SECTIONS " in *" pam "*) true ;; *) false ;; esac; then
 	say "1. PAM cycles for dave (no volume): $PAM_CYCLES each, interleaved"
+	t_sec=$(up)
 	conf v0:/dev/ktb-none
 	_batch=$((PAM_CYCLES / 10))
 	for _i in 1 2 3 4 5 6 7 8 9 10; do
@@ -213,24 +233,29 @@ if case " $SECTIONS " in *" pam "*) true ;; *) false ;; esac; then
 			[ -s "$T/err" ] && { bad "pam cycles $_s"; sed 's/^/#   /' "$T/err"; }
 		done
 	done
-	if pgrep keyturn-agent >/dev/null 2>&1; then
+	# keyturn-agent, or the keyturn-hold an idle agent may become
+	if pgrep keyturn- >/dev/null 2>&1 ||
+		ls /run/keyturn/*/agent.* >/dev/null 2>&1; then
 		bad "an agent was started for a user with no volume"
 	fi
+	section_done pam "$t_sec"
 fi
 
 # ---- 2. one LUKS2 volume; 6. logout; 7. memory -----------------------------------
 if case " $SECTIONS " in *" luks "*) true ;; *) false ;; esac; then
 	say "2. one LUKS2 volume (Argon2id m=$MEM t=$ITER, default parallelism)"
+	t_sec=$(up)
 	vol_setup L1 "$T/l1.img" default 1
 	if [ -n "$L1" ]; then
 		meta luks_pbkdf "$(cryptsetup luksDump "$L1" |
 			awk '/PBKDF:|Time cost|Memory:|Threads:/ { $1 = $1; printf "%s; ", $0 }')"
 		conf one:"$L1"
-		i=0
-		while [ $i -lt "$RUNS" ]; do
-			kt_login luks1.kt one
-			cs_open luks1.cs one:"$L1"
+		i=0 ok=0
+		while [ $ok -lt "$RUNS" ] && [ $i -lt "$(tries "$RUNS")" ]; do
 			i=$((i + 1))
+			kt_login luks1.kt one || { unwind one; continue; }
+			cs_open luks1.cs one:"$L1" || { unwind one; continue; }
+			ok=$((ok + 1))
 		done
 		# what the idle agent's resident memory is made of
 		export KT_BENCH_SMAPS="$T/smaps"
@@ -252,23 +277,29 @@ if case " $SECTIONS " in *" luks "*) true ;; *) false ;; esac; then
 				END { print "@r", r, p, d, "(all)" }' "$T/smaps"
 		fi
 	fi
+	section_done luks "$t_sec"
 fi
 
 # ---- 3. keyslot targeting: the login keyslot is the last of 4 -------------------
 if case " $SECTIONS " in *" slots "*) true ;; *) false ;; esac; then
 	say "3. login keyslot the last of 4 (each Argon2id m=$MEM t=$ITER, default parallelism)"
+	t_sec=$(up)
 	vol_setup L4 "$T/l4.img" default 4
 	if [ -n "$L4" ]; then
 		conf four:"$L4"
-		i=0
-		while [ $i -lt "$RUNS_SLOTS" ]; do
-			kt_login slots4.kt four
+		i=0 ok=0
+		while [ $ok -lt "$RUNS_SLOTS" ] &&
+			[ $i -lt "$(tries "$RUNS_SLOTS")" ]; do
+			i=$((i + 1))
+			kt_login slots4.kt four || { unwind four; continue; }
 			# the passphrase piped to cryptsetup: every keyslot tried
 			_o=$(printf '%s\n' "$APW" | $KB exec -- cryptsetup open \
 				"$L4" ktb-four 2>"$T/err")
 			case $_o in
 			*"rc=0"*) sample slots4.cs.open "$_o" ms ;;
-			*) bad "cryptsetup open with the passphrase on stdin: $_o" ;;
+			*) bad "cryptsetup open with the passphrase on stdin: $_o"
+			   unwind four
+			   continue ;;
 			esac
 			# the same mount as keyturn's, timed apart
 			_o=$($KB exec -- mount -t ext4 -o nosuid,nodev \
@@ -276,13 +307,15 @@ if case " $SECTIONS " in *" slots "*) true ;; *) false ;; esac; then
 			sample slots4.cs.mount "$_o" ms
 			umount /home/alice/four
 			cryptsetup close ktb-four
-			i=$((i + 1))
+			ok=$((ok + 1))
 		done
 	fi
+	section_done slots "$t_sec"
 fi
 
 # ---- 4. several volumes, concurrently vs one after another -------------------------
 if case " $SECTIONS " in *" conc "*) true ;; *) false ;; esac; then
+	t_sec=$(up)
 	for set in $CONC_SETS; do
 		par=${set%%:*}
 		ns=$(echo "${set#*:}" | tr , ' ')
@@ -313,21 +346,27 @@ if case " $SECTIONS " in *" conc "*) true ;; *) false ;; esac; then
 			done
 			# shellcheck disable=SC2086
 			conf $sel
-			i=0
-			while [ $i -lt "$RUNS_CONC" ]; do
-				# shellcheck disable=SC2086
-				kt_login "conc.$tag.$n.kt" $seln
-				# shellcheck disable=SC2086
-				cs_open "conc.$tag.$n.seq" $sel
+			i=0 ok=0
+			while [ $ok -lt "$RUNS_CONC" ] &&
+				[ $i -lt "$(tries "$RUNS_CONC")" ]; do
 				i=$((i + 1))
+				# shellcheck disable=SC2086
+				kt_login "conc.$tag.$n.kt" $seln ||
+					{ unwind $seln; continue; }
+				# shellcheck disable=SC2086
+				cs_open "conc.$tag.$n.seq" $sel ||
+					{ unwind $seln; continue; }
+				ok=$((ok + 1))
 			done
 		done
 	done
+	section_done conc "$t_sec"
 fi
 
 # ---- 5. eCryptfs --------------------------------------------------------------------
 if case " $SECTIONS " in *" ecr "*) true ;; *) false ;; esac; then
 	say "5. eCryptfs: carol's private directory made by ecryptfs-utils, imported"
+	t_sec=$(up)
 	C=/home/carol
 	MP=$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')
 	for d in .Private Private .ecryptfs; do
@@ -357,7 +396,7 @@ EOF
 	} | keyturnctl enroll ecryptfs --import --user carol --stdin \
 		--argon2-ms "${ECR_MS:-1000}" --argon2-memory "$MEM" \
 		> "$T/enroll" 2>&1 || { bad "keyturnctl enroll ecryptfs --import"; sed 's/^/#   /' "$T/enroll"; }
-	meta ecr_wrap "$(grep -i argon2 "$T/enroll" | head -n 2 | tr '\n' ' ')"
+	meta ecr_wrap "$(sed -n 's/^Argon2id: //p' "$T/enroll" | head -n 1)"
 	cat > /etc/security/keyturn.conf <<'EOF'
 [volume private]
 user = carol
@@ -377,8 +416,9 @@ umount $C/Private || exit 1
 for s in $SIG $FNEK; do keyctl invalidate \$(keyctl search @u user \$s) 2>/dev/null; done
 exit 0
 EOF
-	i=0
-	while [ $i -lt "$RUNS" ]; do
+	i=0 ok=0
+	while [ $ok -lt "$RUNS" ] && [ $i -lt "$(tries "$RUNS")" ]; do
+		i=$((i + 1))
 		# shellcheck disable=SC2046
 		_o=$(printf '%s\n' "$CPW" | $KB login -s kt-test $(newcg) \
 			-v ":$C/Private" carol 2>"$T/err")
@@ -388,25 +428,39 @@ EOF
 			sample ecr.kt.logout "$_o" locked_ms
 			sample ecr.kt.hwm "$_o" hwm_kib
 			sample ecr.kt.rss "$_o" rss_kib
-			sample ecr.kt.anon "$_o" anon_kib ;;
+			sample ecr.kt.anon "$_o" anon_kib
+			[ -n "$CG" ] && sample ecr.kt.cgpeak "$_o" cg_peak_kib
+			echo "$_o" | tr ' ' '\n' |
+				sed -n 's/^agents_via=//p' >> "$T/via" ;;
 		*) bad "carol's login with eCryptfs: $_o"
-		   sed 's/^/#   /' "$T/err" | tail -n 5 ;;
+		   sed 's/^/#   /' "$T/err" | tail -n 5
+		   umount "$C/Private" 2>/dev/null
+		   continue ;;
 		esac
+		# shellcheck disable=SC2046
 		_o=$(printf '%s' "$CPW" | keyctl session - \
-			$KB exec -- sh "$T/byhand.sh" 2>"$T/err")
+			$KB exec $(newcg) -- sh "$T/byhand.sh" 2>"$T/err")
 		case $_o in
-		*"rc=0"*) sample ecr.hand.open "$_o" ms
-			  grep -q " $C/Private ecryptfs " /proc/mounts ||
-				bad "by hand: not mounted" ;;
+		*"rc=0"*) grep -q " $C/Private ecryptfs " /proc/mounts ||
+				{ bad "by hand: not mounted"; continue; }
+			  sample ecr.hand.open "$_o" ms
+			  sample ecr.hand.maxrss "$_o" maxrss_kib
+			  [ -n "$CG" ] &&
+				sample ecr.hand.cgpeak "$_o" cg_peak_kib ;;
 		*) bad "eCryptfs by hand with ecryptfs-utils: $_o"
-		   sed 's/^/#   /' "$T/err" | tail -n 5 ;;
+		   sed 's/^/#   /' "$T/err" | tail -n 5
+		   umount "$C/Private" 2>/dev/null
+		   continue ;;
 		esac
 		_o=$(keyctl session - $KB exec -- sh "$T/byhand-close.sh")
 		sample ecr.hand.logout "$_o" ms
-		i=$((i + 1))
+		ok=$((ok + 1))
 	done
+	section_done ecr "$t_sec"
 fi
 
+[ -s "$T/via" ] &&
+	meta agents_via "$(sort "$T/via" | uniq -c | awk '{ printf "%s%s by %s", n++ ? ", " : "", $1, $2 }')"
 meta vm_seconds "$(awk -v a="$T_START" -v b="$(up)" 'BEGIN { printf "%.0f", b - a }')"
 meta vm_loadavg "$(cut -d' ' -f1-3 /proc/loadavg)"
 [ "$FAILS" -eq 0 ] && echo "ok - benchmarks ran"
