@@ -170,7 +170,7 @@ HOST_S=$(($(date +%s) - T0))
 echo "# VM: tests/vm/run.sh bench"
 VMRC=0
 if [ "${KT_BENCH_VM:-1}" != 0 ]; then
-	KT_VM_TIMEOUT=${KT_VM_TIMEOUT:-1800} "$REPO/tests/vm/run.sh" bench \
+	KT_VM_TIMEOUT=${KT_VM_TIMEOUT:-3600} "$REPO/tests/vm/run.sh" bench \
 		> "$B/vm.out" 2>&1 || VMRC=$?
 else
 	: > "$B/vm.out"
