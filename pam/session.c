@@ -198,6 +198,14 @@ static const struct kt_secret *passphrase(const struct kt_pam *p,
 	return *owned;
 }
 
+/* The kernel's "Disk quota exceeded" means the keys of the user. */
+static const char *quota_reason(int r)
+{
+	return r == -EDQUOT ? "the user's key quota is full "
+			      "(/proc/key-users, kernel.keys.maxbytes)" :
+			      NULL;
+}
+
 /* Adds the passphrase key; 0 (and a message) when there will be none. */
 static key_serial_t add_key_for(struct kt_pam *p, const struct plan *pl,
 				const struct kt_secret *pass)
@@ -219,14 +227,15 @@ static key_serial_t add_key_for(struct kt_pam *p, const struct plan *pl,
 	if (r < 0) {
 		/* Without a keyring of its own, the key would land in one
 		 * that others share: no key then. */
-		(void)kt_pam_error(p, r, NULL, "Failed to set up %s",
+		(void)kt_pam_error(p, r, quota_reason(r), "Failed to set up %s",
 				   "the session keyring");
 		return 0;
 	}
 	r = kt_keyring_add_passphrase(desc, pass, pl->config->key_timeout,
 				      &key);
 	if (r < 0) {
-		(void)kt_pam_error(p, r, NULL, "Failed to add key %s", desc);
+		(void)kt_pam_error(p, r, quota_reason(r), "Failed to add key %s",
+				   desc);
 		return 0;
 	}
 	kt_pam_log(p, LOG_DEBUG, "Added key %s", desc);
