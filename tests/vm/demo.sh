@@ -1,6 +1,7 @@
 #!/bin/sh
 # keyturn demo (run inside the test VM by /init, mode demo): a login unlocks a
-# LUKS2 volume with the login password, the logout locks it again.
+# LUKS2 volume and mounts an eCryptfs private directory with the login
+# password, the logout locks both again.
 . /kt/tests/lib.sh
 
 say() { echo; echo ">> $*"; }
@@ -29,6 +30,14 @@ printf '%s\n%s\n' "alice-Volume-pw" "$APW" |
 	keyturnctl enroll luks "$LOOP" --user alice --stdin \
 	--pbkdf-memory 32768 --pbkdf-iterations 4 2>&1 | sed 's/^/     /'
 mkdir -p "$MNT" && chown alice:alice "$MNT" && chmod 0700 "$MNT"
+
+say "...and gives her an eCryptfs private directory, its mount passphrase wrapped
+   with her login password (Argon2id + XChaCha20-Poly1305)"
+echo "   \$ keyturnctl enroll ecryptfs --user alice --stdin   (login password on stdin)"
+# Cheap Argon2id: this is software emulation.
+printf '%s\n' "$APW" | keyturnctl enroll ecryptfs --user alice --stdin \
+	--argon2-ms 100 --argon2-memory 16384 2>&1 | sed 's/^/     /'
+PRIV=/home/alice/Private
 cat > /etc/security/keyturn.conf <<EOF
 [volume home]
 user = alice
@@ -36,6 +45,13 @@ type = luks2
 device = $LOOP
 name = home-%u
 mountpoint = /home/%u/vault
+
+[volume private]
+user = alice
+type = ecryptfs
+source = %h/.Private
+mountpoint = %h/Private
+wrapped = %h/.ecryptfs/keyturn-wrapped
 EOF
 chmod 0644 /etc/security/keyturn.conf
 echo "   /etc/security/keyturn.conf:"
@@ -55,35 +71,47 @@ echo "   session open in $(awk -v a="$t0" -v b="$(uptime_s)" \
 	'BEGIN { printf "%.1f", b - a }') s (software-emulated CPU)"
 show dmsetup ls --target crypt
 show lsblk -o NAME,TYPE,SIZE,MOUNTPOINT "$LOOP"
-echo "   mount line:"
+echo "   mount lines:"
 mount_line "$MNT" | sed 's/^/     /'
+mount_line "$PRIV" | sed 's/^/     /'
 echo "   pam_keyturn in syslog:"
 syslog_since "$mark" | grep pam_keyturn | sed 's/^.*kt-login/     kt-login/'
 
-say "alice writes a file in her volume"
+say "alice writes a file in her volume and one in her private directory"
 su -s /bin/sh alice -c "echo 'hello from alice' > $MNT/note.txt" ||
 	not_ok "demo: alice cannot write to $MNT"
-show ls -l "$MNT"
-show cat "$MNT/note.txt"
+su -s /bin/sh alice -c "echo 'private words of alice' > $PRIV/diary.txt" ||
+	not_ok "demo: alice cannot write to $PRIV"
+show ls -l "$MNT" "$PRIV"
+show cat "$MNT/note.txt" "$PRIV/diary.txt"
+echo "   what is on disk, in /home/alice/.Private (names and contents encrypted):"
+ls /home/alice/.Private | sed 's/^/     /'
 dm_exists home-alice && is_mounted "$MNT" && ok "demo: login unlocked and mounted the volume" ||
 	not_ok "demo: login unlocked and mounted the volume"
+mount_line "$PRIV" | grep -q ' ecryptfs ' &&
+	ok "demo: login mounted the eCryptfs private directory" ||
+	not_ok "demo: login mounted the eCryptfs private directory"
 
 say "alice logs out"
 mark=$(syslog_mark)
 release demo
 echo "   kt-login exit status $?"
 wait_until 5 not_mounted "$MNT"
+wait_until 5 not_mounted "$PRIV"
 show dmsetup ls --target crypt
 show lsblk -o NAME,TYPE,SIZE,MOUNTPOINT "$LOOP"
-echo "   mount line: $(mount_line "$MNT")(none)"
+echo "   mount lines: $(mount_line "$MNT")$(mount_line "$PRIV")(none)"
 echo "   keyturn keys in /proc/keys: $(grep -c 'keyturn:' /proc/keys)"
+echo "   eCryptfs auth tokens in /proc/keys: $(grep -c ' user .*: 740$' /proc/keys)"
+echo "   grep 'private words' in /home/alice/.Private: $(grep -rlF 'private words' /home/alice/.Private | wc -l) files"
 echo "   pam_keyturn in syslog:"
 syslog_since "$mark" | grep pam_keyturn | sed 's/^.*kt-login/     kt-login/'
-if dm_gone home-alice && not_mounted "$MNT" && no_keys_matching 'keyturn:'
+if dm_gone home-alice && not_mounted "$MNT" && not_mounted "$PRIV" &&
+	no_keys_matching 'keyturn:' && no_keys_matching ': 740$'
 then
-	ok "demo: logout locked the volume and left no key"
+	ok "demo: logout locked the volume, unmounted the private directory and left no key"
 else
-	not_ok "demo: logout locked the volume and left no key"
+	not_ok "demo: logout locked the volume, unmounted the private directory and left no key"
 fi
 losetup -d "$LOOP"
 finish
