@@ -239,6 +239,24 @@ diag "locked $(awk -v a="$t0" -v b="$(uptime_s)" \
 check "after SIGKILL of the login: no agent left" wait_until 5 no_agents
 touch "$KT_TMP/k1.release"
 
+# ---- the dm name taken by another device: refused, that device untouched ---------
+dmsetup create "$DM_A" --table "0 8 error" 2> "$KT_TMP/dmcreate.err" ||
+	diag_file "$KT_TMP/dmcreate.err" 3
+check "a foreign device holds the name $DM_A" dm_exists "$DM_A"
+mark=$(syslog_mark)
+login_bg "$SVC" alice "$APW" t1
+check "dm name taken: the login still goes through" test -e "$KT_TMP/t1.in"
+check "dm name taken: nothing mounted on $MNT_A" not_mounted "$MNT_A"
+check_eq "dm name taken: the foreign device is untouched (error target)" \
+	"0 8 error" "$(dmsetup table "$DM_A" 2>/dev/null | sed "s/ *$//")"
+check "dm name taken: the log says which volume and why" \
+	logged "$mark" "device-mapper name $DM_A is taken by another device"
+release t1
+check "dm name taken: logout leaves the foreign device alone" \
+	sh -c "dmsetup table $DM_A | grep -q error"
+check "dm name taken: no agent left" wait_until 5 no_agents
+dmsetup remove "$DM_A" 2>/dev/null
+
 # ---- cleanup --------------------------------------------------------------------
 for d in "$DM_A" "$DM_B"; do
 	grep -q " /home/${d#home-}/vault " /proc/mounts &&
