@@ -5,6 +5,8 @@
  * (keyturnctl unlock), and only the user (or root) may use that socket.
  */
 #include <errno.h>
+#include <limits.h>
+#include <poll.h>
 #include <stdbool.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -27,6 +29,7 @@
 #include "user.h"
 
 #define AGENT KT_BUILDDIR "/agent/keyturn-agent"
+#define HOLD KT_BUILDDIR "/agent/keyturn-hold"
 #define USER "daemon"
 #define LOGIN "correct horse battery"
 
@@ -154,6 +157,32 @@ static int connect_when_ready(void)
 	return -1;
 }
 
+/* The idle agent waits in keyturn-hold: same PID, same name. */
+static void wait_held(void)
+{
+	char path[64], exe[PATH_MAX], comm[32] = "";
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/exe", (int)agent);
+	for (int i = 0; i < 100; i++) {
+		ssize_t n = readlink(path, exe, sizeof(exe) - 1);
+
+		if (n > 0) {
+			exe[n] = '\0';
+			if (!strcmp(exe, HOLD))
+				break;
+		}
+		usleep(50000);
+	}
+	assert_string_equal(exe, HOLD);
+	snprintf(path, sizeof(path), "/proc/%d/comm", (int)agent);
+	f = fopen(path, "re");
+	assert_non_null(f);
+	assert_non_null(fgets(comm, sizeof(comm), f));
+	fclose(f);
+	assert_string_equal(comm, "keyturn-agent\n");
+}
+
 static void unlock_with(const char *pass, struct kt_report *ret)
 {
 	int fd = connect_when_ready();
@@ -182,6 +211,7 @@ static void test_unlock_later(void **state)
 	/* The socket is the user's, 0600. */
 	snprintf(path, sizeof(path), KT_RUNDIR "/%u/" KT_CONTROL_PREFIX "%d",
 		 (unsigned)user->uid, (int)agent);
+	wait_held();
 	close(connect_when_ready());
 	assert_int_equal(lstat(path, &st), 0);
 	assert_true(S_ISSOCK(st.st_mode));
@@ -194,6 +224,8 @@ static void test_unlock_later(void **state)
 	unlock_with("not the password", &rep);
 	assert_int_equal(rep.status, KT_REPORT_FAILED);
 	assert_int_equal(rep.error, have_dm() ? EPERM : EOPNOTSUPP);
+	/* Served by the agent, then back to the holder. */
+	wait_held();
 
 	unlock_with(LOGIN, &rep);
 	if (have_dm()) {
@@ -206,6 +238,42 @@ static void test_unlock_later(void **state)
 	/* The session ends: the socket goes with the agent. */
 	assert_int_equal(kt_line_write(sock, "close"), 0);
 	(void)read_reports(sock, &rep);
+	assert_int_equal(waitpid(agent, &status, 0), agent);
+	agent = -1;
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	assert_int_equal(lstat(path, &st), -1);
+	close(sock);
+}
+
+/* A signal ends the wait in keyturn-hold and stays pending for the
+ * agent, which ends the session; a message it does not know does not. */
+static void test_signal_while_held(void **state)
+{
+	struct kt_report rep;
+	struct stat st;
+	char path[128], line[KT_LINE_MAX];
+	struct pollfd p = { .fd = -1, .events = POLLIN };
+	int status;
+
+	start_agent();
+	assert_int_equal(read_reports(sock, &rep), 1);
+	snprintf(path, sizeof(path), KT_RUNDIR "/%u/" KT_CONTROL_PREFIX "%d",
+		 (unsigned)user->uid, (int)agent);
+	wait_held();
+
+	assert_int_equal(kt_line_write(sock, "hello"), 0);
+	wait_held();
+	p.fd = sock;
+	assert_int_equal(poll(&p, 1, 200), 0);
+
+	assert_int_equal(kill(agent, SIGTERM), 0);
+	/* One report ("closed", this is the user's only session), then
+	 * "done", then the end. */
+	assert_int_equal(read_reports(sock, &rep), 1);
+	assert_int_equal(rep.status, KT_REPORT_CLOSED);
+	assert_int_equal(kt_line_read(sock, line, sizeof(line),
+				      kt_now_ms() + 10000),
+			 0);
 	assert_int_equal(waitpid(agent, &status, 0), agent);
 	agent = -1;
 	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
@@ -249,6 +317,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_unlock_later),
+		cmocka_unit_test(test_signal_while_held),
 		cmocka_unit_test(test_other_user_refused),
 	};
 
