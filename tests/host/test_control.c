@@ -120,7 +120,7 @@ static bool have_dm(void)
 	return found;
 }
 
-static void start_agent(void)
+static void start_agent_at(const char *path)
 {
 	int pair[2];
 
@@ -137,11 +137,16 @@ static void start_agent(void)
 
 		if (dup2(pair[1], 3) < 0)
 			_exit(127);
-		execve(AGENT, argv, envp);
+		execve(path, argv, envp);
 		_exit(127);
 	}
 	close(pair[1]);
 	sock = pair[0];
+}
+
+static void start_agent(void)
+{
+	start_agent_at(AGENT);
 }
 
 static int connect_when_ready(void)
@@ -157,30 +162,47 @@ static int connect_when_ready(void)
 	return -1;
 }
 
-/* The idle agent waits in keyturn-hold: same PID, same name. */
-static void wait_held(void)
+/* The exe and the name of the agent's process. */
+static void agent_image(char *exe, size_t exe_size, char *comm,
+			size_t comm_size)
 {
-	char path[64], exe[PATH_MAX], comm[32] = "";
+	char path[64];
+	ssize_t n;
 	FILE *f;
 
 	snprintf(path, sizeof(path), "/proc/%d/exe", (int)agent);
-	for (int i = 0; i < 100; i++) {
-		ssize_t n = readlink(path, exe, sizeof(exe) - 1);
-
-		if (n > 0) {
-			exe[n] = '\0';
-			if (!strcmp(exe, HOLD))
-				break;
-		}
-		usleep(50000);
-	}
-	assert_string_equal(exe, HOLD);
+	n = readlink(path, exe, exe_size - 1);
+	exe[n > 0 ? n : 0] = '\0';
+	comm[0] = '\0';
 	snprintf(path, sizeof(path), "/proc/%d/comm", (int)agent);
 	f = fopen(path, "re");
-	assert_non_null(f);
-	assert_non_null(fgets(comm, sizeof(comm), f));
-	fclose(f);
+	if (f) {
+		if (!fgets(comm, (int)comm_size, f))
+			comm[0] = '\0';
+		fclose(f);
+	}
+}
+
+/* The idle agent waits in the holder at hold_path: same PID, and the same
+ * name once the holder has set it (just after its execve). */
+static void wait_held_in(const char *hold_path)
+{
+	char exe[PATH_MAX], comm[32];
+
+	for (int i = 0; i < 100; i++) {
+		agent_image(exe, sizeof(exe), comm, sizeof(comm));
+		if (!strcmp(exe, hold_path) &&
+		    !strcmp(comm, "keyturn-agent\n"))
+			break;
+		usleep(50000);
+	}
+	assert_string_equal(exe, hold_path);
 	assert_string_equal(comm, "keyturn-agent\n");
+}
+
+static void wait_held(void)
+{
+	wait_held_in(HOLD);
 }
 
 static void unlock_with(const char *pass, struct kt_report *ret)
@@ -281,6 +303,38 @@ static void test_signal_while_held(void **state)
 	close(sock);
 }
 
+/* The agent's file removed (an upgrade, an uninstall) while the session
+ * is held: the holder resumes the image it came from, and the session
+ * still ends with its teardown. */
+static void test_agent_file_gone(void **state)
+{
+	char bin[128], agent_copy[160], hold_copy[160], cmd[512];
+	struct kt_report rep;
+	int status;
+
+	snprintf(bin, sizeof(bin), "%s/bin", dir);
+	snprintf(agent_copy, sizeof(agent_copy), "%s/keyturn-agent", bin);
+	snprintf(hold_copy, sizeof(hold_copy), "%s/keyturn-hold", bin);
+	snprintf(cmd, sizeof(cmd), "mkdir -p %s && cp %s %s %s/", bin, AGENT,
+		 HOLD, bin);
+	assert_int_equal(system(cmd), 0);
+
+	start_agent_at(agent_copy);
+	assert_int_equal(read_reports(sock, &rep), 1);
+	wait_held_in(hold_copy);
+	assert_int_equal(unlink(agent_copy), 0);
+
+	assert_int_equal(kt_line_write(sock, "close"), 0);
+	assert_int_equal(read_reports(sock, &rep), 1);
+	assert_int_equal(rep.status, KT_REPORT_CLOSED);
+	assert_int_equal(waitpid(agent, &status, 0), agent);
+	agent = -1;
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	close(sock);
+	(void)unlink(hold_copy);
+	(void)rmdir(bin);
+}
+
 static void test_other_user_refused(void **state)
 {
 	struct kt_report rep;
@@ -318,6 +372,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_unlock_later),
 		cmocka_unit_test(test_signal_while_held),
+		cmocka_unit_test(test_agent_file_gone),
 		cmocka_unit_test(test_other_user_refused),
 	};
 
