@@ -55,6 +55,15 @@ void agent_fds_reserve(bool resumed)
 {
 	_cleanup_close_ int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
 
+	/* Above the reserved numbers itself: opened at one of them, it
+	 * would be closed below and free that number for the next open
+	 * (syslog's socket), which a placed descriptor would then share. */
+	if (null >= 0 && null < HOLD_FD_END) {
+		int high = fcntl(null, F_DUPFD_CLOEXEC, HOLD_FD_END);
+
+		(void)close(null);
+		null = high;
+	}
 	for (int fd = HOLD_FD_SESSIONS; fd < HOLD_FD_END; fd++) {
 		/* What the holder passed back stays, close-on-exec again. */
 		if (resumed && set_cloexec(fd, true) == 0)

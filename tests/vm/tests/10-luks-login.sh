@@ -38,6 +38,11 @@ agents_held() {
 	for _a in $(agents); do
 		[ "$(readlink "/proc/$_a/exe")" = \
 			/usr/libexec/keyturn/keyturn-hold ] || return 1
+		# still counted: the session lock was handed over
+		case $(readlink "/proc/$_a/fd/4") in
+		/run/keyturn/*/sessions) ;;
+		*) return 1 ;;
+		esac
 		_n=$((_n + 1))
 	done
 	[ "$_n" -gt 0 ]
