@@ -36,13 +36,15 @@ LIB_SRC = $(sort $(wildcard lib/*.c))
 LIB_OBJ = $(LIB_SRC:.c=.o)
 PAM_SRC = $(sort $(wildcard pam/*.c))
 PAM_OBJ = $(PAM_SRC:.c=.o)
-AGENT_SRC = $(filter-out agent/ctl%.c agent/keyturnctl.c,$(sort $(wildcard agent/*.c)))
+AGENT_SRC = $(filter-out agent/ctl%.c agent/keyturnctl.c agent/hold.c,\
+	$(sort $(wildcard agent/*.c)))
 AGENT_OBJ = $(AGENT_SRC:.c=.o)
 CTL_SRC = $(sort $(wildcard agent/ctl*.c agent/keyturnctl.c))
 CTL_OBJ = $(CTL_SRC:.c=.o)
 HEADERS = $(wildcard lib/*.h pam/*.h agent/*.h)
 
-BINS = pam/pam_keyturn.so agent/keyturn-agent agent/keyturnctl
+BINS = pam/pam_keyturn.so agent/keyturn-agent agent/keyturn-hold \
+	agent/keyturnctl
 MANS = $(wildcard man/*.[58])
 
 all: $(BINS)
@@ -60,6 +62,10 @@ pam/pam_keyturn.so: $(PAM_OBJ) lib/libkeyturn.a pam/pam_keyturn.map
 
 agent/keyturn-agent: $(AGENT_OBJ) lib/libkeyturn.a
 	$(CC) -pie $(KT_LDFLAGS) -o $@ $(AGENT_OBJ) lib/libkeyturn.a $(DEP_LIBS) -lpthread
+
+# What an idle agent execs into: libc alone (agent/hold.c).
+agent/keyturn-hold: agent/hold.o
+	$(CC) -pie $(KT_LDFLAGS) -o $@ agent/hold.o
 
 agent/keyturnctl: $(CTL_OBJ) lib/libkeyturn.a
 	$(CC) -pie $(KT_LDFLAGS) -o $@ $(CTL_OBJ) lib/libkeyturn.a $(DEP_LIBS)
@@ -118,7 +124,8 @@ install: all
 		$(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(SYSCONFDIR)/security \
 		$(DESTDIR)$(PAMCONFIGDIR)
 	install -m 0644 pam/pam_keyturn.so $(DESTDIR)$(SECUREDIR)/
-	install -m 0755 agent/keyturn-agent $(DESTDIR)$(LIBEXECDIR)/
+	install -m 0755 agent/keyturn-agent agent/keyturn-hold \
+		$(DESTDIR)$(LIBEXECDIR)/
 	install -m 0755 agent/keyturnctl $(DESTDIR)$(SBINDIR)/
 	for m in $(MANS); do \
 		install -m 0644 $$m $(DESTDIR)$(MANDIR)/man$${m##*.}/; done

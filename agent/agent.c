@@ -24,10 +24,11 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "hold.h"
 #include "luks.h"
 #include "session.h"
 
-#define AGENT_FD 3
+#define AGENT_FD HOLD_FD_MODULE
 #define CONTROL_TIMEOUT_MS 10000
 
 void agent_log(int priority, const char *fmt, ...)
@@ -270,11 +271,35 @@ static void control_accept(struct agent *a)
 	close(fd);
 }
 
-/* Waits for "close" from the module, EOF (the PAM host is gone) or a
- * termination signal. */
+/* Hands the waiting to keyturn-hold, unless that failed before. Returns
+ * only when this image must hold. */
+static void hold_elsewhere(struct agent *a)
+{
+	int r;
+
+	if (a->holder_failed)
+		return;
+	r = agent_hold_exec(a);
+	agent_log(LOG_WARNING, "%s: Failed to hand the session to "
+			       HOLD_NAME ": %s, holding it here",
+		  a->user->name, strerror(-r));
+	a->holder_failed = true;
+}
+
+/*
+ * Waits for "close" from the module, EOF (the PAM host is gone) or a
+ * termination signal, serving keyturnctl unlock meanwhile. The waiting
+ * itself happens in keyturn-hold: it gives the process back with the
+ * event still pending, this loop handles it, and what does not end the
+ * session goes back to the holder.
+ */
 static void hold(struct agent *a)
 {
 	sigset_t mask;
+	bool watch_control = a->control >= 0;
+	/* Resumed: the event is pending now; nothing at all means the
+	 * holder's wait and this one disagree, and the holder waits. */
+	int timeout = a->resumed ? 0 : -1;
 	int sfd;
 
 	sigemptyset(&mask);
@@ -284,29 +309,47 @@ static void hold(struct agent *a)
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	sfd = signalfd(-1, &mask, SFD_CLOEXEC);
 
+	if (!a->resumed)
+		hold_elsewhere(a);
 	for (;;) {
 		struct pollfd p[3] = {
 			{ .fd = a->sock, .events = POLLIN },
 			{ .fd = sfd, .events = POLLIN },
-			{ .fd = a->control, .events = POLLIN },
+			{ .fd = watch_control ? a->control : -1,
+			  .events = POLLIN },
 		};
 		char line[KT_LINE_MAX];
 		int r;
 
-		if (poll(p, 3, -1) < 0) {
+		r = poll(p, 3, timeout);
+		if (r < 0) {
 			if (errno == EINTR)
 				continue;
 			break;
 		}
+		timeout = -1;
+		if (r == 0) {
+			hold_elsewhere(a);
+			continue;
+		}
 		if (p[2].revents & POLLIN) {
 			control_accept(a);
+			hold_elsewhere(a);
 			continue;
+		}
+		if (p[2].revents) {
+			agent_log(LOG_WARNING, "%s: the control socket "
+					       "broke, ignoring it",
+				  a->user->name);
+			watch_control = false;
 		}
 		if (p[1].revents) {
 			agent_log(LOG_INFO, "%s: terminated, ending the "
 					    "session", a->user->name);
 			break;
 		}
+		if (!p[0].revents)
+			continue;
 		r = kt_line_read(a->sock, line, sizeof(line), 0);
 		if (r == 0 || r == -ECONNRESET) {
 			agent_log(LOG_INFO, "%s: the login process is gone, "
@@ -324,11 +367,26 @@ static void hold(struct agent *a)
 			break;
 		agent_log(LOG_WARNING, "Unknown message from the module, "
 				       "ignoring");
+		hold_elsewhere(a);
 	}
 	kt_close(sfd);
 }
 
+static bool named(const char *const *names, const char *name)
+{
+	for (size_t i = 0; names[i]; i++)
+		if (!strcmp(names[i], name))
+			return true;
+	return false;
+}
+
 int agent_load(struct agent *a, const char *user, const char *config)
+{
+	return agent_load_volumes(a, user, config, NULL);
+}
+
+int agent_load_volumes(struct agent *a, const char *user, const char *config,
+		       const char *const *names)
 {
 	struct kt_diag diag = { { 0 } };
 	struct kt_volume *all = NULL;
@@ -351,11 +409,13 @@ int agent_load(struct agent *a, const char *user, const char *config)
 		agent_log(LOG_ERR, "%s", diag.message);
 		return r;
 	}
-	/* "user = *" volumes apply only where the user has one. */
+	/* "user = *" volumes apply only where the user has one; a resumed
+	 * session keeps those it handled. */
 	for (size_t i = 0; i < n_all; i++) {
 		struct kt_volume keep;
 
-		if (all[i].any_user && !kt_volume_present(&all[i]))
+		if (names ? !named(names, all[i].name)
+			  : all[i].any_user && !kt_volume_present(&all[i]))
 			continue;
 		keep = all[n], all[n] = all[i], all[i] = keep;
 		n++;
@@ -363,6 +423,16 @@ int agent_load(struct agent *a, const char *user, const char *config)
 	a->volumes = all;
 	a->n_volumes = n;
 	a->n_alloc = n_all;
+	for (size_t i = 0; names && names[i]; i++) {
+		size_t j = 0;
+
+		while (j < n && strcmp(all[j].name, names[i]))
+			j++;
+		if (j == n)
+			agent_log(LOG_ERR, "%s: volume %s of this session is "
+					   "no longer in %s, left as it is",
+				  a->user->name, names[i], config);
+	}
 
 	r = kt_key_description(a->config->key_prefix, a->user->name,
 			       a->key_desc, sizeof(a->key_desc));
@@ -404,11 +474,12 @@ int main(int argc, char **argv)
 		{ "service", required_argument, NULL, 's' },
 		{ "config", required_argument, NULL, 'c' },
 		{ "lock", no_argument, NULL, 'l' },
+		{ "resume", no_argument, NULL, 'R' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct agent a = { .sock = AGENT_FD, .sessions_fd = -1, .control = -1 };
 	const char *user = NULL, *config = KT_CONFIG_PATH;
-	bool lock_mode = false;
+	bool lock_mode = false, resume = false;
 	int type, c, r;
 	socklen_t len = sizeof(type);
 
@@ -422,10 +493,13 @@ int main(int argc, char **argv)
 		case 's': a.service = optarg; break;
 		case 'c': config = optarg; break;
 		case 'l': lock_mode = true; break;
+		case 'R': resume = true; break;
 		default: return usage();
 		}
 	}
-	if (lock_mode && user && optind == argc && geteuid() == 0) {
+	a.config_path = config;
+	if (lock_mode && !resume && user && optind == argc &&
+	    geteuid() == 0) {
 		/* keyturnctl lock: the teardown by hand, reported on stdout. */
 		openlog("keyturn-agent", LOG_PID, LOG_AUTHPRIV);
 		agent_harden();
@@ -439,7 +513,7 @@ int main(int argc, char **argv)
 		lock_all(&a, STDOUT_FILENO);
 		return 0;
 	}
-	if (!user || !a.service || optind != argc)
+	if (!user || !a.service || optind != argc || lock_mode)
 		return usage();
 	if (getsockopt(AGENT_FD, SOL_SOCKET, SO_TYPE, &type, &len) < 0 ||
 	    type != SOCK_STREAM)
@@ -449,9 +523,32 @@ int main(int argc, char **argv)
 		return 1;
 	}
 
-	openlog("keyturn-agent", LOG_PID | LOG_NDELAY, LOG_AUTHPRIV);
+	/* Resumed through the holder's descriptor, the name is that
+	 * descriptor's number. */
+	(void)prctl(PR_SET_NAME, HOLD_COMM);
+	agent_fds_reserve(resume);
+	openlog(HOLD_COMM, LOG_PID | LOG_NDELAY, LOG_AUTHPRIV);
 	agent_harden();
 	kt_luks_set_log(agent_cryptsetup_log, NULL);
+
+	if (resume) {
+		r = agent_resume(&a, user, config);
+		if (r < 0) {
+			/* Exiting drops the session's count and the module
+			 * sees EOF; the volumes wait for another session's
+			 * end or keyturnctl lock. */
+			agent_log(LOG_CRIT, "%s: cannot resume the session; "
+					    "its volumes stay open until the "
+					    "user's last session ends or "
+					    "keyturnctl lock %s",
+				  user, user);
+			if (a.control_path[0])
+				(void)unlink(a.control_path);
+			return 1;
+		}
+		hold(&a);
+		goto end;
+	}
 
 	r = agent_load(&a, user, config);
 	if (r < 0) {
@@ -460,7 +557,8 @@ int main(int argc, char **argv)
 	}
 
 	/* Waits here while a teardown of this user's volumes runs. */
-	a.sessions_fd = kt_session_join(a.user->uid);
+	a.sessions_fd = agent_fd_place(kt_session_join(a.user->uid),
+				       HOLD_FD_SESSIONS);
 	if (a.sessions_fd < 0)
 		agent_log(LOG_ERR, "Failed to join the sessions of %s: %s",
 			  a.user->name, strerror(-a.sessions_fd));
@@ -469,15 +567,17 @@ int main(int argc, char **argv)
 	open_all(&a, a.sock);
 	send_line(a.sock, "done");
 
-	a.control = kt_control_listen(a.user->uid, a.user->gid,
-				      a.control_path, sizeof(a.control_path));
+	a.control = agent_fd_place(kt_control_listen(a.user->uid, a.user->gid,
+						     a.control_path,
+						     sizeof(a.control_path)),
+				   HOLD_FD_CONTROL);
 	if (a.control < 0)
 		agent_log(LOG_WARNING, "Failed to listen for keyturnctl "
 				       "unlock: %s, ignoring",
 			  strerror(-a.control));
 
 	hold(&a);
-
+end:
 	close_all(&a);
 	send_line(a.sock, "done");
 

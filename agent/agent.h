@@ -15,6 +15,7 @@
 /* One agent: one login session of one user. */
 struct agent {
 	const char *service;
+	const char *config_path;
 	struct kt_config *config;
 	struct kt_user *user;
 	struct kt_volume *volumes; /* expanded, for this user */
@@ -32,6 +33,8 @@ struct agent {
 	int sessions_fd;	     /* shared lock: this session counts */
 	int control;		     /* listening: keyturnctl unlock */
 	bool human;		     /* reports for a person (--lock) */
+	bool resumed;		     /* given back by keyturn-hold */
+	bool holder_failed;	     /* hold in this image from now on */
 	char control_path[108];
 };
 
@@ -44,8 +47,27 @@ void agent_cryptsetup_log(int priority, const char *message, void *userdata);
 int agent_load(struct agent *a, const char *user, const char *config);
 /* No core dumps, no ptrace by the user, umask 077, cwd /, no SIGPIPE. */
 void agent_harden(void);
+/* The same, but the volumes are those named in names (NULL-terminated,
+ * the ones a session handled) instead of those present now. */
+int agent_load_volumes(struct agent *a, const char *user, const char *config,
+		       const char *const *names);
 /* Frees what agent_load() loaded. */
 void agent_unload(struct agent *a);
+
+/*
+ * The hand-over to keyturn-hold (agent/handover.c, agent/hold.h).
+ * reserve: fds 4..7 get close-on-exec placeholders (resumed: what the
+ * holder passed back stays, close-on-exec again), and fd 7 the agent's
+ * own image. place: moves fd to target (close-on-exec), returns target
+ * (fd itself, still valid, when it cannot move; negative fd passes).
+ * hold_exec: writes the state and becomes keyturn-hold; returns -errno
+ * only when it could not (then the caller holds in this image).
+ * resume: takes the descriptors and state back and loads the config.
+ */
+void agent_fds_reserve(bool resumed);
+int agent_fd_place(int fd, int target) _wur_;
+int agent_hold_exec(struct agent *a);
+int agent_resume(struct agent *a, const char *user, const char *config) _wur_;
 
 /* keyturn-agent --rekey ...: argv[0] is "--rekey" (agent/rekey.c). */
 int rekey_main(int argc, char **argv);

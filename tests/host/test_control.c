@@ -5,6 +5,8 @@
  * (keyturnctl unlock), and only the user (or root) may use that socket.
  */
 #include <errno.h>
+#include <limits.h>
+#include <poll.h>
 #include <stdbool.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -27,6 +29,7 @@
 #include "user.h"
 
 #define AGENT KT_BUILDDIR "/agent/keyturn-agent"
+#define HOLD KT_BUILDDIR "/agent/keyturn-hold"
 #define USER "daemon"
 #define LOGIN "correct horse battery"
 
@@ -117,7 +120,7 @@ static bool have_dm(void)
 	return found;
 }
 
-static void start_agent(void)
+static void start_agent_at(const char *path)
 {
 	int pair[2];
 
@@ -134,11 +137,16 @@ static void start_agent(void)
 
 		if (dup2(pair[1], 3) < 0)
 			_exit(127);
-		execve(AGENT, argv, envp);
+		execve(path, argv, envp);
 		_exit(127);
 	}
 	close(pair[1]);
 	sock = pair[0];
+}
+
+static void start_agent(void)
+{
+	start_agent_at(AGENT);
 }
 
 static int connect_when_ready(void)
@@ -152,6 +160,49 @@ static int connect_when_ready(void)
 	}
 	fail_msg("the agent's control socket never appeared");
 	return -1;
+}
+
+/* The exe and the name of the agent's process. */
+static void agent_image(char *exe, size_t exe_size, char *comm,
+			size_t comm_size)
+{
+	char path[64];
+	ssize_t n;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/exe", (int)agent);
+	n = readlink(path, exe, exe_size - 1);
+	exe[n > 0 ? n : 0] = '\0';
+	comm[0] = '\0';
+	snprintf(path, sizeof(path), "/proc/%d/comm", (int)agent);
+	f = fopen(path, "re");
+	if (f) {
+		if (!fgets(comm, (int)comm_size, f))
+			comm[0] = '\0';
+		fclose(f);
+	}
+}
+
+/* The idle agent waits in the holder at hold_path: same PID, and the same
+ * name once the holder has set it (just after its execve). */
+static void wait_held_in(const char *hold_path)
+{
+	char exe[PATH_MAX], comm[32];
+
+	for (int i = 0; i < 100; i++) {
+		agent_image(exe, sizeof(exe), comm, sizeof(comm));
+		if (!strcmp(exe, hold_path) &&
+		    !strcmp(comm, "keyturn-agent\n"))
+			break;
+		usleep(50000);
+	}
+	assert_string_equal(exe, hold_path);
+	assert_string_equal(comm, "keyturn-agent\n");
+}
+
+static void wait_held(void)
+{
+	wait_held_in(HOLD);
 }
 
 static void unlock_with(const char *pass, struct kt_report *ret)
@@ -182,6 +233,7 @@ static void test_unlock_later(void **state)
 	/* The socket is the user's, 0600. */
 	snprintf(path, sizeof(path), KT_RUNDIR "/%u/" KT_CONTROL_PREFIX "%d",
 		 (unsigned)user->uid, (int)agent);
+	wait_held();
 	close(connect_when_ready());
 	assert_int_equal(lstat(path, &st), 0);
 	assert_true(S_ISSOCK(st.st_mode));
@@ -194,6 +246,8 @@ static void test_unlock_later(void **state)
 	unlock_with("not the password", &rep);
 	assert_int_equal(rep.status, KT_REPORT_FAILED);
 	assert_int_equal(rep.error, have_dm() ? EPERM : EOPNOTSUPP);
+	/* Served by the agent, then back to the holder. */
+	wait_held();
 
 	unlock_with(LOGIN, &rep);
 	if (have_dm()) {
@@ -211,6 +265,74 @@ static void test_unlock_later(void **state)
 	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 	assert_int_equal(lstat(path, &st), -1);
 	close(sock);
+}
+
+/* A signal ends the wait in keyturn-hold and stays pending for the
+ * agent, which ends the session; a message it does not know does not. */
+static void test_signal_while_held(void **state)
+{
+	struct kt_report rep;
+	struct stat st;
+	char path[128], line[KT_LINE_MAX];
+	struct pollfd p = { .fd = -1, .events = POLLIN };
+	int status;
+
+	start_agent();
+	assert_int_equal(read_reports(sock, &rep), 1);
+	snprintf(path, sizeof(path), KT_RUNDIR "/%u/" KT_CONTROL_PREFIX "%d",
+		 (unsigned)user->uid, (int)agent);
+	wait_held();
+
+	assert_int_equal(kt_line_write(sock, "hello"), 0);
+	wait_held();
+	p.fd = sock;
+	assert_int_equal(poll(&p, 1, 200), 0);
+
+	assert_int_equal(kill(agent, SIGTERM), 0);
+	/* One report ("closed", this is the user's only session), then
+	 * "done", then the end. */
+	assert_int_equal(read_reports(sock, &rep), 1);
+	assert_int_equal(rep.status, KT_REPORT_CLOSED);
+	assert_int_equal(kt_line_read(sock, line, sizeof(line),
+				      kt_now_ms() + 10000),
+			 0);
+	assert_int_equal(waitpid(agent, &status, 0), agent);
+	agent = -1;
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	assert_int_equal(lstat(path, &st), -1);
+	close(sock);
+}
+
+/* The agent's file removed (an upgrade, an uninstall) while the session
+ * is held: the holder resumes the image it came from, and the session
+ * still ends with its teardown. */
+static void test_agent_file_gone(void **state)
+{
+	char bin[128], agent_copy[160], hold_copy[160], cmd[512];
+	struct kt_report rep;
+	int status;
+
+	snprintf(bin, sizeof(bin), "%s/bin", dir);
+	snprintf(agent_copy, sizeof(agent_copy), "%s/keyturn-agent", bin);
+	snprintf(hold_copy, sizeof(hold_copy), "%s/keyturn-hold", bin);
+	snprintf(cmd, sizeof(cmd), "mkdir -p %s && cp %s %s %s/", bin, AGENT,
+		 HOLD, bin);
+	assert_int_equal(system(cmd), 0);
+
+	start_agent_at(agent_copy);
+	assert_int_equal(read_reports(sock, &rep), 1);
+	wait_held_in(hold_copy);
+	assert_int_equal(unlink(agent_copy), 0);
+
+	assert_int_equal(kt_line_write(sock, "close"), 0);
+	assert_int_equal(read_reports(sock, &rep), 1);
+	assert_int_equal(rep.status, KT_REPORT_CLOSED);
+	assert_int_equal(waitpid(agent, &status, 0), agent);
+	agent = -1;
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	close(sock);
+	(void)unlink(hold_copy);
+	(void)rmdir(bin);
 }
 
 static void test_other_user_refused(void **state)
@@ -249,6 +371,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_unlock_later),
+		cmocka_unit_test(test_signal_while_held),
+		cmocka_unit_test(test_agent_file_gone),
 		cmocka_unit_test(test_other_user_refused),
 	};
 

@@ -245,7 +245,8 @@ if [ "$KT_BUILT" = 1 ]; then
 		KT_BUILD_MSG="make install DESTDIR=... failed (see tests/vm/build/make.log)"
 	fi
 	for f in "$ROOT"/lib/x86_64-linux-gnu/security/pam_keyturn.so \
-		"$ROOT"/usr/libexec/keyturn/keyturn-agent "$ROOT"/usr/sbin/keyturnctl; do
+		"$ROOT"/usr/libexec/keyturn/keyturn-agent \
+		"$ROOT"/usr/libexec/keyturn/keyturn-hold "$ROOT"/usr/sbin/keyturnctl; do
 		[ -e "$f" ] && put_libs "$f"
 	done
 	rm -rf "$ROOT/usr/share/man"

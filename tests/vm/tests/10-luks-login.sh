@@ -13,7 +13,8 @@ DM_A=home-alice
 DM_B=home-bob
 
 for f in /lib/x86_64-linux-gnu/security/pam_keyturn.so \
-	/usr/libexec/keyturn/keyturn-agent /usr/sbin/keyturnctl; do
+	/usr/libexec/keyturn/keyturn-agent /usr/libexec/keyturn/keyturn-hold \
+	/usr/sbin/keyturnctl; do
 	if [ ! -x "$f" ] && [ ! -f "$f" ]; then
 		not_ok "keyturn installed in the image: $f missing (${KT_BUILD_MSG:-})"
 		finish
@@ -31,6 +32,21 @@ agents() {
 }
 no_agents() { [ -z "$(agents)" ]; }
 some_agent() { [ -n "$(agents)" ]; }
+# every live agent waits in keyturn-hold (same PID, libc only)
+agents_held() {
+	_n=0
+	for _a in $(agents); do
+		[ "$(readlink "/proc/$_a/exe")" = \
+			/usr/libexec/keyturn/keyturn-hold ] || return 1
+		# still counted: the session lock was handed over
+		case $(readlink "/proc/$_a/fd/4") in
+		/run/keyturn/*/sessions) ;;
+		*) return 1 ;;
+		esac
+		_n=$((_n + 1))
+	done
+	[ "$_n" -gt 0 ]
+}
 mount_opts() { mount_line "$1" | awk '{ print $4 }'; }
 has_opt() { # MOUNTPOINT OPTION
 	mount_opts "$1" | tr ',' '\n' | grep -qx "$2"
@@ -150,6 +166,11 @@ check "the session's first process sees no keyturn key" \
 check "pam_keyturn logged the volume opened" \
 	logged "$mark" "pam_keyturn.*home.*opened"
 check "a keyturn-agent holds the session" some_agent
+check "the idle agent waits in keyturn-hold" wait_until 5 agents_held
+for _a in $(agents); do
+	diag "idle agent $_a: $(grep -E '^(VmRSS|RssAnon|RssFile):' \
+		"/proc/$_a/status" | tr -s ' \t\n' ' ')"
+done
 
 mark=$(syslog_mark)
 release s1

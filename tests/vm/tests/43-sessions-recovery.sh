@@ -168,7 +168,8 @@ catch_agent() {
 	_p=$(awk -v i=":$ino\$" \
 		'$2 == "FLOCK" && $4 == "WRITE" && $6 ~ i { print $5; exit }' \
 		/proc/locks)
-	[ -n "$_p" ] && [ "$(cat "/proc/$_p/comm" 2>/dev/null)" = keyturn-agent ] ||
+	[ -n "$_p" ] && [ "$(tr '\0' '\n' < "/proc/$_p/cmdline" 2>/dev/null |
+		head -n 1)" = keyturn-agent ] ||
 		return 1
 	kill -STOP "$_p" && echo "$_p" > "$KT_TMP/stopped"
 }

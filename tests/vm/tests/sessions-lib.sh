@@ -27,8 +27,14 @@ installed() {
 # ---- processes ------------------------------------------------------------------
 # live keyturn-agent processes (zombies do not count), or those of USER
 agents() {
-	for _c in $(grep -lx keyturn-agent /proc/[0-9]*/comm 2>/dev/null); do
+	# by argv[0], set atomically by execve(): the name (comm) is the
+	# file's until the image sets it, and an agent's process changes
+	# image (keyturn-hold and back) while it lives
+	for _c in $(grep -lxE 'keyturn-(agent|hold)|[0-9]+' \
+		/proc/[0-9]*/comm 2>/dev/null); do
 		_p=${_c%/comm}
+		[ "$(tr '\0' '\n' < "$_p/cmdline" 2>/dev/null | head -n 1)" = \
+			keyturn-agent ] || continue
 		_st=$(awk '{ print $3 }' "$_p/stat" 2>/dev/null)
 		[ "$_st" = Z ] || [ -z "$_st" ] && continue
 		if [ -n "${1:-}" ]; then

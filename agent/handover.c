@@ -1,0 +1,302 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The agent's half of the hand-over to keyturn-hold (agent/hold.c): the
+ * descriptors at fixed numbers (hold.h), the state the agent needs again
+ * when the holder gives the process back, the execve() both ways.
+ *
+ * The state is text in a sealed memfd: which volumes this session
+ * handles (so that a resumed agent closes the same ones, whatever a
+ * "user = *" presence check would say by then), the eCryptfs auth tokens
+ * it added (revoked after their unmount) and the control socket's path.
+ * Key serials are not secrets; no passphrase is ever in it.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include "agent.h"
+#include "hold.h"
+
+#define STATE_MAX (64 * 1024)
+
+static bool fd_is(int fd, mode_t type)
+{
+	struct stat st;
+
+	return fstat(fd, &st) == 0 && (st.st_mode & S_IFMT) == type;
+}
+
+static bool fd_is_listening(int fd)
+{
+	int v = 0;
+	socklen_t len = sizeof(v);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &v, &len) < 0 ||
+	    v != SOCK_STREAM)
+		return false;
+	len = sizeof(v);
+	return getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &v, &len) == 0 && v;
+}
+
+static int set_cloexec(int fd, bool on)
+{
+	return fcntl(fd, F_SETFD, on ? FD_CLOEXEC : 0) < 0 ? kt_negerrno() : 0;
+}
+
+void agent_fds_reserve(bool resumed)
+{
+	_cleanup_close_ int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+
+	/* Above the reserved numbers itself: opened at one of them, it
+	 * would be closed below and free that number for the next open
+	 * (syslog's socket), which a placed descriptor would then share. */
+	if (null >= 0 && null < HOLD_FD_END) {
+		int high = fcntl(null, F_DUPFD_CLOEXEC, HOLD_FD_END);
+
+		(void)close(null);
+		null = high;
+	}
+	for (int fd = HOLD_FD_SESSIONS; fd < HOLD_FD_END; fd++) {
+		/* What the holder passed back stays, close-on-exec again. */
+		if (resumed && set_cloexec(fd, true) == 0)
+			continue;
+		/* Anything else on these numbers is not ours: a
+		 * placeholder keeps them from libraries' descriptors. */
+		if (null >= 0)
+			(void)dup3(null, fd, O_CLOEXEC);
+	}
+	if (resumed)
+		return;
+	/* The image to resume from the holder, even if the file is
+	 * replaced meanwhile (an upgrade): it knows this state format. */
+	{
+		int exe = open("/proc/self/exe", O_PATH | O_CLOEXEC);
+
+		if (exe >= 0 && agent_fd_place(exe, HOLD_FD_AGENT) != HOLD_FD_AGENT)
+			(void)close(exe);
+	}
+}
+
+int agent_fd_place(int fd, int target)
+{
+	/* Where it cannot move, it stays where it is: still valid, only
+	 * not handed to the holder (agent_hold_exec() checks). */
+	if (fd < 0 || fd == target || dup3(fd, target, O_CLOEXEC) < 0)
+		return fd;
+	(void)close(fd);
+	return target;
+}
+
+static int state_write(const struct agent *a)
+{
+	_cleanup_close_ int fd = -1;
+	int r = 0;
+
+	fd = memfd_create("keyturn-state", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (fd < 0)
+		return kt_negerrno();
+	if (dprintf(fd, "%s\n", HOLD_STATE_MAGIC) < 0)
+		return kt_negerrno();
+	if (a->control >= 0 && dprintf(fd, "control %s\n", a->control_path) < 0)
+		return kt_negerrno();
+	for (size_t i = 0; i < a->n_volumes && r >= 0; i++)
+		r = dprintf(fd, "volume %s\n", a->volumes[i].name);
+	for (size_t i = 0; i < a->n_auth_keys && r >= 0; i++)
+		r = dprintf(fd, "auth %s %ld\n", a->auth_keys[i].volume->name,
+			    (long)a->auth_keys[i].key);
+	if (r < 0)
+		return kt_negerrno();
+	if (fcntl(fd, F_ADD_SEALS,
+		  F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) <
+	    0)
+		return kt_negerrno();
+	r = agent_fd_place(fd, HOLD_FD_STATE);
+	if (r < 0)
+		return r;
+	fd = -1;
+	return 0;
+}
+
+/* keyturn-hold, beside the agent's own image (in LIBEXECDIR once
+ * installed, in agent/ of a build tree for its tests). */
+static int holder_path(char *buf, size_t size)
+{
+	static const char deleted[] = " (deleted)";
+	char exe[4096];
+	ssize_t n;
+	size_t len;
+
+	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n <= 0)
+		return n < 0 ? kt_negerrno() : -ENOENT;
+	exe[n] = '\0';
+	len = (size_t)n;
+	if (len > strlen(deleted) &&
+	    !strcmp(exe + len - strlen(deleted), deleted))
+		exe[len - strlen(deleted)] = '\0';
+	if (exe[0] != '/')
+		return -ENOENT;
+	if ((size_t)snprintf(buf, size, "%s/%s", dirname(exe), HOLD_NAME) >=
+	    size)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+int agent_hold_exec(struct agent *a)
+{
+	char path[4200];
+	char *argv[] = { HOLD_COMM, "--user", a->user->name,
+			 "--service", (char *)a->service,
+			 "--config", (char *)a->config_path, NULL };
+	char *envp[] = { NULL };
+	int passed[] = { HOLD_FD_MODULE, HOLD_FD_SESSIONS, HOLD_FD_CONTROL,
+			 HOLD_FD_STATE, HOLD_FD_AGENT };
+	int r;
+
+	/* The passphrase key was revoked after the open phase; nothing
+	 * else secret outlives a request. */
+	if (a->passphrase_key > 0)
+		return -EBUSY;
+	if (a->sock != HOLD_FD_MODULE ||
+	    (a->sessions_fd >= 0 && a->sessions_fd != HOLD_FD_SESSIONS) ||
+	    (a->control >= 0 && a->control != HOLD_FD_CONTROL) ||
+	    !fd_is(HOLD_FD_AGENT, S_IFREG))
+		return -EBADF;
+	r = holder_path(path, sizeof(path));
+	if (r < 0)
+		return r;
+	if (access(path, X_OK) < 0)
+		return kt_negerrno();
+	r = state_write(a);
+	if (r < 0)
+		return r;
+
+	for (size_t i = 0; i < ELEMENTSOF(passed); i++) {
+		int fd = passed[i];
+
+		if ((fd == HOLD_FD_SESSIONS && a->sessions_fd < 0) ||
+		    (fd == HOLD_FD_CONTROL && a->control < 0))
+			continue; /* a placeholder: closed by execve() */
+		(void)set_cloexec(fd, false);
+	}
+	closelog();
+	execve(path, argv, envp);
+	r = kt_negerrno();
+
+	openlog(HOLD_COMM, LOG_PID | LOG_NDELAY, LOG_AUTHPRIV);
+	for (size_t i = 0; i < ELEMENTSOF(passed); i++)
+		if (passed[i] != HOLD_FD_MODULE)
+			(void)set_cloexec(passed[i], true);
+	return r;
+}
+
+/* "volume NAME" lines into a NULL-terminated array that points into
+ * text. */
+static int state_parse(struct agent *a, char *text, char ***ret_names,
+		       char ***ret_auth)
+{
+	_cleanup_free_ char **names = NULL, **auth = NULL;
+	size_t n_names = 0, n_auth = 0, n_lines = 1;
+	char *save = NULL, *line;
+
+	for (const char *c = text; *c; c++)
+		n_lines += *c == '\n';
+	names = calloc(n_lines + 1, sizeof(*names));
+	auth = calloc(n_lines + 1, sizeof(*auth));
+	if (!names || !auth)
+		return -ENOMEM;
+
+	line = strtok_r(text, "\n", &save);
+	if (!line || strcmp(line, HOLD_STATE_MAGIC))
+		return -EBADMSG;
+	while ((line = strtok_r(NULL, "\n", &save))) {
+		if (!strncmp(line, "volume ", 7))
+			names[n_names++] = line + 7;
+		else if (!strncmp(line, "auth ", 5))
+			auth[n_auth++] = line + 5;
+		else if (!strncmp(line, "control ", 8))
+			snprintf(a->control_path, sizeof(a->control_path),
+				 "%s", line + 8);
+		else
+			return -EBADMSG;
+	}
+	*ret_names = TAKE_PTR(names);
+	*ret_auth = TAKE_PTR(auth);
+	return 0;
+}
+
+/* "NAME SERIAL": the tokens this agent added, for the volumes it has. */
+static void state_auth_keys(struct agent *a, char **auth)
+{
+	for (size_t i = 0; auth[i]; i++) {
+		char name[64];
+		long key;
+		const struct kt_volume *v = NULL;
+
+		if (sscanf(auth[i], "%63s %ld", name, &key) != 2 || key <= 0)
+			continue;
+		for (size_t j = 0; j < a->n_volumes && !v; j++)
+			if (!strcmp(a->volumes[j].name, name))
+				v = &a->volumes[j];
+		if (!v || a->n_auth_keys >= ELEMENTSOF(a->auth_keys)) {
+			agent_log(LOG_WARNING, "%s: an eCryptfs auth token of "
+					       "%s is no longer known, "
+					       "ignoring",
+				  a->user->name, name);
+			continue;
+		}
+		a->auth_keys[a->n_auth_keys].key = (key_serial_t)key;
+		a->auth_keys[a->n_auth_keys].volume = v;
+		a->n_auth_keys++;
+	}
+}
+
+int agent_resume(struct agent *a, const char *user, const char *config)
+{
+	_cleanup_free_ char *text = NULL;
+	_cleanup_free_ char **names = NULL, **auth = NULL;
+	ssize_t n;
+	int r = 0;
+
+	a->resumed = true;
+	a->sessions_fd = fd_is(HOLD_FD_SESSIONS, S_IFREG) ? HOLD_FD_SESSIONS
+							   : -1;
+	a->control = fd_is_listening(HOLD_FD_CONTROL) ? HOLD_FD_CONTROL : -1;
+	/* Without its own image the holder cannot give the process back:
+	 * hold here from now on. */
+	a->holder_failed = !fd_is(HOLD_FD_AGENT, S_IFREG);
+
+	text = calloc(1, STATE_MAX + 1);
+	if (!text)
+		return -ENOMEM;
+	if (!fd_is(HOLD_FD_STATE, S_IFREG))
+		r = -EBADF;
+	else if ((n = pread(HOLD_FD_STATE, text, STATE_MAX, 0)) < 0)
+		r = kt_negerrno();
+	if (r < 0) {
+		agent_log(LOG_ERR, "%s: Failed to read the state of the "
+				   "session: %s",
+			  user, strerror(-r));
+		return r;
+	}
+	r = state_parse(a, text, &names, &auth);
+	if (r < 0) {
+		agent_log(LOG_ERR, "%s: Failed to parse the state of the "
+				   "session: %s",
+			  user, strerror(-r));
+		return r;
+	}
+	r = agent_load_volumes(a, user, config, (const char *const *)names);
+	if (r < 0)
+		return r;
+	state_auth_keys(a, auth);
+	return 0;
+}

@@ -1,0 +1,30 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The hand-over between keyturn-agent and keyturn-hold, the small image
+ * the agent becomes while it only waits. Both are the same process (one
+ * PID, one session keyring) and pass these descriptors at fixed numbers
+ * across execve(); argv carries only the user, service and config path,
+ * the environment is empty, and no secret crosses.
+ */
+#ifndef KT_HOLD_H
+#define KT_HOLD_H
+
+#define HOLD_FD_MODULE 3   /* socket to pam_keyturn.so (agent-contract) */
+#define HOLD_FD_SESSIONS 4 /* shared flock: this session counts; absent
+			    * when joining failed */
+#define HOLD_FD_CONTROL 5  /* listening: keyturnctl unlock; may be absent */
+#define HOLD_FD_STATE 6	   /* memfd: what the agent must know again */
+#define HOLD_FD_AGENT 7	   /* O_PATH: the very agent image to resume */
+#define HOLD_FD_END 8	   /* first descriptor that is not passed */
+
+/* Beside keyturn-agent, in the same directory. */
+#define HOLD_NAME "keyturn-hold"
+/* What ps, pgrep and syslog see, in either image. */
+#define HOLD_COMM "keyturn-agent"
+/* keyturn-agent's mode when the holder gives the process back. */
+#define HOLD_RESUME_ARG "--resume"
+
+/* First line of the state memfd. */
+#define HOLD_STATE_MAGIC "keyturn-hold-state 1"
+
+#endif
