@@ -34,18 +34,6 @@ static bool fd_is(int fd, mode_t type)
 	return fstat(fd, &st) == 0 && (st.st_mode & S_IFMT) == type;
 }
 
-static bool fd_is_listening(int fd)
-{
-	int v = 0;
-	socklen_t len = sizeof(v);
-
-	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &v, &len) < 0 ||
-	    v != SOCK_STREAM)
-		return false;
-	len = sizeof(v);
-	return getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &v, &len) == 0 && v;
-}
-
 static int set_cloexec(int fd, bool on)
 {
 	return fcntl(fd, F_SETFD, on ? FD_CLOEXEC : 0) < 0 ? kt_negerrno() : 0;
@@ -269,7 +257,9 @@ int agent_resume(struct agent *a, const char *user, const char *config)
 	a->resumed = true;
 	a->sessions_fd = fd_is(HOLD_FD_SESSIONS, S_IFREG) ? HOLD_FD_SESSIONS
 							   : -1;
-	a->control = fd_is_listening(HOLD_FD_CONTROL) ? HOLD_FD_CONTROL : -1;
+	a->control = hold_is_stream_socket(HOLD_FD_CONTROL, true) ?
+			     HOLD_FD_CONTROL :
+			     -1;
 	/* Without its own image the holder cannot give the process back:
 	 * hold here from now on. */
 	a->holder_failed = !fd_is(HOLD_FD_AGENT, S_IFREG);

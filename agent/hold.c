@@ -41,20 +41,6 @@ static bool fd_open(int fd)
 	return fcntl(fd, F_GETFD) >= 0 || errno != EBADF;
 }
 
-static bool is_stream_socket(int fd, bool listening)
-{
-	int v = 0;
-	socklen_t len = sizeof(v);
-
-	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &v, &len) < 0 ||
-	    v != SOCK_STREAM)
-		return false;
-	len = sizeof(v);
-	if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &v, &len) < 0)
-		return false;
-	return !!v == listening;
-}
-
 static bool is_mode(int fd, mode_t type)
 {
 	struct stat st;
@@ -82,10 +68,10 @@ static bool check_fds(void)
 		} else {
 			switch (fd) {
 			case HOLD_FD_MODULE:
-				ok = is_stream_socket(fd, false);
+				ok = hold_is_stream_socket(fd, false);
 				break;
 			case HOLD_FD_CONTROL:
-				ok = is_stream_socket(fd, true);
+				ok = hold_is_stream_socket(fd, true);
 				break;
 			default: /* a file, a memfd, the agent's image */
 				ok = is_mode(fd, S_IFREG);

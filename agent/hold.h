@@ -9,6 +9,9 @@
 #ifndef KT_HOLD_H
 #define KT_HOLD_H
 
+#include <stdbool.h>
+#include <sys/socket.h>
+
 #define HOLD_FD_MODULE 3   /* socket to pam_keyturn.so (agent-contract) */
 #define HOLD_FD_SESSIONS 4 /* shared flock: this session counts; absent
 			    * when joining failed */
@@ -26,5 +29,21 @@
 
 /* First line of the state memfd. */
 #define HOLD_STATE_MAGIC "keyturn-hold-state 1"
+
+/* fd is a stream socket, listening or not as asked (both images check
+ * what they were handed). */
+static inline bool hold_is_stream_socket(int fd, bool listening)
+{
+	int v = 0;
+	socklen_t len = sizeof(v);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &v, &len) < 0 ||
+	    v != SOCK_STREAM)
+		return false;
+	len = sizeof(v);
+	if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &v, &len) < 0)
+		return false;
+	return !!v == listening;
+}
 
 #endif

@@ -92,6 +92,36 @@ static inline void probe_say(FILE *out, const char *fmt, ...)
 	fflush(out);
 }
 
+/*
+ * The probe agent's start: its test directory is the config's (base,
+ * PATH_MAX bytes), the mode the test chose in agent.mode ("ok" when
+ * none; mode, 32 bytes), and its record agent.out opened for appending.
+ * NULL when the config path has no directory or the record won't open.
+ */
+static inline FILE *probe_open(const char *config, char *base, char *mode)
+{
+	char path[PATH_MAX + 32];
+	char *slash;
+	FILE *f;
+
+	snprintf(base, PATH_MAX, "%s", config);
+	slash = strrchr(base, '/');
+	if (!slash)
+		return NULL;
+	*slash = '\0';
+	strcpy(mode, "ok");
+	snprintf(path, sizeof(path), "%s/agent.mode", base);
+	f = fopen(path, "re");
+	if (f) {
+		if (!fgets(mode, 32, f))
+			strcpy(mode, "ok");
+		mode[strcspn(mode, "\n")] = '\0';
+		fclose(f);
+	}
+	snprintf(path, sizeof(path), "%s/agent.out", base);
+	return fopen(path, "ae");
+}
+
 /* A line "name=value" of the probe's record, or NULL. */
 static inline const char *probe_value(const char *out, const char *name,
 				      char *buf, size_t size)

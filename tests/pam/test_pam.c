@@ -134,14 +134,13 @@ static void probe_timeout(FILE *out, key_serial_t key)
 
 static int probe_main(int argc, char **argv)
 {
-	char outp[PATH_MAX + 32], base[PATH_MAX], passdb[PATH_MAX + 32];
-	char mode[32] = "ok", line[KT_LINE_MAX], modep[PATH_MAX + 32];
+	char base[PATH_MAX], passdb[PATH_MAX + 32];
+	char mode[32], line[KT_LINE_MAX];
 	const char *user = NULL, *config = NULL, *service = NULL;
 	extern char **environ;
 	struct sigaction sa;
 	sigset_t mask;
-	FILE *out, *f;
-	char *slash;
+	FILE *out;
 
 	for (int i = 1; i + 1 < argc; i += 2) {
 		if (!strcmp(argv[i], "--user"))
@@ -153,25 +152,10 @@ static int probe_main(int argc, char **argv)
 	}
 	if (!user || !config || !service)
 		return 2;
-	snprintf(base, sizeof(base), "%s", config);
-	slash = strrchr(base, '/');
-	if (!slash)
-		return 2;
-	*slash = '\0';
-	snprintf(outp, sizeof(outp), "%s/agent.out", base);
-	snprintf(passdb, sizeof(passdb), "%s/passdb", base);
-	snprintf(modep, sizeof(modep), "%s/agent.mode", base);
-	f = fopen(modep, "re");
-	if (f) {
-		if (!fgets(mode, sizeof(mode), f))
-			strcpy(mode, "ok");
-		mode[strcspn(mode, "\n")] = '\0';
-		fclose(f);
-	}
-
-	out = fopen(outp, "ae");
+	out = probe_open(config, base, mode);
 	if (!out)
 		return 3;
+	snprintf(passdb, sizeof(passdb), "%s/passdb", base);
 	probe_say(out, "argc=%d argv0=%s user=%s service=%s", argc, argv[0],
 		  user, service);
 	probe_say(out, "env=%s", environ && environ[0] ? environ[0] : "empty");

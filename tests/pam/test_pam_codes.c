@@ -105,12 +105,10 @@ static bool probe_secret(int fd, const char *want)
 
 static int probe_main(int argc, char **argv)
 {
-	char outp[PATH_MAX + 32], modep[PATH_MAX + 32], base[PATH_MAX];
 	const char *user = NULL, *config = NULL;
-	char mode[32] = "ok", line[KT_LINE_MAX];
+	char base[PATH_MAX], mode[32], line[KT_LINE_MAX];
 	bool rekey = false;
-	FILE *out, *f;
-	char *slash;
+	FILE *out;
 
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--rekey"))
@@ -122,21 +120,7 @@ static int probe_main(int argc, char **argv)
 	}
 	if (!user || !config)
 		return 2;
-	snprintf(base, sizeof(base), "%s", config);
-	slash = strrchr(base, '/');
-	if (!slash)
-		return 2;
-	*slash = '\0';
-	snprintf(outp, sizeof(outp), "%s/agent.out", base);
-	snprintf(modep, sizeof(modep), "%s/agent.mode", base);
-	f = fopen(modep, "re");
-	if (f) {
-		if (!fgets(mode, sizeof(mode), f))
-			strcpy(mode, "ok");
-		mode[strcspn(mode, "\n")] = '\0';
-		fclose(f);
-	}
-	out = fopen(outp, "ae");
+	out = probe_open(config, base, mode);
 	if (!out)
 		return 3;
 	probe_say(out, "started=%s", rekey ? "rekey" : "session");
