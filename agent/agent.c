@@ -214,7 +214,7 @@ static void control_serve(struct agent *a, int fd)
 {
 	_cleanup_secret_ struct kt_secret *pass = NULL;
 	char line[KT_LINE_MAX];
-	unsigned len;
+	size_t len;
 	uid_t peer;
 	size_t got = 0;
 	long long deadline = kt_now_ms() + CONTROL_TIMEOUT_MS;
@@ -228,8 +228,8 @@ static void control_serve(struct agent *a, int fd)
 		return;
 	}
 	r = kt_line_read(fd, line, sizeof(line), deadline);
-	if (r <= 0 || sscanf(line, "unlock %u", &len) != 1 || len == 0 ||
-	    len > KT_PASSPHRASE_MAX) {
+	if (r <= 0 ||
+	    kt_control_parse_unlock(line, KT_PASSPHRASE_MAX, &len) < 0) {
 		send_line(fd, "error bad request");
 		return;
 	}

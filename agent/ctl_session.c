@@ -144,8 +144,9 @@ int ctl_unlock(int argc, char **argv)
 		ctl_error("an empty password opens nothing");
 		return CTL_EXIT_FAILURE;
 	}
-	snprintf(head, sizeof(head), "unlock %zu", pass->len);
-	r = kt_line_write(fd, head);
+	r = kt_control_format_unlock(pass->len, head, sizeof(head));
+	if (r >= 0)
+		r = kt_line_write(fd, head);
 	if (r >= 0) {
 		size_t done = 0;
 

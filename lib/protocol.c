@@ -323,3 +323,38 @@ int kt_line_write(int fd, const char *line)
 	}
 	return 0;
 }
+
+int kt_control_format_unlock(size_t len, char *buf, size_t size)
+{
+	int n;
+
+	if (len == 0)
+		return -EINVAL;
+	n = snprintf(buf, size, "unlock %zu", len);
+	if (n < 0 || (size_t)n >= size)
+		return -ENOBUFS;
+	return n;
+}
+
+int kt_control_parse_unlock(const char *line, size_t max, size_t *ret_len)
+{
+	static const char verb[] = "unlock ";
+	const char *p = line;
+	size_t len = 0;
+
+	if (strncmp(p, verb, sizeof(verb) - 1) != 0)
+		return -EBADMSG;
+	p += sizeof(verb) - 1;
+	/* 1..9 first: no sign, no leading zero, no empty number. */
+	if (*p < '1' || *p > '9')
+		return -EBADMSG;
+	for (; *p >= '0' && *p <= '9'; p++) {
+		len = len * 10 + (size_t)(*p - '0');
+		if (len > max)
+			return -E2BIG;
+	}
+	if (*p != '\0')
+		return -EBADMSG;
+	*ret_len = len;
+	return 0;
+}

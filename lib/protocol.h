@@ -50,6 +50,16 @@ int kt_report_format(const struct kt_report *r, char *buf, size_t size) _wur_;
 int kt_report_parse(const char *line, struct kt_report *ret) _wur_;
 
 /*
+ * keyturnctl -> agent, on the control socket: "unlock LEN" and then LEN
+ * bytes of passphrase. The format writes the line (no newline);
+ * the parse takes exactly "unlock " and 1..max in decimal, no sign, no
+ * leading zero, nothing after: -EBADMSG otherwise, -E2BIG past max.
+ */
+int kt_control_format_unlock(size_t len, char *buf, size_t size) _wur_;
+int kt_control_parse_unlock(const char *line, size_t max,
+			    size_t *ret_len) _wur_;
+
+/*
  * Reads one line from fd into buf (NUL-terminated, newline removed),
  * waiting at most until deadline_ms (CLOCK_MONOTONIC ms; 0: forever).
  * Returns the length, 0 at EOF before any byte, -ETIMEDOUT, -EBADMSG for

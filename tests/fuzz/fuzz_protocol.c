@@ -2,8 +2,9 @@
 /*
  * The module <-> agent protocol: the input is (1) a report line for
  * kt_report_parse(), (2) the bytes of a struct kt_report for
- * kt_report_format(), and (3) the byte stream a peer writes to the
- * socket, read back with kt_line_read() over a real socketpair.
+ * kt_report_format(), (3) the byte stream a peer writes to the socket,
+ * read back with kt_line_read() over a real socketpair, and (4) a
+ * keyturnctl request line for kt_control_parse_unlock().
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -55,6 +56,24 @@ static void check_round_trip(const struct kt_report *r)
 	FUZZ_ASSERT(!memchr(line, '\n', (size_t)n - 1));
 	FUZZ_ASSERT(kt_report_parse(line, &back) == 0);
 	FUZZ_ASSERT(report_equal(r, &back));
+}
+
+/* A control request the agent takes is the one keyturnctl would write
+ * for that length, and within the bound. */
+static void fuzz_control(const uint8_t *data, size_t size)
+{
+	char *line = fuzz_strndup(data, size), back[32];
+	size_t len = 0;
+
+	if (kt_control_parse_unlock(line, 4096, &len) == 0) {
+		FUZZ_ASSERT(len >= 1 && len <= 4096);
+		FUZZ_ASSERT(kt_control_format_unlock(len, back,
+						     sizeof(back)) > 0);
+		FUZZ_ASSERT(strcmp(back, line) == 0);
+	} else {
+		FUZZ_ASSERT(len == 0);
+	}
+	free(line);
 }
 
 static void fuzz_parse(const uint8_t *data, size_t size)
@@ -144,8 +163,10 @@ static void fuzz_stream(const uint8_t *data, size_t size)
 		FUZZ_ASSERT((size_t)r < bufsize && (size_t)r < KT_LINE_MAX);
 		FUZZ_ASSERT(strlen(buf) == (size_t)r);
 		FUZZ_ASSERT(!strchr(buf, '\n'));
-		/* What a line is read as, the module parses. */
+		/* What a line is read as, the module and the agent
+		 * parse. */
 		fuzz_parse((const uint8_t *)buf, (size_t)r);
+		fuzz_control((const uint8_t *)buf, (size_t)r);
 
 		/* kt_line_write sends it as one line that reads back. */
 		{
@@ -175,6 +196,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size > 8192)
 		return 0;
 	fuzz_parse(data, size);
+	fuzz_control(data, size);
 	fuzz_format(data, size);
 	fuzz_stream(data, size);
 	return 0;

@@ -409,6 +409,48 @@ static void test_line_write_to_closed_peer(void **state)
 	assert_int_equal(kt_line_write(sv[1], "close"), -EBADF);
 }
 
+/* keyturnctl's request line: only the exact form is taken. */
+static void test_control_unlock(void **state)
+{
+	static const char *const bad[] = {
+		"",	       "unlock",       "unlock ",     "unlock 0",
+		"unlock 012",  "unlock -1",    "unlock +5",   " unlock 5",
+		"unlock  5",   "unlock 5 ",    "unlock 5x",   "Unlock 5",
+		"unlock\t5",   "unlock 0x10",  "lock 5",      "unlock 5\n",
+	};
+	char buf[32];
+	size_t len = 7;
+
+	assert_int_equal(kt_control_parse_unlock("unlock 1", 4096, &len), 0);
+	assert_int_equal(len, 1);
+	assert_int_equal(kt_control_parse_unlock("unlock 4096", 4096, &len),
+			 0);
+	assert_int_equal(len, 4096);
+	for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+		len = 7;
+		if (kt_control_parse_unlock(bad[i], 4096, &len) != -EBADMSG)
+			fail_msg("'%s' was not refused", bad[i]);
+		assert_int_equal(len, 7); /* untouched */
+	}
+	/* Past the bound, also when the digits would overflow. */
+	assert_int_equal(kt_control_parse_unlock("unlock 4097", 4096, &len),
+			 -E2BIG);
+	assert_int_equal(kt_control_parse_unlock("unlock "
+						 "99999999999999999999999999",
+						 4096, &len),
+			 -E2BIG);
+	assert_int_equal(len, 7);
+
+	/* What keyturnctl writes, the agent takes back. */
+	assert_int_equal(kt_control_format_unlock(4096, buf, sizeof(buf)), 11);
+	assert_string_equal(buf, "unlock 4096");
+	assert_int_equal(kt_control_parse_unlock(buf, 4096, &len), 0);
+	assert_int_equal(len, 4096);
+	assert_int_equal(kt_control_format_unlock(0, buf, sizeof(buf)),
+			 -EINVAL);
+	assert_int_equal(kt_control_format_unlock(4096, buf, 8), -ENOBUFS);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -427,6 +469,7 @@ int main(void)
 		cmocka_unit_test(test_line_eof),
 		cmocka_unit_test(test_line_over_long),
 		cmocka_unit_test(test_line_write_to_closed_peer),
+		cmocka_unit_test(test_control_unlock),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
