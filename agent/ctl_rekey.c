@@ -112,31 +112,6 @@ static int read_passphrases(const struct rekey_args *a,
 	return 0;
 }
 
-/* The pipe the agent reads at fd 4, filled before it starts (it all fits
- * in the pipe's buffer). */
-static int secrets_pipe(const struct kt_secret *old,
-			const struct kt_secret *nw)
-{
-	_cleanup_close_ int rd = -1, wr = -1;
-	const struct kt_secret *parts[] = { old, nw };
-	int fds[2];
-
-	if (pipe2(fds, O_CLOEXEC) < 0)
-		return kt_negerrno();
-	rd = fds[0];
-	wr = fds[1];
-	if (fcntl(wr, F_SETFL, O_NONBLOCK) < 0)
-		return kt_negerrno();
-	for (size_t i = 0; i < ELEMENTSOF(parts); i++) {
-		uint32_t len = (uint32_t)parts[i]->len;
-
-		if (write(wr, &len, sizeof(len)) != (ssize_t)sizeof(len) ||
-		    write(wr, parts[i]->data, len) != (ssize_t)len)
-			return -EAGAIN;
-	}
-	return TAKE_FD(rd);
-}
-
 /* Runs the agent with fd 3 = sock, fd 4 = secrets, 0-2 as ours. */
 static pid_t run_agent(const struct rekey_args *a, int sock, int secrets)
 {
@@ -208,7 +183,7 @@ int ctl_rekey(int argc, char **argv)
 	if (r < 0)
 		return CTL_EXIT_FAILURE;
 
-	secrets = secrets_pipe(old, nw);
+	secrets = kt_rekey_pipe(old->data, old->len, nw->data, nw->len);
 	if (secrets < 0)
 		return ctl_fail(secrets, "pass the passphrases on");
 	old = kt_secret_free(old);

@@ -5,8 +5,10 @@
  * either exactly well formed or -EBADMSG.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -14,6 +16,7 @@
 #include <unistd.h>
 
 #include "protocol.h"
+#include "secret.h"
 
 /* Kernel errnos stop at 4095 (MAX_ERRNO). */
 #define KT_ERRNO_MAX 4095
@@ -357,4 +360,35 @@ int kt_control_parse_unlock(const char *line, size_t max, size_t *ret_len)
 		return -EBADMSG;
 	*ret_len = len;
 	return 0;
+}
+
+int kt_rekey_pipe(const void *old, size_t old_len, const void *new_pass,
+		  size_t new_len)
+{
+	_cleanup_close_ int rd = -1, wr = -1;
+	const struct {
+		const void *data;
+		uint32_t len;
+	} parts[] = {
+		{ old, (uint32_t)old_len },
+		{ new_pass, (uint32_t)new_len },
+	};
+	int fds[2];
+
+	if (old_len > KT_PASSPHRASE_MAX || new_len > KT_PASSPHRASE_MAX)
+		return -E2BIG;
+	if (pipe2(fds, O_CLOEXEC) < 0)
+		return kt_negerrno();
+	rd = fds[0];
+	wr = fds[1];
+	if (fcntl(wr, F_SETFL, O_NONBLOCK) < 0)
+		return kt_negerrno();
+	for (size_t i = 0; i < ELEMENTSOF(parts); i++) {
+		if (write(wr, &parts[i].len, sizeof(parts[i].len)) !=
+			    (ssize_t)sizeof(parts[i].len) ||
+		    write(wr, parts[i].data, parts[i].len) !=
+			    (ssize_t)parts[i].len)
+			return -EAGAIN;
+	}
+	return TAKE_FD(rd);
 }

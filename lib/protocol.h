@@ -60,6 +60,16 @@ int kt_control_parse_unlock(const char *line, size_t max,
 			    size_t *ret_len) _wur_;
 
 /*
+ * Password change, to the agent's fd 4: the old and the new passphrase,
+ * each as a 32-bit length (host order) and its bytes, in a new pipe
+ * whose read end is returned, close-on-exec, the write end closed. Both
+ * fit in a pipe's buffer, so it is all written before the agent exists:
+ * nothing blocks, no SIGPIPE. -E2BIG past KT_PASSPHRASE_MAX each.
+ */
+int kt_rekey_pipe(const void *old, size_t old_len, const void *new_pass,
+		  size_t new_len) _wur_;
+
+/*
  * Reads one line from fd into buf (NUL-terminated, newline removed),
  * waiting at most until deadline_ms (CLOCK_MONOTONIC ms; 0: forever).
  * Returns the length, 0 at EOF before any byte, -ETIMEDOUT, -EBADMSG for

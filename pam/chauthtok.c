@@ -116,39 +116,6 @@ static void volume_list(const struct change *c, const bool *only, char *buf,
 	}
 }
 
-/* Writes the two passphrases into a new pipe whose read end is returned:
- * all of it fits in the pipe buffer, so it is written before the agent
- * exists, nothing blocks and no SIGPIPE can reach the host. */
-static int secrets_pipe(const char *old, size_t old_len, const char *new_pass,
-			size_t new_len)
-{
-	_cleanup_close_ int rd = -1, wr = -1;
-	const struct {
-		const char *data;
-		uint32_t len;
-	} parts[] = {
-		{ old, (uint32_t)old_len },
-		{ new_pass, (uint32_t)new_len },
-	};
-	int fds[2];
-
-	if (pipe2(fds, O_CLOEXEC) < 0)
-		return kt_negerrno();
-	rd = fds[0];
-	wr = fds[1];
-	if (fcntl(wr, F_SETFL, O_NONBLOCK) < 0)
-		return kt_negerrno();
-	for (size_t i = 0; i < ELEMENTSOF(parts); i++) {
-		if (write(wr, &parts[i].len, sizeof(parts[i].len)) !=
-		    (ssize_t)sizeof(parts[i].len))
-			return -EAGAIN;
-		if (write(wr, parts[i].data, parts[i].len) !=
-		    (ssize_t)parts[i].len)
-			return -EAGAIN;
-	}
-	return TAKE_FD(rd);
-}
-
 /* One line on the conversation (passwd's terminal), unless silent. */
 static void tell(const struct kt_pam *p, int flags, int style,
 		 const char *fmt, ...) _printf_(4, 5);
@@ -210,7 +177,7 @@ static int update(struct kt_pam *p, int flags, struct change *c)
 	for (size_t i = 0; i < c->n; i++)
 		failed[i] = true; /* until the agent says otherwise */
 
-	secrets = secrets_pipe(old, old_len, new_pass, new_len);
+	secrets = kt_rekey_pipe(old, old_len, new_pass, new_len);
 	r = secrets < 0 ? secrets :
 			  kt_pam_spawn_agent_mode(p->agent_path, "--rekey",
 						  c->user, c->service,
