@@ -140,7 +140,9 @@ static int holder_path(char *buf, size_t size)
 
 int agent_hold_exec(struct agent *a)
 {
+	_cleanup_close_ int holder = -1;
 	char path[4200];
+	struct stat st;
 	char *argv[] = { HOLD_COMM, "--user", a->user->name,
 			 "--service", (char *)a->service,
 			 "--config", (char *)a->config_path, NULL };
@@ -161,8 +163,16 @@ int agent_hold_exec(struct agent *a)
 	r = holder_path(path, sizeof(path));
 	if (r < 0)
 		return r;
-	if (access(path, X_OK) < 0)
+	/* Root runs it: root's, writable by no one else, and executed as
+	 * the very file checked. */
+	holder = open(path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (holder < 0)
 		return kt_negerrno();
+	if (fstat(holder, &st) < 0)
+		return kt_negerrno();
+	if (!S_ISREG(st.st_mode) || st.st_uid != 0 || (st.st_mode & 022) ||
+	    !(st.st_mode & S_IXUSR))
+		return -EPERM;
 	r = state_write(a);
 	if (r < 0)
 		return r;
@@ -176,7 +186,7 @@ int agent_hold_exec(struct agent *a)
 		(void)set_cloexec(fd, false);
 	}
 	closelog();
-	execve(path, argv, envp);
+	fexecve(holder, argv, envp);
 	r = kt_negerrno();
 
 	openlog(HOLD_COMM, LOG_PID | LOG_NDELAY, LOG_AUTHPRIV);

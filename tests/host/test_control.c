@@ -335,6 +335,47 @@ static void test_agent_file_gone(void **state)
 	(void)rmdir(bin);
 }
 
+/* A keyturn-hold that someone besides root could have written is never
+ * run as root: the agent holds the session itself, and it still ends
+ * with its teardown. */
+static void test_writable_holder_refused(void **state)
+{
+	char bin[128], agent_copy[160], hold_copy[160], cmd[512];
+	char exe[PATH_MAX], comm[32];
+	struct kt_report rep;
+	int status;
+
+	snprintf(bin, sizeof(bin), "%s/bin-w", dir);
+	snprintf(agent_copy, sizeof(agent_copy), "%s/keyturn-agent", bin);
+	snprintf(hold_copy, sizeof(hold_copy), "%s/keyturn-hold", bin);
+	snprintf(cmd, sizeof(cmd), "mkdir -p %s && cp %s %s %s/", bin, AGENT,
+		 HOLD, bin);
+	assert_int_equal(system(cmd), 0);
+	assert_int_equal(chmod(hold_copy, 0757), 0);
+
+	start_agent_at(agent_copy);
+	assert_int_equal(read_reports(sock, &rep), 1);
+	/* Idle and reachable, and for a whole second still the agent's
+	 * own image (a hand-over comes right after the socket). */
+	close(connect_when_ready());
+	for (int i = 0; i < 20; i++) {
+		agent_image(exe, sizeof(exe), comm, sizeof(comm));
+		assert_string_equal(exe, agent_copy);
+		usleep(50000);
+	}
+
+	assert_int_equal(kt_line_write(sock, "close"), 0);
+	assert_int_equal(read_reports(sock, &rep), 1);
+	assert_int_equal(rep.status, KT_REPORT_CLOSED);
+	assert_int_equal(waitpid(agent, &status, 0), agent);
+	agent = -1;
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	close(sock);
+	(void)unlink(hold_copy);
+	(void)unlink(agent_copy);
+	(void)rmdir(bin);
+}
+
 static void test_other_user_refused(void **state)
 {
 	struct kt_report rep;
@@ -373,6 +414,7 @@ int main(void)
 		cmocka_unit_test(test_unlock_later),
 		cmocka_unit_test(test_signal_while_held),
 		cmocka_unit_test(test_agent_file_gone),
+		cmocka_unit_test(test_writable_holder_refused),
 		cmocka_unit_test(test_other_user_refused),
 	};
 
