@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "macro.h"
+#include "protocol.h"
 
 #define WRAPPER_LIB "/usr/lib/x86_64-linux-gnu/libpam_wrapper.so"
 
@@ -120,6 +121,31 @@ static inline FILE *probe_open(const char *config, char *base, char *mode)
 	}
 	snprintf(path, sizeof(path), "%s/agent.out", base);
 	return fopen(path, "ae");
+}
+
+/* The probe holds the session like the agent: until "close" (answered
+ * with a closed line and "done") or the end of its socket, fd 3, within
+ * timeout_ms; what ended it goes to its record. */
+static inline void probe_hold(FILE *out, long long timeout_ms)
+{
+	char line[KT_LINE_MAX];
+
+	for (;;) {
+		int r = kt_line_read(3, line, sizeof(line),
+				     kt_now_ms() + timeout_ms);
+
+		if (r <= 0) {
+			probe_say(out, "ended=%s", r == 0 ? "eof" : "error");
+			return;
+		}
+		if (!strcmp(line, "close")) {
+			probe_say(out, "ended=close");
+			if (kt_line_write(3, "volume v1 closed 0 bye") < 0 ||
+			    kt_line_write(3, "done") < 0)
+				probe_say(out, "write=failed");
+			return;
+		}
+	}
 }
 
 /* A line "name=value" of the probe's record, or NULL. */

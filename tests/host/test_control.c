@@ -149,6 +149,43 @@ static void start_agent(void)
 	start_agent_at(AGENT);
 }
 
+/* The agent ends: its exit status is 0. */
+static void reap_agent(void)
+{
+	int status;
+
+	assert_int_equal(waitpid(agent, &status, 0), agent);
+	agent = -1;
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+/* "close", the one report "closed", and the agent's end. */
+static void close_session(void)
+{
+	struct kt_report rep;
+
+	assert_int_equal(kt_line_write(sock, "close"), 0);
+	assert_int_equal(read_reports(sock, &rep), 1);
+	assert_int_equal(rep.status, KT_REPORT_CLOSED);
+	reap_agent();
+	close(sock);
+}
+
+/* Copies of the agent and the holder in DIR/NAME (paths into the
+ * buffers, 160 bytes each). */
+static void copy_agent(const char *name, char *bin, char *agent_copy,
+		       char *hold_copy)
+{
+	char cmd[512];
+
+	snprintf(bin, 128, "%s/%s", dir, name);
+	snprintf(agent_copy, 160, "%s/keyturn-agent", bin);
+	snprintf(hold_copy, 160, "%s/keyturn-hold", bin);
+	snprintf(cmd, sizeof(cmd), "mkdir -p %s && cp %s %s %s/", bin, AGENT,
+		 HOLD, bin);
+	assert_int_equal(system(cmd), 0);
+}
+
 static int connect_when_ready(void)
 {
 	for (int i = 0; i < 100; i++) {
@@ -222,7 +259,6 @@ static void test_unlock_later(void **state)
 	struct kt_report rep;
 	struct stat st;
 	char path[128];
-	int status;
 
 	start_agent();
 	/* No passphrase key in this session: locked, and said why. */
@@ -260,9 +296,7 @@ static void test_unlock_later(void **state)
 	/* The session ends: the socket goes with the agent. */
 	assert_int_equal(kt_line_write(sock, "close"), 0);
 	(void)read_reports(sock, &rep);
-	assert_int_equal(waitpid(agent, &status, 0), agent);
-	agent = -1;
-	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	reap_agent();
 	assert_int_equal(lstat(path, &st), -1);
 	close(sock);
 }
@@ -275,7 +309,6 @@ static void test_signal_while_held(void **state)
 	struct stat st;
 	char path[128], line[KT_LINE_MAX];
 	struct pollfd p = { .fd = -1, .events = POLLIN };
-	int status;
 
 	start_agent();
 	assert_int_equal(read_reports(sock, &rep), 1);
@@ -296,9 +329,7 @@ static void test_signal_while_held(void **state)
 	assert_int_equal(kt_line_read(sock, line, sizeof(line),
 				      kt_now_ms() + 10000),
 			 0);
-	assert_int_equal(waitpid(agent, &status, 0), agent);
-	agent = -1;
-	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	reap_agent();
 	assert_int_equal(lstat(path, &st), -1);
 	close(sock);
 }
@@ -308,29 +339,16 @@ static void test_signal_while_held(void **state)
  * still ends with its teardown. */
 static void test_agent_file_gone(void **state)
 {
-	char bin[128], agent_copy[160], hold_copy[160], cmd[512];
+	char bin[128], agent_copy[160], hold_copy[160];
 	struct kt_report rep;
-	int status;
 
-	snprintf(bin, sizeof(bin), "%s/bin", dir);
-	snprintf(agent_copy, sizeof(agent_copy), "%s/keyturn-agent", bin);
-	snprintf(hold_copy, sizeof(hold_copy), "%s/keyturn-hold", bin);
-	snprintf(cmd, sizeof(cmd), "mkdir -p %s && cp %s %s %s/", bin, AGENT,
-		 HOLD, bin);
-	assert_int_equal(system(cmd), 0);
-
+	copy_agent("bin", bin, agent_copy, hold_copy);
 	start_agent_at(agent_copy);
 	assert_int_equal(read_reports(sock, &rep), 1);
 	wait_held_in(hold_copy);
 	assert_int_equal(unlink(agent_copy), 0);
 
-	assert_int_equal(kt_line_write(sock, "close"), 0);
-	assert_int_equal(read_reports(sock, &rep), 1);
-	assert_int_equal(rep.status, KT_REPORT_CLOSED);
-	assert_int_equal(waitpid(agent, &status, 0), agent);
-	agent = -1;
-	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-	close(sock);
+	close_session();
 	(void)unlink(hold_copy);
 	(void)rmdir(bin);
 }
@@ -340,17 +358,11 @@ static void test_agent_file_gone(void **state)
  * with its teardown. */
 static void test_writable_holder_refused(void **state)
 {
-	char bin[128], agent_copy[160], hold_copy[160], cmd[512];
+	char bin[128], agent_copy[160], hold_copy[160];
 	char exe[PATH_MAX], comm[32];
 	struct kt_report rep;
-	int status;
 
-	snprintf(bin, sizeof(bin), "%s/bin-w", dir);
-	snprintf(agent_copy, sizeof(agent_copy), "%s/keyturn-agent", bin);
-	snprintf(hold_copy, sizeof(hold_copy), "%s/keyturn-hold", bin);
-	snprintf(cmd, sizeof(cmd), "mkdir -p %s && cp %s %s %s/", bin, AGENT,
-		 HOLD, bin);
-	assert_int_equal(system(cmd), 0);
+	copy_agent("bin-w", bin, agent_copy, hold_copy);
 	assert_int_equal(chmod(hold_copy, 0757), 0);
 
 	start_agent_at(agent_copy);
@@ -364,13 +376,7 @@ static void test_writable_holder_refused(void **state)
 		usleep(50000);
 	}
 
-	assert_int_equal(kt_line_write(sock, "close"), 0);
-	assert_int_equal(read_reports(sock, &rep), 1);
-	assert_int_equal(rep.status, KT_REPORT_CLOSED);
-	assert_int_equal(waitpid(agent, &status, 0), agent);
-	agent = -1;
-	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-	close(sock);
+	close_session();
 	(void)unlink(hold_copy);
 	(void)unlink(agent_copy);
 	(void)rmdir(bin);

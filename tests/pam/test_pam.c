@@ -135,7 +135,7 @@ static void probe_timeout(FILE *out, key_serial_t key)
 static int probe_main(int argc, char **argv)
 {
 	char base[PATH_MAX], passdb[PATH_MAX + 32];
-	char mode[32], line[KT_LINE_MAX];
+	char mode[32];
 	const char *user = NULL, *config = NULL, *service = NULL;
 	extern char **environ;
 	struct sigaction sa;
@@ -190,22 +190,7 @@ static int probe_main(int argc, char **argv)
 		probe_say(out, "write=failed");
 
 	/* Hold the session: "close" or EOF, bounded. */
-	for (;;) {
-		int r = kt_line_read(3, line, sizeof(line),
-				     kt_now_ms() + 20000);
-
-		if (r <= 0) {
-			probe_say(out, "ended=%s", r == 0 ? "eof" : "error");
-			break;
-		}
-		if (!strcmp(line, "close")) {
-			probe_say(out, "ended=close");
-			if (kt_line_write(3, "volume v1 closed 0 bye") < 0 ||
-			    kt_line_write(3, "done") < 0)
-				probe_say(out, "write=failed");
-			break;
-		}
-	}
+	probe_hold(out, 20000);
 	fclose(out);
 	return 0;
 }

@@ -149,26 +149,8 @@ static int probe_main(int argc, char **argv)
 				     "volume v1 opened 0 probe") < 0 ||
 	    kt_line_write(3, "done") < 0)
 		probe_say(out, "write=failed");
-	if (rekey) {
-		fclose(out);
-		return 0;
-	}
-	for (;;) {
-		int r = kt_line_read(3, line, sizeof(line),
-				     kt_now_ms() + 30000);
-
-		if (r <= 0) {
-			probe_say(out, "ended=%s", r == 0 ? "eof" : "error");
-			break;
-		}
-		if (!strcmp(line, "close")) {
-			probe_say(out, "ended=close");
-			if (kt_line_write(3, "volume v1 closed 0 bye") < 0 ||
-			    kt_line_write(3, "done") < 0)
-				probe_say(out, "write=failed");
-			break;
-		}
-	}
+	if (!rekey)
+		probe_hold(out, 30000);
 	fclose(out);
 	return 0;
 }
