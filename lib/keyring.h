@@ -22,15 +22,6 @@ int kt_key_description(const char *prefix, const char *user, char *buf,
 		       size_t size) _wur_;
 
 /*
- * Makes sure the calling process has a session keyring of its own: when
- * @s is the user-session keyring, an add_key() to @s would land in a
- * keyring other processes of the user share, so join a new anonymous
- * session keyring and link @u into it (as pam_keyinit does). Returns 1
- * when it joined one, 0 when there already was one.
- */
-int kt_keyring_ensure_session(void) _wur_;
-
-/*
  * Adds the passphrase as a "user" key with description desc to @s:
  * owner root (uid 0, gid 0), permissions possessor view+read+search
  * (+setattr: the kernel revokes only with write or setattr), nothing for
