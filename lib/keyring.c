@@ -52,19 +52,31 @@ int kt_key_description(const char *prefix, const char *user, char *buf,
 	return 0;
 }
 
+int kt_key_describe(key_serial_t key, char *buf, size_t size)
+{
+	long n;
+
+	if (!buf || size == 0)
+		return -EINVAL;
+	n = RETRY_EINTR(keyctl_describe(key, buf, size));
+	if (n < 0)
+		return kt_negerrno();
+	if ((size_t)n > size)
+		return -ENAMETOOLONG;
+	buf[size - 1] = '\0';
+	return 0;
+}
+
 /* The uid field of a key's description ("type;uid;gid;perm;desc"). */
 static int key_owner(key_serial_t key, uid_t *ret_uid)
 {
 	char d[KT_KEY_DESC_MAX + 64];
 	unsigned long uid;
-	long n;
+	int r;
 
-	n = RETRY_EINTR(keyctl_describe(key, d, sizeof(d)));
-	if (n < 0)
-		return kt_negerrno();
-	if ((size_t)n > sizeof(d))
-		return -ENAMETOOLONG;
-	d[sizeof(d) - 1] = '\0';
+	r = kt_key_describe(key, d, sizeof(d));
+	if (r < 0)
+		return r;
 	if (sscanf(d, "%*[^;];%lu;", &uid) != 1)
 		return -EBADMSG;
 	*ret_uid = (uid_t)uid;

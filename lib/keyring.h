@@ -34,6 +34,10 @@ int kt_keyring_add_passphrase(const char *desc, const struct kt_secret *pass,
  * a key not owned by root is not keyturn's (-ENOKEY). */
 int kt_keyring_find(const char *desc, key_serial_t *ret) _wur_;
 
+/* "type;uid;gid;perm;description" of key into buf, NUL-terminated;
+ * -ENAMETOOLONG when it does not fit, -errno. */
+int kt_key_describe(key_serial_t key, char *buf, size_t size) _wur_;
+
 /* Reads a key's payload into secure memory (never keyctl_read_alloc). */
 int kt_keyring_read(key_serial_t key, struct kt_secret **ret) _wur_;
 

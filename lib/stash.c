@@ -227,14 +227,11 @@ int kt_stash_put(const char *user, const struct kt_secret *pass,
 static int stash_check(key_serial_t key)
 {
 	char d[KT_KEY_DESC_MAX + 64], want[64];
-	long n;
+	int r;
 
-	n = RETRY_EINTR(keyctl_describe(key, d, sizeof(d)));
-	if (n < 0)
-		return kt_negerrno();
-	if ((size_t)n > sizeof(d))
-		return -ENOKEY;
-	d[sizeof(d) - 1] = '\0';
+	r = kt_key_describe(key, d, sizeof(d));
+	if (r < 0)
+		return r == -ENAMETOOLONG ? -ENOKEY : r;
 	snprintf(want, sizeof(want), "user;0;0;%08x;" KT_STASH_DESC_PREFIX,
 		 (unsigned)KT_STASH_PERM);
 	return strncmp(d, want, strlen(want)) == 0 ? 0 : -ENOKEY;

@@ -433,26 +433,11 @@ static void test_passphrase_with_nul(void **state)
 
 /* ---- the user's key quota ------------------------------------------------ */
 
-/* Whether a key with description desc is listed in /proc/keys. */
-static bool proc_keys_has(const char *desc)
-{
-	char line[512];
-	bool found = false;
-	FILE *f = fopen("/proc/keys", "re");
-
-	if (!f)
-		return false;
-	while (!found && fgets(line, sizeof(line), f))
-		found = strstr(line, desc) != NULL;
-	fclose(f);
-	return found;
-}
-
 /* Polls: a key whose link failed is freed by the kernel's collector. */
 static bool proc_keys_gone(const char *desc)
 {
 	for (int i = 0; i < 100; i++) {
-		if (!proc_keys_has(desc))
+		if (!kt_test_proc_keys_has(desc))
 			return true;
 		usleep(20000);
 	}

@@ -27,6 +27,7 @@
 #include <security/pam_appl.h>
 
 #include "keyring.h"
+#include "kt-test-luks.h"
 #include "protocol.h"
 #include "secret.h"
 #include "session.h"
@@ -222,21 +223,6 @@ struct seen {
 	unsigned in_proc_keys;	  /* visible in /proc/keys to root */
 };
 
-/* Any line of /proc/keys (what this process may view) naming desc. */
-static bool proc_keys_has(const char *desc)
-{
-	char line[512];
-	bool found = false;
-	FILE *f = fopen("/proc/keys", "re");
-
-	if (!f)
-		return false;
-	while (!found && fgets(line, sizeof(line), f))
-		found = strstr(line, desc) != NULL;
-	fclose(f);
-	return found;
-}
-
 /*
  * A root process of the host's, outside keyturn, sharing its session
  * keyring: looks for the passphrase key until stop closes.
@@ -251,7 +237,7 @@ static void watcher(int stop, int out_fd, const char *desc)
 		if (keyctl_search(KEY_SPEC_SESSION_KEYRING, "user", desc, 0) >
 		    0)
 			seen.in_host_keyring++;
-		if (proc_keys_has(desc))
+		if (kt_test_proc_keys_has(desc))
 			seen.in_proc_keys++;
 	}
 	if (write(out_fd, &seen, sizeof(seen)) != sizeof(seen))
