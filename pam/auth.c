@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * auth: keep a locked copy of the login passphrase for open_session (the
- * host may clear PAM_AUTHTOK in between), and never decide who gets in.
+ * auth: stash the login passphrase for open_session (the host may clear
+ * PAM_AUTHTOK in between, or open the session in another process), and
+ * never decide who gets in. setcred: a screen locker's call drops it.
  */
 #include <errno.h>
 #include <sodium.h>
