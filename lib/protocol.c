@@ -338,7 +338,8 @@ static bool opened_valid(const struct kt_opened *o)
 	    o->keys[0] < 0 || o->keys[1] < 0)
 		return false;
 	if (o->mnt_id == 0
-		    ? o->mnt_dev != 0 || o->mnt_ino != 0 || plen != 0
+		    ? o->mnt_dev != 0 || o->mnt_ino != 0 || plen != 0 ||
+			      o->mnt_unique != 0
 		    : !state_path_valid(o->mountpoint, plen))
 		return false;
 	if (o->type == KT_VOLUME_LUKS2)
@@ -357,11 +358,12 @@ int kt_opened_format(const struct kt_opened *o, char *buf, size_t size)
 	if (!buf || size == 0)
 		return -ENOBUFS;
 	n = snprintf(buf, size,
-		     "volume %s %s %s %s %u %" PRIu64 " %u:%u %" PRIu64
+		     "volume %s %s %s %s %u %" PRIu64 " %" PRIu64
+		     " %u:%u %" PRIu64
 		     " %s %s %u:%u %" PRId32 " %" PRId32 " %s\n",
 		     o->volume, type_names[o->type],
 		     o->own ? "own" : "reused", busy_names[o->busy],
-		     o->busy_timeout, o->mnt_id, major(o->mnt_dev),
+		     o->busy_timeout, o->mnt_id, o->mnt_unique, major(o->mnt_dev),
 		     minor(o->mnt_dev), o->mnt_ino,
 		     o->dm_name[0] ? o->dm_name : "-",
 		     o->dm_uuid[0] ? o->dm_uuid : "-", major(o->dm_dev),
@@ -440,6 +442,9 @@ int kt_opened_parse(const char *line, size_t len, struct kt_opened *ret)
 	o.busy_timeout = (unsigned)v;
 	if (!next_field(&p, end, &f, &flen) ||
 	    parse_u64(f, flen, UINT64_MAX, &o.mnt_id) < 0)
+		return -EBADMSG;
+	if (!next_field(&p, end, &f, &flen) ||
+	    parse_u64(f, flen, UINT64_MAX, &o.mnt_unique) < 0)
 		return -EBADMSG;
 	if (!next_field(&p, end, &f, &flen) || parse_dev(f, flen, &o.mnt_dev) < 0)
 		return -EBADMSG;

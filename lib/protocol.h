@@ -89,13 +89,14 @@ int kt_rekey_pipe(const void *old, size_t old_len, const void *new_pass,
  * opened. One line a volume, fields separated by one space, "-" for an
  * absent string, the path last (it may hold spaces):
  *
- *   volume NAME TYPE OWN BUSY TIMEOUT MNT_ID MAJ:MIN INO DM_NAME DM_UUID
+ *   volume NAME TYPE OWN BUSY TIMEOUT MNT_ID UNIQUE MAJ:MIN INO DM_NAME DM_UUID
  *          DM_MAJ:DM_MIN KEY KEY PATH
  *
  * TYPE luks2|ecryptfs; OWN own (this session opened it) or reused; BUSY
  * lazy|keep|kill; TIMEOUT seconds; MNT_ID the mount's id (statx
- * STATX_MNT_ID), MAJ:MIN and INO the st_dev and st_ino of the mount's
- * root, PATH where it was mounted (0 0:0 0 -: no mount recorded);
+ * STATX_MNT_ID), UNIQUE its never-reused id (STATX_MNT_ID_UNIQUE, 0 where
+ * the kernel has none), MAJ:MIN and INO the st_dev and st_ino of the mount's
+ * root, PATH where it was mounted (0 0 0:0 0 -: no mount recorded);
  * DM_NAME, DM_UUID (CRYPT-LUKS2-<32 hex>-DM_NAME) and the dm device's
  * number for luks2, "- - 0:0" otherwise; KEY: eCryptfs auth-tok serials
  * this session added (0: none). Numbers are decimal without sign or
@@ -114,6 +115,7 @@ struct kt_opened {
 	enum kt_busy_policy busy;
 	unsigned busy_timeout;
 	uint64_t mnt_id;	/* 0: no mount recorded */
+	uint64_t mnt_unique;
 	dev_t mnt_dev;
 	uint64_t mnt_ino;
 	char mountpoint[KT_STATE_PATH_MAX];

@@ -456,11 +456,11 @@ static void test_control_unlock(void **state)
 /* ---- the hand-over state -------------------------------------------- */
 
 static const char luks_line[] =
-	"volume home luks2 own kill 5 123 253:0 2 home-alice "
+	"volume home luks2 own kill 5 123 9000000123 253:0 2 home-alice "
 	"CRYPT-LUKS2-0123456789abcdef0123456789abcdef-home-alice 253:0 0 0 "
 	"/home/alice\n";
 static const char ecryptfs_line[] =
-	"volume priv ecryptfs reused lazy 10 77 0:51 131 - - 0:0 "
+	"volume priv ecryptfs reused lazy 10 77 9000000123 0:51 131 - - 0:0 "
 	"987654 12345 /home/alice/Private dir\n";
 
 static void test_opened_round_trip(void **state)
@@ -507,55 +507,56 @@ static void test_opened_malformed(void **state)
 	static const char *const bad[] = {
 		"",
 		"volume",
-		"volume home luks2 own kill 5 123 253:0 2 home-alice "
+		"volume home luks2 own kill 5 123 9000000123 253:0 2 home-alice "
 		"CRYPT-LUKS2-0123456789abcdef0123456789abcdef-home-alice "
 		"253:0 0 0",		  /* no path */
-		"volume  home luks2 own kill 5 123 253:0 2 home-alice "
+		"volume  home luks2 own kill 5 123 9000000123 253:0 2 home-alice "
 		"CRYPT-LUKS2-0123456789abcdef0123456789abcdef-home-alice "
 		"253:0 0 0 /h",		  /* two spaces */
-		"volume home luks2 own kill +5 123 253:0 2 home-alice "
+		"volume home luks2 own kill +5 123 0 253:0 2 home-alice "
 		"CRYPT-LUKS2-0123456789abcdef0123456789abcdef-home-alice "
 		"253:0 0 0 /h",		  /* a sign */
-		"volume home luks2 own kill 05 123 253:0 2 home-alice "
+		"volume home luks2 own kill 05 123 9000000123 253:0 2 home-alice "
 		"CRYPT-LUKS2-0123456789abcdef0123456789abcdef-home-alice "
 		"253:0 0 0 /h",		  /* a leading zero */
-		"volume home luks2 own kill 5 123 253:0 2 home-alice "
+		"volume home luks2 own kill 5 123 9000000123 253:0 2 home-alice "
 		"CRYPT-LUKS2-0123456789abcdef0123456789abcdef-home-bob "
 		"253:0 0 0 /h",		  /* UUID of another name */
-		"volume home luks2 own kill 5 123 253:0 2 home-alice "
+		"volume home luks2 own kill 5 123 9000000123 253:0 2 home-alice "
 		"CRYPT-LUKS2-0123456789ABCDEF0123456789abcdef-home-alice "
 		"253:0 0 0 /h",		  /* upper-case hex */
-		"volume home luks2 own kill 5 123 253:0 2 home-alice "
+		"volume home luks2 own kill 5 123 9000000123 253:0 2 home-alice "
 		"CRYPT-LUKS2-0123456789abcdef0123456789abcdef-home-alice "
 		"0:0 0 0 /h",		  /* no dm device */
-		"volume home luks2 own kill 5 123 253:0 2 home-alice "
+		"volume home luks2 own kill 5 123 9000000123 253:0 2 home-alice "
 		"CRYPT-LUKS2-0123456789abcdef0123456789abcdef-home-alice "
 		"253:0 0 0 /h/../etc",	  /* dot-dot */
-		"volume home luks2 own kill 5 123 253:0 2 home-alice "
+		"volume home luks2 own kill 5 123 9000000123 253:0 2 home-alice "
 		"CRYPT-LUKS2-0123456789abcdef0123456789abcdef-home-alice "
 		"253:0 0 0 relative",
-		"volume home luks2 own kill 5 0 0:0 0 home-alice "
+		"volume home luks2 own kill 5 0 0 0:0 0 home-alice "
 		"CRYPT-LUKS2-0123456789abcdef0123456789abcdef-home-alice "
 		"253:0 0 0 /h",		  /* a path without a mount */
-		"volume home luks2 own kill 5 123 4096:0 2 home-alice "
+		"volume home luks2 own kill 5 123 9000000123 4096:0 2 home-alice "
 		"CRYPT-LUKS2-0123456789abcdef0123456789abcdef-home-alice "
 		"253:0 0 0 /h",		  /* major past 12 bits */
-		"volume home luks2 own kill 5 123 253:0 2 home-alice "
+		"volume home luks2 own kill 5 123 9000000123 253:0 2 home-alice "
 		"CRYPT-LUKS2-0123456789abcdef0123456789abcdef-home-alice "
 		"253:0 1 0 /h",		  /* keys for luks2 */
-		"volume home luks2 mine kill 5 123 253:0 2 home-alice "
+		"volume home luks2 mine kill 5 123 0 253:0 2 home-alice "
 		"CRYPT-LUKS2-0123456789abcdef0123456789abcdef-home-alice "
 		"253:0 0 0 /h",
-		"volume home luks2 own kill 5 18446744073709551616 253:0 2 "
+		"volume home luks2 own kill 5 18446744073709551616 "
+		"9000000123 253:0 2 "
 		"home-alice "
 		"CRYPT-LUKS2-0123456789abcdef0123456789abcdef-home-alice "
 		"253:0 0 0 /h",		  /* 2^64 */
-		"volume priv ecryptfs own lazy 10 77 0:51 131 - - 0:0 "
+		"volume priv ecryptfs own lazy 10 77 9000000123 0:51 131 - - 0:0 "
 		"2147483648 0 /h",	  /* past a key serial */
-		"volume priv ecryptfs own lazy 10 77 0:51 131 x - 0:0 0 0 /h",
-		"volume priv ecryptfs own lazy 10 77 0:51 131 - - 0:0 0 0 "
+		"volume priv ecryptfs own lazy 10 77 9000000123 0:51 131 x - 0:0 0 0 /h",
+		"volume priv ecryptfs own lazy 10 77 9000000123 0:51 131 - - 0:0 0 0 "
 		"/h\t",
-		"volume priv ecryptfs own lazy 10 77 0:51 131 - - 0:0 0 0 "
+		"volume priv ecryptfs own lazy 10 77 9000000123 0:51 131 - - 0:0 0 0 "
 		"/h\n\n",
 	};
 	struct kt_opened o;
