@@ -571,7 +571,10 @@ int main(int argc, char **argv)
 		kt_luks_set_log(agent_cryptsetup_log, NULL);
 		a.sock = STDOUT_FILENO;
 		a.human = true;
-		if (agent_load(&a, user, config) < 0)
+		/* A config that does not load still leaves the records:
+		 * what sessions opened is locked from them alone. */
+		if (agent_load(&a, user, config) < 0 &&
+		    !a.user && kt_user_lookup(user, &a.user) < 0)
 			return 1;
 		agent_log(LOG_NOTICE, "%s: locking by hand (keyturnctl lock)",
 			  user);
