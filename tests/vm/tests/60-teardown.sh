@@ -156,6 +156,37 @@ keyturnctl status --user carol > "$KT_TMP/status" 2>&1
 check_fails "busy: keyturnctl status no longer lists it" \
 	grep -q "not locked at the last logout" "$KT_TMP/status"
 
+# ---- the sessions cannot be counted: nothing is pulled from another session ----
+# RUNDIR/UID/sessions made a directory: no agent can take its lock, so no
+# agent can tell whether it is the last one. A session that still uses the
+# volume must keep it.
+write_conf
+UIDC=$(id -u carol)
+mkdir -p "/run/keyturn/$UIDC"
+rm -f "/run/keyturn/$UIDC/sessions"
+mkdir "/run/keyturn/$UIDC/sessions"
+mark=$(syslog_mark)
+session uncounted1
+login_bg "$SVC" carol "$CPW" uncounted2
+check "uncounted: a second session of carol is open" \
+	test -e "$KT_TMP/uncounted2.in"
+release uncounted1
+check_eq "uncounted: the first session logs out (exit 0)" 0 "$?"
+sleep 1
+check "uncounted: the volume stays open for the other session" opened
+check "uncounted: the other session still reads it" \
+	su -s /bin/sh carol -c "ls $MNT > /dev/null"
+check "uncounted: logged at error" \
+	sh -c "tail -n +$((mark + 1)) /var/log/messages |
+		grep -q 'Failed to count the sessions'"
+release uncounted2
+check_eq "uncounted: the second session logs out (exit 0)" 0 "$?"
+check "uncounted: no agent left" wait_until 5 no_agents
+rmdir "/run/keyturn/$UIDC/sessions"
+keyturnctl lock --user carol > "$KT_TMP/lock" 2>&1
+check "uncounted: keyturnctl lock locks it afterwards" wait_until 5 locked
+diag_file "$KT_TMP/lock" 3
+
 rm -f "$LINK"
 losetup -d "$LOOP_C" "$LOOP_D" 2>/dev/null
 finish
