@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -24,6 +25,7 @@
 #include <cmocka.h>
 
 #include "kt-test-luks.h"
+#include "mount.h"
 #include "protocol.h"
 #include "session.h"
 #include "user.h"
@@ -410,6 +412,119 @@ static void test_config_changed_while_held(void **state)
 	assert_int_equal(setup_config(), 0);
 }
 
+/* Root's record of a volume an earlier session opened, as the agent
+ * writes it: an eCryptfs-type record of a tmpfs mount stands in (the
+ * host has neither eCryptfs nor device-mapper). */
+static void plant_record(const char *where, const char *busy, char *ret_path)
+{
+	struct kt_opened o = { .type = KT_VOLUME_ECRYPTFS, .own = true,
+			       .busy_timeout = 0 };
+	struct kt_mount_id id;
+	char line[KT_STATE_PATH_MAX + 512];
+
+	assert_int_equal(kt_mount_identify(where, user->uid, &id), 0);
+	strcpy(o.volume, "priv");
+	o.busy = !strcmp(busy, "keep") ? KT_BUSY_KEEP : KT_BUSY_LAZY;
+	o.mnt_id = id.mnt_id;
+	o.mnt_unique = id.unique;
+	o.mnt_dev = id.dev;
+	o.mnt_ino = id.ino;
+	snprintf(o.mountpoint, sizeof(o.mountpoint), "%s", where);
+	assert_true(kt_opened_format(&o, line, sizeof(line)) > 0);
+	snprintf(ret_path, 128, KT_RUNDIR "/%u/open.priv",
+		 (unsigned)user->uid);
+	write_file(ret_path, line);
+}
+
+static void mount_priv(char *priv)
+{
+	int fd;
+
+	snprintf(priv, 256, "%s/priv", dir);
+	(void)mkdir(priv, 0700);
+	assert_int_equal(chown(priv, user->uid, user->gid), 0);
+	fd = kt_dir_open_checked(priv, user->uid);
+	assert_true(fd >= 0);
+	assert_int_equal(kt_mount_at("tmpfs", fd, "tmpfs",
+				     MS_NOSUID | MS_NODEV, "size=1m"), 0);
+	close(fd);
+}
+
+/* The user's last session locks what an earlier session recorded as
+ * opened, also when this one opened nothing (it brought no passphrase),
+ * by the mount's identity: the old agent knew only the config's volumes
+ * and left it mounted. */
+static void test_last_session_locks_records(void **state)
+{
+	struct kt_mount_entry m = { .mnt_id = -1 };
+	char priv[256], rec[128], failed[128], line[KT_LINE_MAX];
+	struct kt_report rep;
+	struct stat st;
+	FILE *f;
+	int holder[2];
+	pid_t child;
+
+	mount_priv(priv);
+	plant_record(priv, "lazy", rec);
+	start_agent();
+	assert_int_equal(read_reports(sock, &rep), 1);
+	wait_held();
+	assert_int_equal(kt_line_write(sock, "close"), 0);
+	assert_int_equal(read_reports(sock, &rep), 1);
+	assert_string_equal(rep.volume, "priv");
+	assert_int_equal(rep.status, KT_REPORT_CLOSED);
+	reap_agent();
+	close(sock);
+	assert_int_equal(kt_mount_find(priv, &m), 0);
+	assert_int_equal(lstat(rec, &st), -1);
+
+	/* busy = keep and a holder: still open, and said where keyturnctl
+	 * status finds it; the record stays for the next teardown. */
+	mount_priv(priv);
+	plant_record(priv, "keep", rec);
+	assert_int_equal(pipe(holder), 0);
+	child = fork();
+	assert_true(child >= 0);
+	if (child == 0) {
+		if (chdir(priv) < 0 || setresuid(user->uid, user->uid,
+						 user->uid) < 0 ||
+		    write(holder[1], "x", 1) != 1)
+			_exit(1);
+		pause();
+		_exit(0);
+	}
+	assert_int_equal(read(holder[0], line, 1), 1);
+	start_agent();
+	assert_int_equal(read_reports(sock, &rep), 1);
+	wait_held();
+	assert_int_equal(kt_line_write(sock, "close"), 0);
+	assert_int_equal(read_reports(sock, &rep), 1);
+	assert_int_equal(rep.status, KT_REPORT_KEPT);
+	reap_agent();
+	close(sock);
+	assert_int_equal(kt_mount_find(priv, &m), 1);
+	kt_mount_entry_clear(&m);
+	assert_int_equal(lstat(rec, &st), 0);
+	snprintf(failed, sizeof(failed), KT_RUNDIR "/%u/failed.priv",
+		 (unsigned)user->uid);
+	f = fopen(failed, "re");
+	assert_non_null(f);
+	assert_non_null(fgets(line, sizeof(line), f));
+	fclose(f);
+	assert_int_equal(kt_report_parse(line, &rep), 0);
+	assert_non_null(strstr(rep.message, "busy"));
+	assert_int_equal(lstat(failed, &st), 0);
+	assert_int_equal(st.st_uid, 0);
+
+	kill(child, SIGKILL);
+	waitpid(child, NULL, 0);
+	close(holder[0]);
+	close(holder[1]);
+	assert_int_equal(umount(priv), 0);
+	(void)unlink(rec);
+	(void)unlink(failed);
+}
+
 static void test_other_user_refused(void **state)
 {
 	struct kt_report rep;
@@ -451,6 +566,7 @@ int main(void)
 		cmocka_unit_test(test_writable_holder_refused),
 		cmocka_unit_test(test_other_user_refused),
 		cmocka_unit_test(test_config_changed_while_held),
+		cmocka_unit_test(test_last_session_locks_records),
 	};
 
 	if (geteuid() != 0) {
