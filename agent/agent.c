@@ -263,7 +263,8 @@ static void lock_by_hand(struct agent *a)
 
 		for (size_t j = 0; j < n && !known; j++)
 			known = !strcmp(rec[j].volume, a->volumes[i].name);
-		if (!known && record_volume(a, &a->volumes[i], false, &o) == 0 &&
+		if (!known &&
+		    record_volume(a, &a->volumes[i], false, &o) == 0 &&
 		    a->state.n_volumes < ELEMENTSOF(a->state.volumes))
 			a->state.volumes[a->state.n_volumes++] = o;
 	}

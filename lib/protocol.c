@@ -363,7 +363,8 @@ int kt_opened_format(const struct kt_opened *o, char *buf, size_t size)
 		     " %s %s %u:%u %" PRId32 " %" PRId32 " %s\n",
 		     o->volume, type_names[o->type],
 		     o->own ? "own" : "reused", busy_names[o->busy],
-		     o->busy_timeout, o->mnt_id, o->mnt_unique, major(o->mnt_dev),
+		     o->busy_timeout, o->mnt_id, o->mnt_unique,
+		     major(o->mnt_dev),
 		     minor(o->mnt_dev), o->mnt_ino,
 		     o->dm_name[0] ? o->dm_name : "-",
 		     o->dm_uuid[0] ? o->dm_uuid : "-", major(o->dm_dev),
@@ -446,7 +447,8 @@ int kt_opened_parse(const char *line, size_t len, struct kt_opened *ret)
 	if (!next_field(&p, end, &f, &flen) ||
 	    parse_u64(f, flen, UINT64_MAX, &o.mnt_unique) < 0)
 		return -EBADMSG;
-	if (!next_field(&p, end, &f, &flen) || parse_dev(f, flen, &o.mnt_dev) < 0)
+	if (!next_field(&p, end, &f, &flen) ||
+	    parse_dev(f, flen, &o.mnt_dev) < 0)
 		return -EBADMSG;
 	if (!next_field(&p, end, &f, &flen) ||
 	    parse_u64(f, flen, UINT64_MAX, &o.mnt_ino) < 0)
@@ -457,11 +459,14 @@ int kt_opened_parse(const char *line, size_t len, struct kt_opened *ret)
 	if (!next_field(&p, end, &f, &flen) ||
 	    copy_field(f, flen, o.dm_uuid, sizeof(o.dm_uuid)) < 0)
 		return -EBADMSG;
-	if (!next_field(&p, end, &f, &flen) || parse_dev(f, flen, &o.dm_dev) < 0)
+	if (!next_field(&p, end, &f, &flen) ||
+	    parse_dev(f, flen, &o.dm_dev) < 0)
 		return -EBADMSG;
-	if (!next_field(&p, end, &f, &flen) || parse_key(f, flen, &o.keys[0]) < 0)
+	if (!next_field(&p, end, &f, &flen) ||
+	    parse_key(f, flen, &o.keys[0]) < 0)
 		return -EBADMSG;
-	if (!next_field(&p, end, &f, &flen) || parse_key(f, flen, &o.keys[1]) < 0)
+	if (!next_field(&p, end, &f, &flen) ||
+	    parse_key(f, flen, &o.keys[1]) < 0)
 		return -EBADMSG;
 	/* The rest is the path, spaces and all, or "-". */
 	flen = (size_t)(end - p);
