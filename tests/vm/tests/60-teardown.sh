@@ -4,6 +4,8 @@
 # (the agent records the dm name and UUID and the mount's identity when it
 # opens, and the resumed agent reads neither the config nor NSS). A volume
 # that cannot be locked is logged and shown by keyturnctl status.
+# On the agent before records (9c3552a) 11 of these 43 checks fail: every
+# scenario below left the volume open or said nothing.
 . /kt/tests/lib.sh
 
 SVC=kt-test
