@@ -47,6 +47,10 @@ void agent_cryptsetup_log(int priority, const char *message, void *userdata);
 int agent_load(struct agent *a, const char *user, const char *config);
 /* No core dumps, no ptrace by the user, umask 077, cwd /, no SIGPIPE. */
 void agent_harden(void);
+/* Resource limits the caller chose (passwd's user) that could stop the
+ * agent half-way: CPU, file size, data, address space, locked memory
+ * unlimited; stack and open files at least the defaults (agent/limits.c). */
+void agent_reset_limits(void);
 /* The same, but the volumes are those named in names (NULL-terminated,
  * the ones a session handled) instead of those present now. */
 int agent_load_volumes(struct agent *a, const char *user, const char *config,

@@ -257,6 +257,9 @@ int rekey_main(int argc, char **argv)
 
 	openlog("keyturn-agent", LOG_PID | LOG_NDELAY, LOG_AUTHPRIV);
 	agent_harden();
+	/* passwd's user chose our limits: a low RLIMIT_FSIZE or RLIMIT_CPU
+	 * would kill us in the middle of a header write. */
+	agent_reset_limits();
 	kt_luks_set_log(agent_cryptsetup_log, NULL);
 
 	deadline = kt_now_ms() + SECRET_TIMEOUT_MS;
