@@ -5,6 +5,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <syslog.h>
 #include <unistd.h>
 
@@ -99,6 +100,18 @@ static int token_first_keyslot(struct crypt_device *cd, int token)
 	return -1;
 }
 
+/* The keyslots bound to token, lowest first; returns how many. */
+static int token_keyslots(struct crypt_device *cd, int token, int *slots,
+			  int max)
+{
+	int n = 0, k_max = crypt_keyslot_max(CRYPT_LUKS2);
+
+	for (int k = 0; k < k_max && n < max; k++)
+		if (crypt_token_is_assigned(cd, token, k) == 0)
+			slots[n++] = k;
+	return n;
+}
+
 static int find_token(struct crypt_device *cd, const char *key_desc,
 		      struct kt_luks_token *ret)
 {
@@ -155,14 +168,92 @@ int kt_luks_find_token(const char *device, const char *key_desc,
 	return find_token(cd, key_desc, ret);
 }
 
-int kt_luks_open(const char *device, const char *dm_name,
-		 const char *key_desc, uint32_t flags)
+static bool is_cipher_null(const char *cipher)
+{
+	return cipher && strncmp(cipher, "cipher_null", 11) == 0;
+}
+
+/*
+ * A volume whose data segment is not encrypted, or a keyslot of the
+ * token whose key material is not (it then opens with any passphrase:
+ * whoever made the header chose the volume key), is not a volume to
+ * give the login password to, nor to mount as someone's home.
+ */
+static int check_ciphers(struct crypt_device *cd, int token)
+{
+	int slots[32], n;
+
+	if (is_cipher_null(crypt_get_cipher(cd)))
+		return -EKEYREJECTED;
+	if (token < 0)
+		return 0;
+	n = token_keyslots(cd, token, slots, (int)ELEMENTSOF(slots));
+	for (int i = 0; i < n; i++) {
+		size_t key_size = 0;
+
+		if (is_cipher_null(crypt_keyslot_get_encryption(cd, slots[i],
+								&key_size)))
+			return -EKEYREJECTED;
+	}
+	return 0;
+}
+
+static int check_uuid(struct crypt_device *cd, const char *uuid)
+{
+	const char *have = crypt_get_uuid(cd);
+
+	if (!uuid)
+		return 0;
+	return have && strcasecmp(have, uuid) == 0 ? 0 : -EMEDIUMTYPE;
+}
+
+int kt_luks_uuid(const char *device, char *buf, size_t size)
 {
 	_cleanup_crypt_ struct crypt_device *cd = NULL;
-	struct kt_luks_token tok;
+	const char *uuid;
 	int r;
 
 	r = luks_load(device, &cd);
+	if (r < 0)
+		return r;
+	uuid = crypt_get_uuid(cd);
+	if (!uuid)
+		return -ENODATA;
+	if (strlen(uuid) >= size)
+		return -ENAMETOOLONG;
+	strcpy(buf, uuid);
+	return 0;
+}
+
+/* What was activated under dm_name is what was checked: the same UUID, an
+ * encrypted segment. The header may have changed between the check and
+ * the activation (a loop device's backing file is its owner's). */
+static int check_active(const char *dm_name, const char *uuid)
+{
+	_cleanup_crypt_ struct crypt_device *active = NULL;
+	int r;
+
+	r = crypt_init_by_name(&active, dm_name);
+	if (r < 0)
+		return r;
+	crypt_set_log_callback(active, crypt_log_cb, NULL);
+	if (is_cipher_null(crypt_get_cipher(active)))
+		return -EKEYREJECTED;
+	return check_uuid(active, uuid);
+}
+
+int kt_luks_open_pinned(const char *device, const char *uuid,
+			const char *dm_name, const char *key_desc,
+			uint32_t flags)
+{
+	_cleanup_crypt_ struct crypt_device *cd = NULL;
+	struct kt_luks_token tok;
+	int keyslot, r;
+
+	r = luks_load(device, &cd);
+	if (r < 0)
+		return r;
+	r = check_uuid(cd, uuid);
 	if (r < 0)
 		return r;
 	r = find_token(cd, key_desc, &tok);
@@ -172,9 +263,26 @@ int kt_luks_open(const char *device, const char *dm_name,
 	 * enrolling again would be refused, the token being there. */
 	if (tok.keyslot < 0)
 		return -EBADSLT;
+	r = check_ciphers(cd, tok.token);
+	if (r < 0)
+		return r;
 	/* That token id only: libcryptsetup then tries the keyslots assigned
 	 * to it, never every keyslot of the volume. */
-	return crypt_activate_by_token(cd, dm_name, tok.token, NULL, flags);
+	keyslot = crypt_activate_by_token(cd, dm_name, tok.token, NULL, flags);
+	if (keyslot < 0 || !dm_name)
+		return keyslot;
+	r = check_active(dm_name, uuid);
+	if (r < 0) {
+		(void)crypt_deactivate_by_name(cd, dm_name, 0);
+		return r;
+	}
+	return keyslot;
+}
+
+int kt_luks_open(const char *device, const char *dm_name,
+		 const char *key_desc, uint32_t flags)
+{
+	return kt_luks_open_pinned(device, NULL, dm_name, key_desc, flags);
 }
 
 /* libdevmapper makes /dev/mapper/control itself when it is missing, so
@@ -269,6 +377,9 @@ int kt_luks_enroll_pbkdf(const char *device, const struct kt_secret *existing,
 		return -EEXIST;
 	if (r != -ENOENT)
 		return r;
+	r = check_ciphers(cd, -1);
+	if (r < 0)
+		return r;
 	if (pbkdf) {
 		r = crypt_set_pbkdf_type(cd, pbkdf);
 		if (r < 0)
@@ -283,6 +394,8 @@ int kt_luks_enroll_pbkdf(const char *device, const struct kt_secret *existing,
 
 	token = crypt_token_luks2_keyring_set(cd, CRYPT_ANY_TOKEN, &params);
 	r = token < 0 ? token : crypt_token_assign_keyslot(cd, token, keyslot);
+	if (r >= 0)
+		r = check_ciphers(cd, token);
 	if (r < 0) {
 		/* Nothing half-enrolled stays: no unassigned token, no
 		 * keyslot that no token leads to. */
@@ -305,16 +418,21 @@ int kt_luks_enroll(const char *device, const struct kt_secret *existing,
 				    ret);
 }
 
-/* The keyslots bound to token, lowest first; returns how many. */
-static int token_keyslots(struct crypt_device *cd, int token, int *slots,
-			  int max)
+/* Destroys every keyslot bound to token but keep: after a change, the
+ * token leads to the new keyslot alone. */
+static int unbind_others(struct crypt_device *cd, int token, int keep)
 {
-	int n = 0, k_max = crypt_keyslot_max(CRYPT_LUKS2);
+	int slots[32], n, r;
 
-	for (int k = 0; k < k_max && n < max; k++)
-		if (crypt_token_is_assigned(cd, token, k) == 0)
-			slots[n++] = k;
-	return n;
+	n = token_keyslots(cd, token, slots, (int)ELEMENTSOF(slots));
+	for (int i = 0; i < n; i++) {
+		if (slots[i] == keep)
+			continue;
+		r = crypt_keyslot_destroy(cd, slots[i]);
+		if (r < 0)
+			return r;
+	}
+	return 0;
 }
 
 /* 1 when pass opens keyslot (KDF run, nothing activated), 0 when not. */
@@ -404,6 +522,12 @@ int kt_luks_rekey(const char *device, const char *key_desc,
 			old->len, (const char *)new_pass->data,
 			new_pass->len);
 		if (keyslot >= 0) {
+			/* A token left bound to two keyslots by an earlier
+			 * change that was cut short keeps the other one,
+			 * which an old password opens: it goes now. */
+			r = unbind_others(cd, tok.token, keyslot);
+			if (r < 0)
+				return r;
 			ret->token = tok.token;
 			ret->keyslot = keyslot;
 			return 0;
