@@ -382,6 +382,61 @@ static void test_writable_holder_refused(void **state)
 	(void)rmdir(bin);
 }
 
+/* The config with "uuid = pin" added to [volume v1]. */
+static void write_config(const char *pin)
+{
+	char text[1024];
+
+	snprintf(text, sizeof(text),
+		 "[volume v1]\nuser = %s\ntype = luks2\ndevice = %s\n"
+		 "name = kt-test-control\nmountpoint = %s\n%s%s%s",
+		 USER, image, mnt, pin ? "uuid = " : "", pin ? pin : "",
+		 pin ? "\n" : "");
+	write_file(config, text);
+}
+
+/*
+ * A pinned volume: the device at its path must carry the pinned LUKS2
+ * UUID. Another device there (a removable disk, a loop device a user made)
+ * is refused with a report naming the volume and why; the right one goes
+ * on (to "no passphrase" here).
+ */
+static void test_pinned_volume(void **state)
+{
+	static const char other[] = "00000000-1111-4222-8333-444444444444";
+	struct kt_report rep;
+	char uuid[64], want[160];
+
+	assert_int_equal(kt_luks_uuid(image, uuid, sizeof(uuid)), 0);
+
+	write_config(other);
+	start_agent();
+	assert_int_equal(read_reports(sock, &rep), 1);
+	assert_string_equal(rep.volume, "v1");
+	assert_int_equal(rep.status, KT_REPORT_FAILED);
+	assert_int_equal(rep.error, EMEDIUMTYPE);
+	snprintf(want, sizeof(want), "has LUKS2 UUID %s, not %s", uuid,
+		 other);
+	if (!strstr(rep.message, want))
+		fail_msg("report '%s' does not say '%s'", rep.message, want);
+	/* Asked again with a passphrase: still refused, before any KDF. */
+	unlock_with(LOGIN, &rep);
+	assert_int_equal(rep.status, KT_REPORT_FAILED);
+	assert_int_equal(rep.error, EMEDIUMTYPE);
+	assert_int_equal(kt_line_write(sock, "close"), 0);
+	(void)read_reports(sock, &rep);
+	reap_agent();
+	close(sock);
+
+	write_config(uuid);
+	start_agent();
+	assert_int_equal(read_reports(sock, &rep), 1);
+	assert_int_equal(rep.status, KT_REPORT_LOCKED);
+	assert_non_null(strstr(rep.message, "no passphrase"));
+	close_session();
+	write_config(NULL);
+}
+
 static void test_other_user_refused(void **state)
 {
 	struct kt_report rep;
@@ -422,6 +477,7 @@ int main(void)
 		cmocka_unit_test(test_agent_file_gone),
 		cmocka_unit_test(test_writable_holder_refused),
 		cmocka_unit_test(test_other_user_refused),
+		cmocka_unit_test(test_pinned_volume),
 	};
 
 	if (geteuid() != 0) {
