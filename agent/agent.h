@@ -35,6 +35,12 @@ struct agent {
 	bool human;		     /* reports for a person (--lock) */
 	bool resumed;		     /* given back by keyturn-hold */
 	bool holder_failed;	     /* hold in this image from now on */
+	/* The wrapped file of the eCryptfs volume being opened, read once
+	 * for its cost and its unwrap (agent/unlock.c, agent/ecryptfs.c). */
+	const struct kt_volume *wrapped_volume;
+	const uint8_t *wrapped_buf;
+	size_t wrapped_len;
+	int wrapped_error;
 	char control_path[108];
 };
 
@@ -98,9 +104,17 @@ int volume_open(struct agent *a, const struct kt_volume *v,
  * report per volume, in the order of a->volumes. */
 void unlock_volumes(struct agent *a, struct kt_report *reports);
 
-/* The Argon2 cost of unwrapping v's wrapped file (0 when unreadable). */
-void ecryptfs_volume_cost(struct agent *a, const struct kt_volume *v,
-			  uint32_t *ret_memory_kib, uint32_t *ret_threads);
+/*
+ * Reads v's wrapped file through its checked directory, once: the buffer
+ * serves the cost estimate and the unwrap. ecryptfs_wrapped_cost: the
+ * Argon2 cost of that buffer, 0 when it is refused (unreadable, or above
+ * the config's wrapped_max_memory / wrapped_max_iterations).
+ */
+int ecryptfs_wrapped_read(struct agent *a, const struct kt_volume *v,
+			  uint8_t **ret_buf, size_t *ret_len) _wur_;
+void ecryptfs_wrapped_cost(const struct agent *a, const uint8_t *buf,
+			   size_t len, uint32_t *ret_memory_kib,
+			   uint32_t *ret_threads);
 
 /* Per backend. open: unlock and mount (or reuse); close: unmount and
  * lock. Both fill the report and return 0 or -errno. */

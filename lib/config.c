@@ -37,6 +37,8 @@ enum key_id {
 	K_KEY_PREFIX,
 	K_SERVICES,
 	K_SKIP_SERVICES,
+	K_WRAPPED_MAX_MEMORY,
+	K_WRAPPED_MAX_ITERATIONS,
 	K_USER,
 	K_TYPE,
 	K_DEVICE,
@@ -67,6 +69,9 @@ static const struct key_desc keys[K_MAX] = {
 	[K_KEY_PREFIX] = { "key_prefix", SEC_DEFAULTS, 0, 0 },
 	[K_SERVICES] = { "services", SEC_DEFAULTS, 0, 0 },
 	[K_SKIP_SERVICES] = { "skip_services", SEC_DEFAULTS, 0, 0 },
+	[K_WRAPPED_MAX_MEMORY] = { "wrapped_max_memory", SEC_DEFAULTS, 0, 0 },
+	[K_WRAPPED_MAX_ITERATIONS] = { "wrapped_max_iterations", SEC_DEFAULTS,
+				       0, 0 },
 	[K_USER] = { "user", SEC_VOLUME, T_ANY, T_ANY },
 	[K_TYPE] = { "type", SEC_VOLUME, T_ANY, T_ANY },
 	[K_DEVICE] = { "device", SEC_VOLUME, T_LUKS2, T_LUKS2 },
@@ -243,9 +248,9 @@ static struct kt_volume *current_volume(struct parser *p)
 
 /* ---- values ------------------------------------------------------------ */
 
-static int parse_uint(struct parser *p, unsigned line, const char *key,
-		      const char *value, unsigned min, unsigned max,
-		      unsigned *ret)
+static int parse_uint_unit(struct parser *p, unsigned line,
+			   const char *key, const char *value, unsigned min,
+			   unsigned max, const char *unit, unsigned *ret)
 {
 	unsigned long long n = 0;
 	const char *s;
@@ -258,10 +263,17 @@ static int parse_uint(struct parser *p, unsigned line, const char *key,
 	if (s == value || *s || n < min || n > max)
 		return fail(p, line,
 			    "bad value '%.*s' for '%s': expected a number of "
-			    "seconds from %u to %u",
-			    Q, value, key, min, max);
+			    "%s from %u to %u",
+			    Q, value, key, unit, min, max);
 	*ret = (unsigned)n;
 	return 0;
+}
+
+static int parse_uint(struct parser *p, unsigned line, const char *key,
+		      const char *value, unsigned min, unsigned max,
+		      unsigned *ret)
+{
+	return parse_uint_unit(p, line, key, value, min, max, "seconds", ret);
 }
 
 static int parse_bool(struct parser *p, unsigned line, const char *key,
@@ -549,6 +561,15 @@ static int set_defaults_key(struct parser *p, unsigned line, enum key_id id,
 	case K_UNLOCK_TIMEOUT:
 		return parse_uint(p, line, keys[id].name, value, 1, 600,
 				  &c->unlock_timeout);
+	case K_WRAPPED_MAX_MEMORY:
+		return parse_uint_unit(p, line, keys[id].name, value, 1,
+				       KT_WRAPPED_MAX_MEMORY_LIMIT, "MiB",
+				       &c->wrapped_max_memory);
+	case K_WRAPPED_MAX_ITERATIONS:
+		return parse_uint_unit(p, line, keys[id].name, value, 1,
+				       KT_WRAPPED_MAX_ITERATIONS_LIMIT,
+				       "Argon2 iterations",
+				       &c->wrapped_max_iterations);
 	case K_KEY_PREFIX:
 		if (strlen(value) > KT_KEY_PREFIX_MAX ||
 		    !chars_ok(value, strlen(value), "_.:-"))
@@ -921,6 +942,8 @@ static int config_defaults(struct kt_config *c, const char *file)
 {
 	c->key_timeout = 60;
 	c->unlock_timeout = 30;
+	c->wrapped_max_memory = KT_WRAPPED_MAX_MEMORY_DEFAULT;
+	c->wrapped_max_iterations = KT_WRAPPED_MAX_ITERATIONS_DEFAULT;
 	c->path = strdup(file);
 	c->key_prefix = strdup("keyturn:");
 	c->skip_services = calloc(ELEMENTSOF(default_skip_services) + 1,

@@ -59,9 +59,18 @@ struct kt_config {
 	char **services;          /* allow list, NULL-terminated; NULL: all */
 	char **skip_services;     /* deny list, NULL-terminated; default
 				   * "systemd-user cron" */
+	/* Bounds of the Argon2 cost of an eCryptfs wrapped file, which sits
+	 * in the user's home and so is the user's choice: MiB, iterations. */
+	unsigned wrapped_max_memory;
+	unsigned wrapped_max_iterations;
 	struct kt_volume *volumes;
 	size_t n_volumes;
 };
+
+#define KT_WRAPPED_MAX_MEMORY_DEFAULT 1024     /* MiB */
+#define KT_WRAPPED_MAX_MEMORY_LIMIT 1024       /* the file format's bound */
+#define KT_WRAPPED_MAX_ITERATIONS_DEFAULT 10
+#define KT_WRAPPED_MAX_ITERATIONS_LIMIT 1000   /* the file format's bound */
 
 /* Room for a message "FILE:LINE: what is wrong". */
 #define KT_DIAG_MAX 512

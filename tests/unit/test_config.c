@@ -877,10 +877,6 @@ static void test_volume_present(void **state)
 	assert_false(kt_volume_present(NULL));
 }
 
-/* ---- uuid: pinning a LUKS2 volume ------------------------------------ */
-
-#define PIN "0f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f9"
-
 static int parse_diag(const char *text, struct kt_diag *diag)
 {
 	struct kt_config *c = NULL;
@@ -889,6 +885,48 @@ static int parse_diag(const char *text, struct kt_diag *diag)
 	kt_config_free(c);
 	return r;
 }
+
+/* ---- bounds of the wrapped file's Argon2 cost ----------------------- */
+
+static void test_wrapped_bounds(void **state)
+{
+	static const struct {
+		const char *text, *what;
+	} bad[] = {
+		{ "[defaults]\nwrapped_max_memory = 0\n",
+		  FILE_NAME ":2: bad value '0' for 'wrapped_max_memory': "
+		  "expected a number of MiB from 1 to 1024" },
+		{ "[defaults]\nwrapped_max_memory = 2048\n",
+		  FILE_NAME ":2: bad value '2048'" },
+		{ "[defaults]\n\nwrapped_max_iterations = 1001\n",
+		  FILE_NAME ":3: bad value '1001' for 'wrapped_max_iterations': "
+		  "expected a number of Argon2 iterations from 1 to 1000" },
+		{ "[volume v]\nwrapped_max_iterations = 3\n",
+		  FILE_NAME ":2: unknown key 'wrapped_max_iterations' in "
+		  "[volume] (it belongs in [defaults])" },
+	};
+	_cleanup_config_ struct kt_config *d = parse_ok("");
+	_cleanup_config_ struct kt_config *c = parse_ok(
+		"[defaults]\nwrapped_max_memory = 256\n"
+		"wrapped_max_iterations = 4\n");
+
+	assert_int_equal(d->wrapped_max_memory, 1024);
+	assert_int_equal(d->wrapped_max_iterations, 10);
+	assert_int_equal(c->wrapped_max_memory, 256);
+	assert_int_equal(c->wrapped_max_iterations, 4);
+	for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+		struct kt_diag diag = { "" };
+
+		assert_int_equal(parse_diag(bad[i].text, &diag), -EINVAL);
+		if (strncmp(diag.message, bad[i].what, strlen(bad[i].what)))
+			fail_msg("case %zu: got '%s', want '%s...'", i,
+				 diag.message, bad[i].what);
+	}
+}
+
+/* ---- uuid: pinning a LUKS2 volume ------------------------------------ */
+
+#define PIN "0f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f9"
 
 static void test_uuid(void **state)
 {
@@ -1047,6 +1085,7 @@ int main(void)
 		cmocka_unit_test(test_expand_errors),
 		cmocka_unit_test(test_expand_any_user_skips),
 		cmocka_unit_test(test_uuid),
+		cmocka_unit_test(test_wrapped_bounds),
 		cmocka_unit_test(test_pin_uuid_edit),
 		cmocka_unit_test_setup_teardown(test_load_good, load_setup,
 						load_teardown),
