@@ -29,6 +29,7 @@
 #include "kt-test-spawn.h"
 #include "protocol.h"
 #include "user.h"
+#include "wrapped.h"
 
 #define AGENT KT_BUILDDIR "/agent/keyturn-agent"
 #define USER "daemon"
@@ -244,10 +245,84 @@ static void test_low_limits(void **state)
 	}
 }
 
+/*
+ * The eCryptfs wrapped file in the user's home: its Argon2 cost is the
+ * user's choice, bounded as at unlock (wrapped_max_iterations, default
+ * 10). Above the bound, the re-key refuses it before Argon2 runs.
+ */
+static void test_wrapped_cost_bounded(void **state)
+{
+	const struct kt_wrapped_params cost = { 11, 8 * 1024, 1 };
+	_cleanup_secret_ struct kt_secret *login = kt_test_secret(OLD);
+	_cleanup_secret_ struct kt_secret *mount =
+		kt_test_secret("0123456789abcdef0123456789abcdef");
+	_cleanup_free_ uint8_t *buf = NULL;
+	_cleanup_user_ struct kt_user *u = NULL;
+	struct kt_report rep = { 0 };
+	char home[300], conf2[300], text[1024], line[KT_LINE_MAX];
+	int pair[2], status, dfd, reports = 0;
+	size_t len;
+	pid_t pid;
+
+	assert_int_equal(kt_user_lookup(USER, &u), 0);
+	snprintf(home, sizeof(home), "%s/ecr", dir);
+	assert_int_equal(mkdir(home, 0700), 0);
+	assert_int_equal(chown(home, u->uid, u->gid), 0);
+	assert_int_equal(kt_wrapped_seal(login, mount, &cost, &buf, &len), 0);
+	dfd = open(home, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	assert_true(dfd >= 0);
+	assert_int_equal(kt_wrapped_write_at(dfd, "wrapped", u->uid, u->gid,
+					     buf, len),
+			 0);
+	close(dfd);
+	snprintf(conf2, sizeof(conf2), "%s/ecr.conf", dir);
+	snprintf(text, sizeof(text),
+		 "[volume p]\nuser = %s\ntype = ecryptfs\n"
+		 "source = %s/.Private\nmountpoint = %s/Private\n"
+		 "wrapped = %s/wrapped\n",
+		 USER, home, home, home);
+	write_file(conf2, text);
+
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0,
+				    pair),
+			 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		char *argv[] = { "keyturn-agent", "--rekey", "--user", USER,
+				 "--service", "passwd", "--config", conf2,
+				 NULL };
+		char *envp[] = { NULL };
+		int secrets = kt_rekey_pipe(OLD, strlen(OLD), NEW,
+					    strlen(NEW));
+
+		if (secrets < 0 || dup2(pair[1], 3) < 0 ||
+		    dup2(secrets, 4) < 0)
+			_exit(127);
+		execve(AGENT, argv, envp);
+		_exit(127);
+	}
+	close(pair[1]);
+	while (kt_line_read(pair[0], line, sizeof(line),
+			    kt_now_ms() + 60000) > 0 &&
+	       strcmp(line, "done")) {
+		assert_int_equal(kt_report_parse(line, &rep), 0);
+		fprintf(stderr, "report: %s\n", line);
+		reports++;
+	}
+	close(pair[0]);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_int_equal(reports, 1);
+	assert_int_equal(rep.status, KT_REPORT_FAILED);
+	assert_int_equal(rep.error, E2BIG);
+	assert_non_null(strstr(rep.message, "wrapped_max_iterations"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_low_limits),
+		cmocka_unit_test(test_wrapped_cost_bounded),
 	};
 
 	if (!kt_test_root_with_keyring("test_rekey_agent",
