@@ -4,6 +4,7 @@
 #include <libcryptsetup.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <syslog.h>
@@ -464,6 +465,126 @@ static int pbkdf_like(struct crypt_device *cd, int keyslot)
 	return crypt_set_pbkdf_type(cd, &pb);
 }
 
+/*
+ * A change with a recovery passphrase adds the new keyslot in one header
+ * write and binds it to the token in the next: cut short between them, it
+ * leaves a keyslot that no token leads to and that a password of that
+ * change opens, which a later change with other passwords would never
+ * find. So before it adds anything, it records in a token of its own
+ * (type keyturn-rekey, bound to no keyslot) which keyslots existed; any
+ * later change first destroys the keyslots that came after that record and
+ * that the user's token does not lead to, then drops the record.
+ */
+#define KT_REKEY_TOKEN_TYPE "keyturn-rekey"
+
+/* The record of key_desc: its token id, and the keyslots it lists as a
+ * bit mask. -ENOENT when there is none. */
+static int rekey_record_find(struct crypt_device *cd, const char *key_desc,
+			     uint64_t *ret_existing)
+{
+	int n = crypt_token_max(CRYPT_LUKS2);
+
+	for (int t = 0; t < n; t++) {
+		const char *type = NULL, *json = NULL, *at;
+		char want[160];
+		uint64_t mask = 0;
+		crypt_token_info info;
+
+		info = crypt_token_status(cd, t, &type);
+		if (info != CRYPT_TOKEN_EXTERNAL &&
+		    info != CRYPT_TOKEN_EXTERNAL_UNKNOWN)
+			continue;
+		if (!type || strcmp(type, KT_REKEY_TOKEN_TYPE) != 0 ||
+		    crypt_token_json_get(cd, t, &json) < 0 || !json)
+			continue;
+		snprintf(want, sizeof(want), "\"key_description\":\"%s\"",
+			 key_desc);
+		if (!strstr(json, want))
+			continue;
+		at = strstr(json, "\"existing\":\"");
+		if (!at)
+			continue;
+		for (at += 12; *at && *at != '"';) {
+			char *end;
+			long k = strtol(at, &end, 10);
+
+			if (end == at || k < 0 || k >= 64)
+				break;
+			mask |= 1ULL << k;
+			at = *end == ',' ? end + 1 : end;
+		}
+		*ret_existing = mask;
+		return t;
+	}
+	return -ENOENT;
+}
+
+/* Keyslots in use, as a bit mask. */
+static uint64_t keyslots_in_use(struct crypt_device *cd)
+{
+	int n = crypt_keyslot_max(CRYPT_LUKS2);
+	uint64_t mask = 0;
+
+	for (int k = 0; k < n && k < 64; k++) {
+		crypt_keyslot_info i = crypt_keyslot_status(cd, k);
+
+		if (i == CRYPT_SLOT_ACTIVE || i == CRYPT_SLOT_ACTIVE_LAST ||
+		    i == CRYPT_SLOT_UNBOUND)
+			mask |= 1ULL << k;
+	}
+	return mask;
+}
+
+/* Finishes what a cut-short change left: keyslots added after the record
+ * that the token does not lead to go, then the record. */
+static int rekey_record_clean(struct crypt_device *cd, const char *key_desc,
+			      int token)
+{
+	uint64_t existing = 0, now;
+	int t, r;
+
+	t = rekey_record_find(cd, key_desc, &existing);
+	if (t == -ENOENT)
+		return 0;
+	if (t < 0)
+		return t;
+	/* A record that lists nothing was not written by keyturn (the
+	 * token's keyslot existed): destroy nothing on its word. */
+	now = existing ? keyslots_in_use(cd) : 0;
+	for (int k = 0; k < 64; k++) {
+		if (!(now & (1ULL << k)) || (existing & (1ULL << k)) ||
+		    crypt_token_is_assigned(cd, token, k) == 0)
+			continue;
+		r = crypt_keyslot_destroy(cd, k);
+		if (r < 0)
+			return r;
+	}
+	return crypt_token_json_set(cd, t, NULL) < 0 ? -EIO : 0;
+}
+
+static int rekey_record_write(struct crypt_device *cd, const char *key_desc)
+{
+	char json[512], list[256] = "";
+	uint64_t now = keyslots_in_use(cd);
+	size_t w = 0;
+	int r;
+
+	if (strpbrk(key_desc, "\"\\"))
+		return -EINVAL;
+	for (int k = 0; k < 64; k++)
+		if (now & (1ULL << k))
+			w += (size_t)snprintf(list + w, sizeof(list) - w,
+					      "%s%d", w ? "," : "", k);
+	r = snprintf(json, sizeof(json),
+		     "{\"type\":\"" KT_REKEY_TOKEN_TYPE "\",\"keyslots\":[],"
+		     "\"key_description\":\"%s\",\"existing\":\"%s\"}",
+		     key_desc, list);
+	if (r < 0 || (size_t)r >= sizeof(json))
+		return -ENAMETOOLONG;
+	r = crypt_token_json_set(cd, CRYPT_ANY_TOKEN, json);
+	return r < 0 ? r : 0;
+}
+
 int kt_luks_rekey(const char *device, const char *key_desc,
 		  const struct kt_secret *old, const struct kt_secret *new_pass,
 		  struct kt_luks_token *ret)
@@ -478,6 +599,10 @@ int kt_luks_rekey(const char *device, const char *key_desc,
 	if (r < 0)
 		return r;
 	r = find_token(cd, key_desc, &tok);
+	if (r < 0)
+		return r;
+	/* What a change with a recovery passphrase cut short left. */
+	r = rekey_record_clean(cd, key_desc, tok.token);
 	if (r < 0)
 		return r;
 	n = token_keyslots(cd, tok.token, slots, (int)ELEMENTSOF(slots));
@@ -557,20 +682,25 @@ int kt_luks_rekey(const char *device, const char *key_desc,
 	r = pbkdf_like(cd, slots[0]);
 	if (r < 0)
 		return r;
-	/* A run cut short after the first write left a keyslot for new_pass
-	 * that no token leads to yet: adopt it rather than add another. */
-	keyslot = crypt_activate_by_passphrase(cd, NULL, CRYPT_ANY_SLOT,
-					       (const char *)new_pass->data,
-					       new_pass->len, 0);
-	if (keyslot == -EPERM)
-		keyslot = crypt_keyslot_add_by_passphrase(
-			cd, CRYPT_ANY_SLOT, (const char *)old->data, old->len,
-			(const char *)new_pass->data, new_pass->len);
-	if (keyslot < 0)
+	/* old must open something before anything is written. */
+	r = crypt_activate_by_passphrase(cd, NULL, CRYPT_ANY_SLOT,
+					 (const char *)old->data, old->len, 0);
+	if (r < 0)
+		return r;
+	r = rekey_record_write(cd, key_desc);
+	if (r < 0)
+		return r;
+	keyslot = crypt_keyslot_add_by_passphrase(
+		cd, CRYPT_ANY_SLOT, (const char *)old->data, old->len,
+		(const char *)new_pass->data, new_pass->len);
+	if (keyslot < 0) {
+		(void)rekey_record_clean(cd, key_desc, tok.token);
 		return keyslot;
+	}
 	r = crypt_token_assign_keyslot(cd, tok.token, keyslot);
 	if (r < 0) {
 		(void)crypt_keyslot_destroy(cd, keyslot);
+		(void)rekey_record_clean(cd, key_desc, tok.token);
 		return r;
 	}
 	for (int i = 0; i < n; i++) {
@@ -578,6 +708,9 @@ int kt_luks_rekey(const char *device, const char *key_desc,
 		if (r < 0)
 			return r;
 	}
+	r = rekey_record_clean(cd, key_desc, tok.token);
+	if (r < 0)
+		return r;
 	ret->token = tok.token;
 	ret->keyslot = keyslot;
 	return 0;

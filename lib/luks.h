@@ -96,7 +96,10 @@ int kt_luks_enroll_pbkdf(const char *device, const struct kt_secret *existing,
  * before it retires the old one. Converges after an interruption: a
  * token left bound to both is cleaned up, by the same change run again
  * or by any later one; after every change that succeeds the token is
- * bound to the new keyslot alone. Returns 0 re-keyed, 1 when
+ * bound to the new keyslot alone. A change with a recovery passphrase
+ * records the keyslots that exist (a keyturn-rekey token) before it adds
+ * one, so that the next change removes a keyslot it added and could not
+ * bind. Returns 0 re-keyed, 1 when
  * new_pass already opened the token's keyslot (nothing changed),
  * -EPERM when old opens nothing, -ENOENT when there is no such token.
  */

@@ -439,7 +439,7 @@ static void test_rekey_repairs_two_bound(void **state)
  * Killed at every point of a change with the recovery passphrase, then
  * the user changes the password again with whichever login password the
  * token takes now (not the interrupted change run again): the token ends
- * bound to one keyslot, which no earlier login password opens.
+ * bound to one keyslot, and no earlier login password opens any keyslot.
  */
 static void test_kill_then_change_again(void **state)
 {
@@ -462,7 +462,15 @@ static void test_kill_then_change_again(void **state)
 		    token_opens(image, "new login"))
 			fail_msg("killed after mutation %ld: an earlier login "
 				 "password still opens the token", n);
+		/* Nor a keyslot the cut-short change added before it bound
+		 * it to the token. */
+		if (any_opens(image, "old login") ||
+		    any_opens(image, "new login"))
+			fail_msg("killed after mutation %ld: an earlier login "
+				 "password still opens a keyslot", n);
 		assert_int_equal(any_opens(image, "recovery passphrase"), 1);
+		assert_int_equal(
+			__builtin_popcount(kt_test_active_keyslots(image)), 2);
 		unlink(image);
 		if (!killed)
 			break;
