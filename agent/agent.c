@@ -27,12 +27,17 @@
 #include "hold.h"
 #include "luks.h"
 #include "order.h"
+#include "ratelimit.h"
 #include "session.h"
 
 #define AGENT_FD HOLD_FD_MODULE
 #define CONTROL_TIMEOUT_MS 10000
 #define PASSPHRASE_FD 4 /* before it becomes HOLD_FD_SESSIONS */
 #define PASSPHRASE_TIMEOUT_MS 10000
+/* keyturnctl unlock: at most this many requests of a user per window. */
+#define CONTROL_RATE_MAX 5
+#define CONTROL_RATE_WINDOW_S 60
+#define CONTROL_RATE_FILE "unlock-attempts"
 
 void agent_log(int priority, const char *fmt, ...)
 {
@@ -301,6 +306,28 @@ static void control_serve(struct agent *a, int fd)
 	    kt_control_parse_unlock(line, KT_PASSPHRASE_MAX, &len) < 0) {
 		send_line(fd, "error bad request");
 		return;
+	}
+	/* Every unlock makes root run the key derivations of the user's
+	 * volumes: a user must not be able to do that in a loop. Counted
+	 * per user, across sessions and hand-overs; root is not limited. */
+	if (peer != 0) {
+		r = kt_ratelimit_take(a->user->uid, CONTROL_RATE_FILE,
+				      CONTROL_RATE_MAX, CONTROL_RATE_WINDOW_S);
+		if (r == -EBUSY)
+			agent_log(LOG_WARNING,
+				  "%s: unlock request from uid %u refused: "
+				  "rate limited (at most %d in %d s)",
+				  a->user->name, (unsigned)peer,
+				  CONTROL_RATE_MAX, CONTROL_RATE_WINDOW_S);
+		else if (r < 0)
+			agent_log(LOG_ERR,
+				  "%s: unlock request from uid %u refused: "
+				  "Failed to count it: %s",
+				  a->user->name, (unsigned)peer, strerror(-r));
+		if (r < 0) {
+			send_line(fd, "error rate limited");
+			return;
+		}
 	}
 	/* A resumed agent has no config: this unlock is a new opening,
 	 * under the config of now. */

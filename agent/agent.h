@@ -35,6 +35,12 @@ struct agent {
 	bool human;		     /* reports for a person (--lock) */
 	bool resumed;		     /* given back by keyturn-hold */
 	bool holder_failed;	     /* hold in this image from now on */
+	/* The wrapped file of the eCryptfs volume being opened, read once
+	 * for its cost and its unwrap (agent/unlock.c, agent/ecryptfs.c). */
+	const struct kt_volume *wrapped_volume;
+	const uint8_t *wrapped_buf;
+	size_t wrapped_len;
+	int wrapped_error;
 	char control_path[108];
 	/* What this session opened or reused, recorded at the time:
 	 * teardown locks exactly these (agent/record.c). */
@@ -52,6 +58,10 @@ void agent_cryptsetup_log(int priority, const char *message, void *userdata);
 int agent_load(struct agent *a, const char *user, const char *config);
 /* No core dumps, no ptrace by the user, umask 077, cwd /, no SIGPIPE. */
 void agent_harden(void);
+/* Resource limits the caller chose (passwd's user) that could stop the
+ * agent half-way: CPU, file size, data, address space, locked memory
+ * unlimited; stack and open files at least the defaults (agent/limits.c). */
+void agent_reset_limits(void);
 /* Frees what agent_load() loaded. */
 void agent_unload(struct agent *a);
 
@@ -116,9 +126,17 @@ size_t records_collect(struct agent *a, bool files, struct kt_opened *out,
 void record_closed(struct agent *a, const struct kt_opened *o,
 		   const struct kt_report *r);
 
-/* The Argon2 cost of unwrapping v's wrapped file (0 when unreadable). */
-void ecryptfs_volume_cost(struct agent *a, const struct kt_volume *v,
-			  uint32_t *ret_memory_kib, uint32_t *ret_threads);
+/*
+ * Reads v's wrapped file through its checked directory, once: the buffer
+ * serves the cost estimate and the unwrap. ecryptfs_wrapped_cost: the
+ * Argon2 cost of that buffer, 0 when it is refused (unreadable, or above
+ * the config's wrapped_max_memory / wrapped_max_iterations).
+ */
+int ecryptfs_wrapped_read(struct agent *a, const struct kt_volume *v,
+			  uint8_t **ret_buf, size_t *ret_len) _wur_;
+void ecryptfs_wrapped_cost(const struct agent *a, const uint8_t *buf,
+			   size_t len, uint32_t *ret_memory_kib,
+			   uint32_t *ret_threads);
 
 /* Per backend. open: unlock and mount (or reuse); close: unmount and
  * lock. Both fill the report and return 0 or -errno. */

@@ -49,6 +49,32 @@ int ctl_config_load(const char *path, bool missing_ok,
 int ctl_parse_user_config(const char *command, int argc, char **argv,
 			  const char **ret_user, const char **ret_config) _wur_;
 
+/*
+ * Pinning a LUKS2 volume at enrollment (agent/ctl_pin.c). plan: reads
+ * device's UUID and finds the user's volume in c (may be NULL) whose
+ * device is device; refuses (-EEXIST, said why) when that volume pins
+ * another UUID. apply: writes "uuid = ..." into that volume's section
+ * (atomically, everything else kept) or prints the line to add; returns
+ * an exit code.
+ */
+enum ctl_pin_state {
+	CTL_PIN_NO_VOLUME, /* no volume of the user has this device */
+	CTL_PIN_SHARED,	   /* its section is for several devices */
+	CTL_PIN_ALREADY,   /* pinned to this UUID already */
+	CTL_PIN_WRITE,	   /* to be written */
+};
+struct ctl_pin {
+	enum ctl_pin_state state;
+	char uuid[64];
+	char volume[40];
+	char config[4096];
+};
+struct kt_user;
+int ctl_pin_plan(const struct kt_config *c, const struct kt_user *u,
+		 const char *device, struct ctl_pin *ret) _wur_;
+int ctl_pin_apply(const struct ctl_pin *pin, const char *device,
+		  const char *user);
+
 /* Parses a positive decimal number no larger than max. */
 int ctl_parse_uint(const char *s, unsigned max, unsigned *ret) _wur_;
 

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "ctl.h"
+#include "luks.h"
 #include "user.h"
 
 static const char *yes_no(bool b)
@@ -16,6 +17,36 @@ static void print_field(const char *key, const char *value)
 {
 	if (value)
 		printf("  %-12s = %s\n", key, value);
+}
+
+/* A volume without a pin: whatever LUKS2 device its path names is
+ * taken. The line that pins it, read from the device when we can. */
+static void print_unpinned(const struct kt_volume *v)
+{
+	char uuid[64];
+
+	if (kt_luks_uuid(v->device, uuid, sizeof(uuid)) == 0)
+		printf("  # not pinned: any LUKS2 device at %s is taken; "
+		       "add\n  #   uuid = %s\n", v->device, uuid);
+	else
+		printf("  # not pinned: any LUKS2 device at %s is taken; add "
+		       "'uuid = ' and the output of 'cryptsetup luksUUID "
+		       "%s'\n", v->device, v->device);
+}
+
+/* The LUKS2 sections of the config that pin no device. */
+static void print_unpinned_sections(const struct kt_config *c)
+{
+	for (size_t i = 0; i < c->n_volumes; i++) {
+		const struct kt_volume *v = &c->volumes[i];
+
+		if (v->type != KT_VOLUME_LUKS2 || v->uuid)
+			continue;
+		printf("warning: [volume %s] (%s:%u) is not pinned: no 'uuid', "
+		       "so any LUKS2 device at %s is taken (keyturnctl enroll "
+		       "luks writes it; check --user USER shows it)\n",
+		       v->name, v->file, v->line, v->device);
+	}
 }
 
 static void print_volume(const struct kt_volume *v)
@@ -30,6 +61,9 @@ static void print_volume(const struct kt_volume *v)
 		print_field("device", v->device);
 		print_field("name", v->dm_name);
 		print_field("fstype", v->fstype);
+		print_field("uuid", v->uuid);
+		if (!v->uuid)
+			print_unpinned(v);
 	} else {
 		print_field("source", v->source);
 		print_field("wrapped", v->wrapped);
@@ -93,6 +127,7 @@ int ctl_check(int argc, char **argv)
 		return CTL_EXIT_FAILURE;
 	printf("%s: OK, %zu volume%s\n", path, c->n_volumes,
 	       c->n_volumes == 1 ? "" : "s");
+	print_unpinned_sections(c);
 	if (!user)
 		return CTL_EXIT_OK;
 	return check_user(c, user);

@@ -207,6 +207,7 @@ int ctl_enroll(int argc, char **argv)
 	struct crypt_pbkdf_type pbkdf_buf;
 	const struct crypt_pbkdf_type *pbkdf;
 	struct kt_luks_token tok;
+	struct ctl_pin pin;
 	const char *prefix;
 	char desc[KT_KEY_DESC_MAX];
 	int r;
@@ -264,6 +265,13 @@ int ctl_enroll(int argc, char **argv)
 	}
 	if (r != -ENOENT)
 		return explain_header_error(r, a.device);
+	/* Before anything changes: a volume of the config that pins another
+	 * device is refused. */
+	r = ctl_pin_plan(config, user, a.device, &pin);
+	if (r == -EEXIST)
+		return CTL_EXIT_FAILURE;
+	if (r < 0)
+		return explain_header_error(r, a.device);
 
 	r = read_passphrases(&a, &existing, &login);
 	if (r < 0)
@@ -281,10 +289,15 @@ int ctl_enroll(int argc, char **argv)
 			  user->name, a.device, desc);
 		return CTL_EXIT_FAILURE;
 	}
+	if (r == -EKEYREJECTED) {
+		ctl_error("%s is not encrypted (cipher_null): refused, nothing "
+			  "changed", a.device);
+		return CTL_EXIT_FAILURE;
+	}
 	if (r < 0)
 		return ctl_fail(r, "enroll %s on %s", user->name, a.device);
 
 	printf("Enrolled %s on %s: keyslot %d, token %d (%s)\n", user->name,
 	       a.device, tok.keyslot, tok.token, desc);
-	return CTL_EXIT_OK;
+	return ctl_pin_apply(&pin, a.device, user->name);
 }

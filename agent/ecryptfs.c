@@ -61,9 +61,8 @@ static const char *unwrap_error(int r)
 	}
 }
 
-/* Reads v's wrapped file through its checked directory. */
-static int read_wrapped(struct agent *a, const struct kt_volume *v,
-			uint8_t **ret_buf, size_t *ret_len)
+int ecryptfs_wrapped_read(struct agent *a, const struct kt_volume *v,
+			  uint8_t **ret_buf, size_t *ret_len)
 {
 	_cleanup_free_ char *dir_copy = NULL, *name_copy = NULL;
 	_cleanup_close_ int dir = -1;
@@ -79,17 +78,26 @@ static int read_wrapped(struct agent *a, const struct kt_volume *v,
 				  ret_buf, ret_len);
 }
 
-void ecryptfs_volume_cost(struct agent *a, const struct kt_volume *v,
-			  uint32_t *ret_memory_kib, uint32_t *ret_threads)
+/* Whether the cost of a parsed wrapped file is within the config's
+ * bounds: the file is in the user's home, its cost the user's choice, and
+ * root runs the derivation. */
+static bool cost_allowed(const struct agent *a,
+			 const struct kt_wrapped_header *h)
 {
-	_cleanup_free_ uint8_t *buf = NULL;
+	return h->params.t_cost <= a->config->wrapped_max_iterations &&
+	       h->params.m_cost_kib <=
+		       (uint64_t)a->config->wrapped_max_memory * 1024;
+}
+
+void ecryptfs_wrapped_cost(const struct agent *a, const uint8_t *buf,
+			   size_t len, uint32_t *ret_memory_kib,
+			   uint32_t *ret_threads)
+{
 	struct kt_wrapped_header h;
-	size_t len = 0;
 
 	*ret_memory_kib = 0;
 	*ret_threads = 1;
-	if (read_wrapped(a, v, &buf, &len) < 0 ||
-	    kt_wrapped_parse(buf, len, &h) < 0)
+	if (!buf || kt_wrapped_parse(buf, len, &h) < 0 || !cost_allowed(a, &h))
 		return;
 	*ret_memory_kib = h.params.m_cost_kib;
 	*ret_threads = h.params.parallelism;
@@ -100,7 +108,9 @@ static int unwrap(struct agent *a, const struct kt_volume *v,
 		  struct kt_secret **ret, struct kt_report *r)
 {
 	_cleanup_secret_ struct kt_secret *login = NULL;
-	_cleanup_free_ uint8_t *buf = NULL;
+	_cleanup_free_ uint8_t *own = NULL;
+	struct kt_wrapped_header h;
+	const uint8_t *buf;
 	size_t len = 0;
 	int k;
 
@@ -111,11 +121,37 @@ static int unwrap(struct agent *a, const struct kt_volume *v,
 			   strerror(-k));
 		return k;
 	}
-	k = read_wrapped(a, v, &buf, &len);
+	/* The bytes the cost was estimated from, not a second read that
+	 * the user could have swapped for a costlier file meanwhile. */
+	if (a->wrapped_volume == v) {
+		k = a->wrapped_error;
+		buf = a->wrapped_buf;
+		len = a->wrapped_len;
+	} else {
+		k = ecryptfs_wrapped_read(a, v, &own, &len);
+		buf = own;
+	}
 	if (k < 0) {
 		report_set(r, KT_REPORT_FAILED, k, "wrapped file %s refused: %s",
 			   v->wrapped, unwrap_error(k));
 		return k;
+	}
+	k = kt_wrapped_parse(buf, len, &h);
+	if (k < 0) {
+		report_set(r, KT_REPORT_FAILED, k, "wrapped file %s refused: %s",
+			   v->wrapped, unwrap_error(k));
+		return k;
+	}
+	if (!cost_allowed(a, &h)) {
+		report_set(r, KT_REPORT_FAILED, E2BIG,
+			   "wrapped file %s refused: its Argon2 cost (%u "
+			   "iterations, %u MiB) is above wrapped_max_iterations "
+			   "= %u / wrapped_max_memory = %u of %s",
+			   v->wrapped, h.params.t_cost,
+			   h.params.m_cost_kib / 1024,
+			   a->config->wrapped_max_iterations,
+			   a->config->wrapped_max_memory, a->config->path);
+		return -E2BIG;
 	}
 	k = kt_wrapped_open(buf, len, login, ret);
 	if (k < 0) {

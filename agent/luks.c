@@ -2,8 +2,10 @@
 /* LUKS2 volumes: open through the luks2-keyring token, mount; unmount,
  * deactivate. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <syslog.h>
 
@@ -50,20 +52,88 @@ static const char *open_error(int r)
 		return "the luks2-keyring token of this user is bound to no "
 		       "keyslot (destroyed?): remove the token, then run "
 		       "keyturnctl enroll luks";
+	case -EKEYREJECTED:
+		return "its data segment or the keyslot of the token is "
+		       "cipher_null (not encrypted): refused";
+	case -EMEDIUMTYPE:
+		return "its LUKS2 UUID changed under the check: refused";
 	default:
 		return strerror(-r);
 	}
 }
 
+/*
+ * The device path (a /dev/disk/by-* link) is only a name: a removable
+ * disk or a loop device a user set up can claim it. Resolved once into a
+ * descriptor that every later step uses (/proc/self/fd/N), checked to be
+ * a block device or a root-owned image file, and, when the config pins
+ * the volume, its LUKS2 UUID compared with the pin.
+ */
+static int open_device(const struct kt_volume *v, char *fd_path, size_t size,
+		       struct kt_report *r)
+{
+	_cleanup_close_ int fd = -1;
+	char uuid[64];
+	struct stat st;
+	int k;
+
+	fd = open(v->device, O_PATH | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		k = kt_negerrno();
+		report_set(r, KT_REPORT_FAILED, -k, "Failed to open %s: %s",
+			   v->device, strerror(-k));
+		return k;
+	}
+	if (!S_ISBLK(st.st_mode) &&
+	    !(S_ISREG(st.st_mode) && st.st_uid == 0 &&
+	      !(st.st_mode & (S_IWGRP | S_IWOTH)))) {
+		report_set(r, KT_REPORT_FAILED, EPERM,
+			   "%s is neither a block device nor an image file "
+			   "that root owns and only root may write: refused",
+			   v->device);
+		return -EPERM;
+	}
+	snprintf(fd_path, size, "/proc/self/fd/%d", fd);
+
+	if (!v->uuid) {
+		agent_log(LOG_WARNING,
+			  "%s: volume %s is not pinned (no 'uuid' in %s:%u): "
+			  "whatever LUKS2 device %s names is taken; "
+			  "keyturnctl check shows the line to add",
+			  v->name, v->name, v->file, v->line, v->device);
+		return TAKE_FD(fd);
+	}
+	k = kt_luks_uuid(fd_path, uuid, sizeof(uuid));
+	if (k < 0) {
+		report_set(r, KT_REPORT_FAILED, -k,
+			   "Failed to read the LUKS2 header of %s: %s",
+			   v->device, k == -EINVAL ? "not a LUKS2 device"
+						   : strerror(-k));
+		return k;
+	}
+	if (strcasecmp(uuid, v->uuid) != 0) {
+		report_set(r, KT_REPORT_FAILED, EMEDIUMTYPE,
+			   "%s has LUKS2 UUID %s, not %s that the config pins "
+			   "(%s:%u): another device took its place, refused",
+			   v->device, uuid, v->uuid, v->file, v->line);
+		return -EMEDIUMTYPE;
+	}
+	return TAKE_FD(fd);
+}
+
 int luks_open_volume(struct agent *a, const struct kt_volume *v,
 		     struct kt_report *r)
 {
-	char dev[160];
+	_cleanup_close_ int fd = -1;
+	char dev[160], fd_path[64];
 	bool opened = false;
 	int k;
 
 	dm_path(v, dev, sizeof(dev));
-	k = kt_luks_active(v->dm_name, v->device);
+	fd = open_device(v, fd_path, sizeof(fd_path), r);
+	if (fd < 0)
+		return fd;
+	k = kt_luks_active(v->dm_name, fd_path);
 	if (k == -EEXIST) {
 		report_set(r, KT_REPORT_FAILED, EEXIST,
 			   "device-mapper name %s is taken by another device",
@@ -84,7 +154,8 @@ int luks_open_volume(struct agent *a, const struct kt_volume *v,
 				   a->key_desc);
 			return 0;
 		}
-		k = kt_luks_open(v->device, v->dm_name, a->key_desc, 0);
+		k = kt_luks_open_pinned(fd_path, v->uuid, v->dm_name,
+					a->key_desc, 0);
 		if (k < 0) {
 			report_set(r, KT_REPORT_FAILED, k,
 				   "Failed to open %s: %s", v->device,

@@ -74,6 +74,7 @@ static void ecryptfs_rekey(struct rekey *k, const struct kt_volume *v,
 	_cleanup_free_ char *dir_copy = NULL, *name_copy = NULL;
 	_cleanup_free_ uint8_t *buf = NULL, *sealed = NULL;
 	_cleanup_close_ int dir = -1;
+	struct kt_wrapped_header h;
 	size_t len = 0, sealed_len = 0;
 	const char *name;
 	int r;
@@ -93,6 +94,21 @@ static void ecryptfs_rekey(struct rekey *k, const struct kt_volume *v,
 	if (r < 0) {
 		report_set(rep, KT_REPORT_FAILED, r, "wrapped file %s refused: "
 			   "%s", v->wrapped, strerror(-r));
+		return;
+	}
+	/* Its cost is the user's choice: the same bounds as at unlock. */
+	r = kt_wrapped_parse(buf, len, &h);
+	if (r == 0 && (h.params.t_cost > k->a.config->wrapped_max_iterations ||
+		       h.params.m_cost_kib >
+			       (uint64_t)k->a.config->wrapped_max_memory * 1024))
+		r = -E2BIG;
+	if (r < 0) {
+		report_set(rep, KT_REPORT_FAILED, r, "wrapped file %s refused: "
+			   "%s", v->wrapped,
+			   r == -E2BIG ? "its Argon2 cost is above "
+					 "wrapped_max_iterations or "
+					 "wrapped_max_memory"
+				       : strerror(-r));
 		return;
 	}
 	r = kt_wrapped_rewrap(buf, len, k->old, k->new_pass, NULL, &sealed,
@@ -206,6 +222,9 @@ int rekey_main(int argc, char **argv)
 
 	openlog("keyturn-agent", LOG_PID | LOG_NDELAY, LOG_AUTHPRIV);
 	agent_harden();
+	/* passwd's user chose our limits: a low RLIMIT_FSIZE or RLIMIT_CPU
+	 * would kill us in the middle of a header write. */
+	agent_reset_limits();
 	kt_luks_set_log(agent_cryptsetup_log, NULL);
 
 	deadline = kt_now_ms() + SECRET_TIMEOUT_MS;

@@ -36,6 +36,9 @@ struct child_result {
 struct job {
 	const struct kt_volume *volume;
 	uint32_t memory_kib, threads;
+	uint8_t *wrapped; /* eCryptfs: the wrapped file, read once */
+	size_t wrapped_len;
+	int wrapped_error;
 	pid_t pid;
 	int pipe;
 	bool done;
@@ -97,8 +100,11 @@ static void volume_cost(struct agent *a, struct job *j)
 			j->threads = tok.threads ? tok.threads : 1;
 		}
 	} else {
-		ecryptfs_volume_cost(a, j->volume, &j->memory_kib,
-				     &j->threads);
+		j->wrapped_error = ecryptfs_wrapped_read(a, j->volume,
+							 &j->wrapped,
+							 &j->wrapped_len);
+		ecryptfs_wrapped_cost(a, j->wrapped, j->wrapped_len,
+				      &j->memory_kib, &j->threads);
 	}
 }
 
@@ -140,6 +146,13 @@ static int job_start(struct agent *a, struct job *j)
 		close(p[0]);
 		snprintf(res.report.volume, sizeof(res.report.volume), "%s",
 			 j->volume->name);
+		if (j->volume->type == KT_VOLUME_ECRYPTFS &&
+		    (j->wrapped || j->wrapped_error < 0)) {
+			a->wrapped_volume = j->volume;
+			a->wrapped_buf = j->wrapped;
+			a->wrapped_len = j->wrapped_len;
+			a->wrapped_error = j->wrapped_error;
+		}
 		(void)volume_open(a, j->volume, &res.report);
 		for (size_t i = first;
 		     i < a->n_auth_keys && res.n_keys < ELEMENTSOF(res.keys);
@@ -358,6 +371,8 @@ void unlock_volumes(struct agent *a, struct kt_report *reports)
 		used_threads = 0;
 	}
 
-	for (size_t i = 0; i < a->n_volumes; i++)
+	for (size_t i = 0; i < a->n_volumes; i++) {
 		reports[i] = jobs[i].result.report;
+		free(jobs[i].wrapped);
+	}
 }

@@ -37,6 +37,8 @@ enum key_id {
 	K_KEY_PREFIX,
 	K_SERVICES,
 	K_SKIP_SERVICES,
+	K_WRAPPED_MAX_MEMORY,
+	K_WRAPPED_MAX_ITERATIONS,
 	K_USER,
 	K_TYPE,
 	K_DEVICE,
@@ -50,6 +52,7 @@ enum key_id {
 	K_REQUIRED,
 	K_BUSY,
 	K_BUSY_TIMEOUT,
+	K_UUID,
 	K_MAX
 };
 
@@ -66,6 +69,9 @@ static const struct key_desc keys[K_MAX] = {
 	[K_KEY_PREFIX] = { "key_prefix", SEC_DEFAULTS, 0, 0 },
 	[K_SERVICES] = { "services", SEC_DEFAULTS, 0, 0 },
 	[K_SKIP_SERVICES] = { "skip_services", SEC_DEFAULTS, 0, 0 },
+	[K_WRAPPED_MAX_MEMORY] = { "wrapped_max_memory", SEC_DEFAULTS, 0, 0 },
+	[K_WRAPPED_MAX_ITERATIONS] = { "wrapped_max_iterations", SEC_DEFAULTS,
+				       0, 0 },
 	[K_USER] = { "user", SEC_VOLUME, T_ANY, T_ANY },
 	[K_TYPE] = { "type", SEC_VOLUME, T_ANY, T_ANY },
 	[K_DEVICE] = { "device", SEC_VOLUME, T_LUKS2, T_LUKS2 },
@@ -79,6 +85,7 @@ static const struct key_desc keys[K_MAX] = {
 	[K_REQUIRED] = { "required", SEC_VOLUME, T_ANY, 0 },
 	[K_BUSY] = { "busy", SEC_VOLUME, T_ANY, 0 },
 	[K_BUSY_TIMEOUT] = { "busy_timeout", SEC_VOLUME, T_ANY, 0 },
+	[K_UUID] = { "uuid", SEC_VOLUME, T_LUKS2, 0 },
 };
 
 struct parser {
@@ -179,6 +186,7 @@ static void volume_done(struct kt_volume *v)
 	free(v->wrapped);
 	free(v->mountpoint);
 	free(v->options);
+	free(v->uuid);
 	memset(v, 0, sizeof(*v));
 }
 
@@ -240,9 +248,9 @@ static struct kt_volume *current_volume(struct parser *p)
 
 /* ---- values ------------------------------------------------------------ */
 
-static int parse_uint(struct parser *p, unsigned line, const char *key,
-		      const char *value, unsigned min, unsigned max,
-		      unsigned *ret)
+static int parse_uint_unit(struct parser *p, unsigned line,
+			   const char *key, const char *value, unsigned min,
+			   unsigned max, const char *unit, unsigned *ret)
 {
 	unsigned long long n = 0;
 	const char *s;
@@ -255,10 +263,17 @@ static int parse_uint(struct parser *p, unsigned line, const char *key,
 	if (s == value || *s || n < min || n > max)
 		return fail(p, line,
 			    "bad value '%.*s' for '%s': expected a number of "
-			    "seconds from %u to %u",
-			    Q, value, key, min, max);
+			    "%s from %u to %u",
+			    Q, value, key, unit, min, max);
 	*ret = (unsigned)n;
 	return 0;
+}
+
+static int parse_uint(struct parser *p, unsigned line, const char *key,
+		      const char *value, unsigned min, unsigned max,
+		      unsigned *ret)
+{
+	return parse_uint_unit(p, line, key, value, min, max, "seconds", ret);
 }
 
 static int parse_bool(struct parser *p, unsigned line, const char *key,
@@ -546,6 +561,15 @@ static int set_defaults_key(struct parser *p, unsigned line, enum key_id id,
 	case K_UNLOCK_TIMEOUT:
 		return parse_uint(p, line, keys[id].name, value, 1, 600,
 				  &c->unlock_timeout);
+	case K_WRAPPED_MAX_MEMORY:
+		return parse_uint_unit(p, line, keys[id].name, value, 1,
+				       KT_WRAPPED_MAX_MEMORY_LIMIT, "MiB",
+				       &c->wrapped_max_memory);
+	case K_WRAPPED_MAX_ITERATIONS:
+		return parse_uint_unit(p, line, keys[id].name, value, 1,
+				       KT_WRAPPED_MAX_ITERATIONS_LIMIT,
+				       "Argon2 iterations",
+				       &c->wrapped_max_iterations);
 	case K_KEY_PREFIX:
 		if (strlen(value) > KT_KEY_PREFIX_MAX ||
 		    !chars_ok(value, strlen(value), "_.:-"))
@@ -651,9 +675,62 @@ static int set_volume_key(struct parser *p, unsigned line, enum key_id id,
 	case K_BUSY_TIMEOUT:
 		return parse_uint(p, line, key, value, 0, 120,
 				  &v->busy_timeout);
+	case K_UUID:
+		if (!kt_uuid_valid(value))
+			return fail(p, line,
+				    "bad value '%.*s' for 'uuid': expected a "
+				    "LUKS2 UUID such as "
+				    "12345678-9abc-4def-8123-456789abcdef "
+				    "(cryptsetup luksUUID DEVICE)",
+				    Q, value);
+		return set_string(&v->uuid, value);
 	default:
 		return -EINVAL;
 	}
+}
+
+bool kt_uuid_valid(const char *s)
+{
+	static const int dash[] = { 8, 13, 18, 23 };
+
+	if (!s || strlen(s) != 36)
+		return false;
+	for (int i = 0, d = 0; i < 36; i++) {
+		if (d < 4 && i == dash[d]) {
+			if (s[i] != '-')
+				return false;
+			d++;
+		} else if (!strchr("0123456789abcdefABCDEF", s[i])) {
+			return false;
+		}
+	}
+	return true;
+}
+
+/* Whether a device template names one device whatever the user: no
+ * escape in it. */
+static bool template_per_user(const char *t)
+{
+	return t && strchr(t, '%');
+}
+
+/* Whether a user list names more than one user ("*" included). */
+static bool several_users(const struct kt_volume *v)
+{
+	const char *s = v->users;
+	size_t words = 0;
+
+	if (v->any_user)
+		return true;
+	while (s && *s) {
+		while (is_blank(*s))
+			s++;
+		if (!*s)
+			break;
+		words++;
+		s += strcspn(s, " \t");
+	}
+	return words > 1;
 }
 
 /* ---- sections ---------------------------------------------------------- */
@@ -689,6 +766,15 @@ static int end_section(struct parser *p)
 				    "type %s)",
 				    v->name, keys[id].name,
 				    kt_volume_type_name(v->type));
+	/* One UUID pins one device: a device path that changes with the
+	 * user, for several users, is several devices. */
+	if (v->uuid && template_per_user(v->device) && several_users(v))
+		return fail(p, p->key_line[K_UUID],
+			    "[volume %s]: 'uuid' pins one device, but "
+			    "'device' (%.*s) depends on the user and the "
+			    "volume applies to several users: give each "
+			    "user a [volume] section of their own to pin it",
+			    v->name, Q, v->device);
 	if (v->type == KT_VOLUME_LUKS2 && !v->fstype)
 		return set_string(&v->fstype, "ext4");
 	return 0;
@@ -856,6 +942,8 @@ static int config_defaults(struct kt_config *c, const char *file)
 {
 	c->key_timeout = 60;
 	c->unlock_timeout = 30;
+	c->wrapped_max_memory = KT_WRAPPED_MAX_MEMORY_DEFAULT;
+	c->wrapped_max_iterations = KT_WRAPPED_MAX_ITERATIONS_DEFAULT;
 	c->path = strdup(file);
 	c->key_prefix = strdup("keyturn:");
 	c->skip_services = calloc(ELEMENTSOF(default_skip_services) + 1,
@@ -1189,6 +1277,8 @@ static int volume_expand(const struct kt_volume *t, const struct kt_user *u,
 	if (t->fstype && !(v->fstype = strdup(t->fstype)))
 		return -ENOMEM;
 	if (t->options && !(v->options = strdup(t->options)))
+		return -ENOMEM;
+	if (t->uuid && !(v->uuid = strdup(t->uuid)))
 		return -ENOMEM;
 
 	r = expand_field(t, u, "device", t->device, false, &v->device, diag);

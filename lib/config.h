@@ -43,6 +43,8 @@ struct kt_volume {
 	bool fnek;            /* ecryptfs: filename encryption, default yes */
 	char *mountpoint;
 	char *options;        /* extra mount options; nosuid,nodev always */
+	char *uuid;           /* luks2: the LUKS2 UUID the device must have;
+			       * NULL: not pinned */
 	bool required;        /* a failure refuses the login */
 	bool any_user;        /* "user = *" */
 	enum kt_busy_policy busy;
@@ -57,9 +59,18 @@ struct kt_config {
 	char **services;          /* allow list, NULL-terminated; NULL: all */
 	char **skip_services;     /* deny list, NULL-terminated; default
 				   * "systemd-user cron" */
+	/* Bounds of the Argon2 cost of an eCryptfs wrapped file, which sits
+	 * in the user's home and so is the user's choice: MiB, iterations. */
+	unsigned wrapped_max_memory;
+	unsigned wrapped_max_iterations;
 	struct kt_volume *volumes;
 	size_t n_volumes;
 };
+
+#define KT_WRAPPED_MAX_MEMORY_DEFAULT 1024     /* MiB */
+#define KT_WRAPPED_MAX_MEMORY_LIMIT 1024       /* the file format's bound */
+#define KT_WRAPPED_MAX_ITERATIONS_DEFAULT 10
+#define KT_WRAPPED_MAX_ITERATIONS_LIMIT 1000   /* the file format's bound */
 
 /* Room for a message "FILE:LINE: what is wrong". */
 #define KT_DIAG_MAX 512
@@ -112,6 +123,20 @@ void kt_volumes_free(struct kt_volume *v, size_t n);
  * or the ecryptfs source is a directory (lstat(), never a link).
  */
 bool kt_volume_present(const struct kt_volume *v);
+
+/*
+ * keyturnctl enroll's edit: the config text with "uuid = UUID" added to
+ * [volume NAME], after its last key; every other byte kept. Returns 0
+ * (ret, ret_len: the new text, NUL-terminated, to free), 1 when the
+ * section has that uuid already (ret untouched), -EEXIST when it has
+ * another one, -ENOENT when there is no such section, -EINVAL for a bad
+ * UUID or two sections of that name.
+ */
+int kt_config_pin_uuid(const char *text, size_t len, const char *volume,
+		       const char *uuid, char **ret, size_t *ret_len) _wur_;
+
+/* Whether s is a UUID as LUKS2 headers carry it (8-4-4-4-12 hex). */
+bool kt_uuid_valid(const char *s);
 
 const char *kt_volume_type_name(enum kt_volume_type t);
 const char *kt_busy_policy_name(enum kt_busy_policy p);

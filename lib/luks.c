@@ -4,7 +4,9 @@
 #include <libcryptsetup.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <syslog.h>
 #include <unistd.h>
 
@@ -99,6 +101,18 @@ static int token_first_keyslot(struct crypt_device *cd, int token)
 	return -1;
 }
 
+/* The keyslots bound to token, lowest first; returns how many. */
+static int token_keyslots(struct crypt_device *cd, int token, int *slots,
+			  int max)
+{
+	int n = 0, k_max = crypt_keyslot_max(CRYPT_LUKS2);
+
+	for (int k = 0; k < k_max && n < max; k++)
+		if (crypt_token_is_assigned(cd, token, k) == 0)
+			slots[n++] = k;
+	return n;
+}
+
 static int find_token(struct crypt_device *cd, const char *key_desc,
 		      struct kt_luks_token *ret)
 {
@@ -155,14 +169,92 @@ int kt_luks_find_token(const char *device, const char *key_desc,
 	return find_token(cd, key_desc, ret);
 }
 
-int kt_luks_open(const char *device, const char *dm_name,
-		 const char *key_desc, uint32_t flags)
+static bool is_cipher_null(const char *cipher)
+{
+	return cipher && strncmp(cipher, "cipher_null", 11) == 0;
+}
+
+/*
+ * A volume whose data segment is not encrypted, or a keyslot of the
+ * token whose key material is not (it then opens with any passphrase:
+ * whoever made the header chose the volume key), is not a volume to
+ * give the login password to, nor to mount as someone's home.
+ */
+static int check_ciphers(struct crypt_device *cd, int token)
+{
+	int slots[32], n;
+
+	if (is_cipher_null(crypt_get_cipher(cd)))
+		return -EKEYREJECTED;
+	if (token < 0)
+		return 0;
+	n = token_keyslots(cd, token, slots, (int)ELEMENTSOF(slots));
+	for (int i = 0; i < n; i++) {
+		size_t key_size = 0;
+
+		if (is_cipher_null(crypt_keyslot_get_encryption(cd, slots[i],
+								&key_size)))
+			return -EKEYREJECTED;
+	}
+	return 0;
+}
+
+static int check_uuid(struct crypt_device *cd, const char *uuid)
+{
+	const char *have = crypt_get_uuid(cd);
+
+	if (!uuid)
+		return 0;
+	return have && strcasecmp(have, uuid) == 0 ? 0 : -EMEDIUMTYPE;
+}
+
+int kt_luks_uuid(const char *device, char *buf, size_t size)
 {
 	_cleanup_crypt_ struct crypt_device *cd = NULL;
-	struct kt_luks_token tok;
+	const char *uuid;
 	int r;
 
 	r = luks_load(device, &cd);
+	if (r < 0)
+		return r;
+	uuid = crypt_get_uuid(cd);
+	if (!uuid)
+		return -ENODATA;
+	if (strlen(uuid) >= size)
+		return -ENAMETOOLONG;
+	strcpy(buf, uuid);
+	return 0;
+}
+
+/* What was activated under dm_name is what was checked: the same UUID, an
+ * encrypted segment. The header may have changed between the check and
+ * the activation (a loop device's backing file is its owner's). */
+static int check_active(const char *dm_name, const char *uuid)
+{
+	_cleanup_crypt_ struct crypt_device *active = NULL;
+	int r;
+
+	r = crypt_init_by_name(&active, dm_name);
+	if (r < 0)
+		return r;
+	crypt_set_log_callback(active, crypt_log_cb, NULL);
+	if (is_cipher_null(crypt_get_cipher(active)))
+		return -EKEYREJECTED;
+	return check_uuid(active, uuid);
+}
+
+int kt_luks_open_pinned(const char *device, const char *uuid,
+			const char *dm_name, const char *key_desc,
+			uint32_t flags)
+{
+	_cleanup_crypt_ struct crypt_device *cd = NULL;
+	struct kt_luks_token tok;
+	int keyslot, r;
+
+	r = luks_load(device, &cd);
+	if (r < 0)
+		return r;
+	r = check_uuid(cd, uuid);
 	if (r < 0)
 		return r;
 	r = find_token(cd, key_desc, &tok);
@@ -172,9 +264,26 @@ int kt_luks_open(const char *device, const char *dm_name,
 	 * enrolling again would be refused, the token being there. */
 	if (tok.keyslot < 0)
 		return -EBADSLT;
+	r = check_ciphers(cd, tok.token);
+	if (r < 0)
+		return r;
 	/* That token id only: libcryptsetup then tries the keyslots assigned
 	 * to it, never every keyslot of the volume. */
-	return crypt_activate_by_token(cd, dm_name, tok.token, NULL, flags);
+	keyslot = crypt_activate_by_token(cd, dm_name, tok.token, NULL, flags);
+	if (keyslot < 0 || !dm_name)
+		return keyslot;
+	r = check_active(dm_name, uuid);
+	if (r < 0) {
+		(void)crypt_deactivate_by_name(cd, dm_name, 0);
+		return r;
+	}
+	return keyslot;
+}
+
+int kt_luks_open(const char *device, const char *dm_name,
+		 const char *key_desc, uint32_t flags)
+{
+	return kt_luks_open_pinned(device, NULL, dm_name, key_desc, flags);
 }
 
 /* libdevmapper makes /dev/mapper/control itself when it is missing, so
@@ -269,6 +378,9 @@ int kt_luks_enroll_pbkdf(const char *device, const struct kt_secret *existing,
 		return -EEXIST;
 	if (r != -ENOENT)
 		return r;
+	r = check_ciphers(cd, -1);
+	if (r < 0)
+		return r;
 	if (pbkdf) {
 		r = crypt_set_pbkdf_type(cd, pbkdf);
 		if (r < 0)
@@ -283,6 +395,8 @@ int kt_luks_enroll_pbkdf(const char *device, const struct kt_secret *existing,
 
 	token = crypt_token_luks2_keyring_set(cd, CRYPT_ANY_TOKEN, &params);
 	r = token < 0 ? token : crypt_token_assign_keyslot(cd, token, keyslot);
+	if (r >= 0)
+		r = check_ciphers(cd, token);
 	if (r < 0) {
 		/* Nothing half-enrolled stays: no unassigned token, no
 		 * keyslot that no token leads to. */
@@ -305,16 +419,21 @@ int kt_luks_enroll(const char *device, const struct kt_secret *existing,
 				    ret);
 }
 
-/* The keyslots bound to token, lowest first; returns how many. */
-static int token_keyslots(struct crypt_device *cd, int token, int *slots,
-			  int max)
+/* Destroys every keyslot bound to token but keep: after a change, the
+ * token leads to the new keyslot alone. */
+static int unbind_others(struct crypt_device *cd, int token, int keep)
 {
-	int n = 0, k_max = crypt_keyslot_max(CRYPT_LUKS2);
+	int slots[32], n, r;
 
-	for (int k = 0; k < k_max && n < max; k++)
-		if (crypt_token_is_assigned(cd, token, k) == 0)
-			slots[n++] = k;
-	return n;
+	n = token_keyslots(cd, token, slots, (int)ELEMENTSOF(slots));
+	for (int i = 0; i < n; i++) {
+		if (slots[i] == keep)
+			continue;
+		r = crypt_keyslot_destroy(cd, slots[i]);
+		if (r < 0)
+			return r;
+	}
+	return 0;
 }
 
 /* 1 when pass opens keyslot (KDF run, nothing activated), 0 when not. */
@@ -346,6 +465,126 @@ static int pbkdf_like(struct crypt_device *cd, int keyslot)
 	return crypt_set_pbkdf_type(cd, &pb);
 }
 
+/*
+ * A change with a recovery passphrase adds the new keyslot in one header
+ * write and binds it to the token in the next: cut short between them, it
+ * leaves a keyslot that no token leads to and that a password of that
+ * change opens, which a later change with other passwords would never
+ * find. So before it adds anything, it records in a token of its own
+ * (type keyturn-rekey, bound to no keyslot) which keyslots existed; any
+ * later change first destroys the keyslots that came after that record and
+ * that the user's token does not lead to, then drops the record.
+ */
+#define KT_REKEY_TOKEN_TYPE "keyturn-rekey"
+
+/* The record of key_desc: its token id, and the keyslots it lists as a
+ * bit mask. -ENOENT when there is none. */
+static int rekey_record_find(struct crypt_device *cd, const char *key_desc,
+			     uint64_t *ret_existing)
+{
+	int n = crypt_token_max(CRYPT_LUKS2);
+
+	for (int t = 0; t < n; t++) {
+		const char *type = NULL, *json = NULL, *at;
+		char want[160];
+		uint64_t mask = 0;
+		crypt_token_info info;
+
+		info = crypt_token_status(cd, t, &type);
+		if (info != CRYPT_TOKEN_EXTERNAL &&
+		    info != CRYPT_TOKEN_EXTERNAL_UNKNOWN)
+			continue;
+		if (!type || strcmp(type, KT_REKEY_TOKEN_TYPE) != 0 ||
+		    crypt_token_json_get(cd, t, &json) < 0 || !json)
+			continue;
+		snprintf(want, sizeof(want), "\"key_description\":\"%s\"",
+			 key_desc);
+		if (!strstr(json, want))
+			continue;
+		at = strstr(json, "\"existing\":\"");
+		if (!at)
+			continue;
+		for (at += 12; *at && *at != '"';) {
+			char *end;
+			long k = strtol(at, &end, 10);
+
+			if (end == at || k < 0 || k >= 64)
+				break;
+			mask |= 1ULL << k;
+			at = *end == ',' ? end + 1 : end;
+		}
+		*ret_existing = mask;
+		return t;
+	}
+	return -ENOENT;
+}
+
+/* Keyslots in use, as a bit mask. */
+static uint64_t keyslots_in_use(struct crypt_device *cd)
+{
+	int n = crypt_keyslot_max(CRYPT_LUKS2);
+	uint64_t mask = 0;
+
+	for (int k = 0; k < n && k < 64; k++) {
+		crypt_keyslot_info i = crypt_keyslot_status(cd, k);
+
+		if (i == CRYPT_SLOT_ACTIVE || i == CRYPT_SLOT_ACTIVE_LAST ||
+		    i == CRYPT_SLOT_UNBOUND)
+			mask |= 1ULL << k;
+	}
+	return mask;
+}
+
+/* Finishes what a cut-short change left: keyslots added after the record
+ * that the token does not lead to go, then the record. */
+static int rekey_record_clean(struct crypt_device *cd, const char *key_desc,
+			      int token)
+{
+	uint64_t existing = 0, now;
+	int t, r;
+
+	t = rekey_record_find(cd, key_desc, &existing);
+	if (t == -ENOENT)
+		return 0;
+	if (t < 0)
+		return t;
+	/* A record that lists nothing was not written by keyturn (the
+	 * token's keyslot existed): destroy nothing on its word. */
+	now = existing ? keyslots_in_use(cd) : 0;
+	for (int k = 0; k < 64; k++) {
+		if (!(now & (1ULL << k)) || (existing & (1ULL << k)) ||
+		    crypt_token_is_assigned(cd, token, k) == 0)
+			continue;
+		r = crypt_keyslot_destroy(cd, k);
+		if (r < 0)
+			return r;
+	}
+	return crypt_token_json_set(cd, t, NULL) < 0 ? -EIO : 0;
+}
+
+static int rekey_record_write(struct crypt_device *cd, const char *key_desc)
+{
+	char json[512], list[256] = "";
+	uint64_t now = keyslots_in_use(cd);
+	size_t w = 0;
+	int r;
+
+	if (strpbrk(key_desc, "\"\\"))
+		return -EINVAL;
+	for (int k = 0; k < 64; k++)
+		if (now & (1ULL << k))
+			w += (size_t)snprintf(list + w, sizeof(list) - w,
+					      "%s%d", w ? "," : "", k);
+	r = snprintf(json, sizeof(json),
+		     "{\"type\":\"" KT_REKEY_TOKEN_TYPE "\",\"keyslots\":[],"
+		     "\"key_description\":\"%s\",\"existing\":\"%s\"}",
+		     key_desc, list);
+	if (r < 0 || (size_t)r >= sizeof(json))
+		return -ENAMETOOLONG;
+	r = crypt_token_json_set(cd, CRYPT_ANY_TOKEN, json);
+	return r < 0 ? r : 0;
+}
+
 int kt_luks_rekey(const char *device, const char *key_desc,
 		  const struct kt_secret *old, const struct kt_secret *new_pass,
 		  struct kt_luks_token *ret)
@@ -360,6 +599,10 @@ int kt_luks_rekey(const char *device, const char *key_desc,
 	if (r < 0)
 		return r;
 	r = find_token(cd, key_desc, &tok);
+	if (r < 0)
+		return r;
+	/* What a change with a recovery passphrase cut short left. */
+	r = rekey_record_clean(cd, key_desc, tok.token);
 	if (r < 0)
 		return r;
 	n = token_keyslots(cd, tok.token, slots, (int)ELEMENTSOF(slots));
@@ -404,6 +647,12 @@ int kt_luks_rekey(const char *device, const char *key_desc,
 			old->len, (const char *)new_pass->data,
 			new_pass->len);
 		if (keyslot >= 0) {
+			/* A token left bound to two keyslots by an earlier
+			 * change that was cut short keeps the other one,
+			 * which an old password opens: it goes now. */
+			r = unbind_others(cd, tok.token, keyslot);
+			if (r < 0)
+				return r;
 			ret->token = tok.token;
 			ret->keyslot = keyslot;
 			return 0;
@@ -433,20 +682,25 @@ int kt_luks_rekey(const char *device, const char *key_desc,
 	r = pbkdf_like(cd, slots[0]);
 	if (r < 0)
 		return r;
-	/* A run cut short after the first write left a keyslot for new_pass
-	 * that no token leads to yet: adopt it rather than add another. */
-	keyslot = crypt_activate_by_passphrase(cd, NULL, CRYPT_ANY_SLOT,
-					       (const char *)new_pass->data,
-					       new_pass->len, 0);
-	if (keyslot == -EPERM)
-		keyslot = crypt_keyslot_add_by_passphrase(
-			cd, CRYPT_ANY_SLOT, (const char *)old->data, old->len,
-			(const char *)new_pass->data, new_pass->len);
-	if (keyslot < 0)
+	/* old must open something before anything is written. */
+	r = crypt_activate_by_passphrase(cd, NULL, CRYPT_ANY_SLOT,
+					 (const char *)old->data, old->len, 0);
+	if (r < 0)
+		return r;
+	r = rekey_record_write(cd, key_desc);
+	if (r < 0)
+		return r;
+	keyslot = crypt_keyslot_add_by_passphrase(
+		cd, CRYPT_ANY_SLOT, (const char *)old->data, old->len,
+		(const char *)new_pass->data, new_pass->len);
+	if (keyslot < 0) {
+		(void)rekey_record_clean(cd, key_desc, tok.token);
 		return keyslot;
+	}
 	r = crypt_token_assign_keyslot(cd, tok.token, keyslot);
 	if (r < 0) {
 		(void)crypt_keyslot_destroy(cd, keyslot);
+		(void)rekey_record_clean(cd, key_desc, tok.token);
 		return r;
 	}
 	for (int i = 0; i < n; i++) {
@@ -454,6 +708,9 @@ int kt_luks_rekey(const char *device, const char *key_desc,
 		if (r < 0)
 			return r;
 	}
+	r = rekey_record_clean(cd, key_desc, tok.token);
+	if (r < 0)
+		return r;
 	ret->token = tok.token;
 	ret->keyslot = keyslot;
 	return 0;

@@ -3,6 +3,7 @@
 #define KT_LUKS_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "macro.h"
@@ -41,6 +42,22 @@ int kt_luks_find_token(const char *device, const char *key_desc,
 int kt_luks_open(const char *device, const char *dm_name,
 		 const char *key_desc, uint32_t flags) _wur_;
 
+/*
+ * The same, for a pinned volume: -EMEDIUMTYPE when the device's LUKS2
+ * UUID is not uuid (NULL: not pinned, not checked). Both also refuse,
+ * with -EKEYREJECTED, a volume whose data segment or whose token-bound
+ * keyslot is cipher_null (a keyslot that opens with any passphrase, data
+ * written in clear), before any KDF runs; and after activation they
+ * check what dm_name maps (UUID, cipher) and deactivate it if it is not
+ * what was checked.
+ */
+int kt_luks_open_pinned(const char *device, const char *uuid,
+			const char *dm_name, const char *key_desc,
+			uint32_t flags) _wur_;
+
+/* The LUKS2 UUID of device into buf. */
+int kt_luks_uuid(const char *device, char *buf, size_t size) _wur_;
+
 /* 1 when dm_name is active and backed by a LUKS2 device with the same
  * UUID as device, 0 when not active, -EEXIST when dm_name is taken by
  * something else. */
@@ -54,7 +71,8 @@ int kt_luks_close(const char *dm_name, bool deferred) _wur_;
  * Enrollment: with an existing passphrase of the volume, adds a keyslot
  * for the login passphrase, a luks2-keyring token with description
  * key_desc, and assigns the keyslot to the token. -EEXIST when a token
- * for key_desc already exists. On failure nothing added stays behind.
+ * for key_desc already exists; -EKEYREJECTED when the data segment or the
+ * new keyslot is cipher_null. On failure nothing added stays behind.
  */
 int kt_luks_enroll(const char *device, const struct kt_secret *existing,
 		   const struct kt_secret *login, const char *key_desc,
@@ -76,7 +94,12 @@ int kt_luks_enroll_pbkdf(const char *device, const struct kt_secret *existing,
  * write leaves a volume whose token opens with old or with new_pass:
  * libcryptsetup writes the new keyslot, already bound to the token,
  * before it retires the old one. Converges after an interruption: a
- * token left bound to both is cleaned up. Returns 0 re-keyed, 1 when
+ * token left bound to both is cleaned up, by the same change run again
+ * or by any later one; after every change that succeeds the token is
+ * bound to the new keyslot alone. A change with a recovery passphrase
+ * records the keyslots that exist (a keyturn-rekey token) before it adds
+ * one, so that the next change removes a keyslot it added and could not
+ * bind. Returns 0 re-keyed, 1 when
  * new_pass already opened the token's keyslot (nothing changed),
  * -EPERM when old opens nothing, -ENOENT when there is no such token.
  */

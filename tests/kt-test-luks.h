@@ -8,6 +8,9 @@
 #include <fcntl.h>
 #include <keyutils.h>
 #include <libcryptsetup.h>
+#include <sodium.h>
+#include <stdint.h>
+#include <stdlib.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
@@ -74,6 +77,50 @@ static inline void kt_test_make_image(const char *path,
 					 cd, i, NULL, 0, passes[i],
 					 strlen(passes[i])),
 				 i);
+}
+
+/*
+ * Rewrites image's LUKS2 header as a hostile one would be: the first
+ * "encryption":"aes-xts-plain64" after the JSON key after (a keyslot's
+ * area after "keyslots", the data segment after "segments") becomes
+ * cipher_null-ecb (the same length), in both header copies, their
+ * checksums made again. libcryptsetup itself refuses to write such a
+ * header.
+ */
+static inline void kt_test_make_cipher_null(const char *image,
+					    const char *after)
+{
+	static const char from[] = "\"encryption\":\"aes-xts-plain64\"";
+	static const char to[] = "\"encryption\":\"cipher_null-ecb\"";
+	uint8_t *hdr;
+	uint64_t size = 0;
+	int fd = open(image, O_RDWR | O_CLOEXEC);
+
+	assert_true(fd >= 0);
+	hdr = malloc(64 * 1024);
+	assert_non_null(hdr);
+	assert_int_equal(pread(fd, hdr, 16, 0), 16);
+	for (int i = 0; i < 8; i++)
+		size = size << 8 | hdr[8 + i];
+	assert_true(size >= 4096 && size <= 32 * 1024);
+	for (uint64_t off = 0; off <= size; off += size) {
+		char *json, *at;
+
+		assert_int_equal(pread(fd, hdr, size, (off_t)off),
+				 (ssize_t)size);
+		json = (char *)hdr + 4096;
+		at = strstr(json, after);
+		assert_non_null(at);
+		at = strstr(at, from);
+		assert_non_null(at);
+		memcpy(at, to, sizeof(to) - 1);
+		memset(hdr + 448, 0, 64);
+		crypto_hash_sha256(hdr + 448, hdr, size);
+		assert_int_equal(pwrite(fd, hdr, size, (off_t)off),
+				 (ssize_t)size);
+	}
+	free(hdr);
+	assert_int_equal(close(fd), 0);
 }
 
 /* Bitmask of the keyslots of image in use (active or unbound). */

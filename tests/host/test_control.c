@@ -15,6 +15,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <sys/inotify.h>
 #include <sys/socket.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -29,6 +32,7 @@
 #include "protocol.h"
 #include "session.h"
 #include "user.h"
+#include "wrapped.h"
 
 #define AGENT KT_BUILDDIR "/agent/keyturn-agent"
 #define HOLD KT_BUILDDIR "/agent/keyturn-hold"
@@ -194,10 +198,30 @@ static void copy_agent(const char *name, char *bin, char *agent_copy,
 	assert_int_equal(system(cmd), 0);
 }
 
+/* The control socket of this test's agent, not of any agent of the
+ * user: other agents of USER may be running (another test program). */
+static int connect_agent(void)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd;
+
+	snprintf(sa.sun_path, sizeof(sa.sun_path),
+		 KT_RUNDIR "/%u/" KT_CONTROL_PREFIX "%d", (unsigned)user->uid,
+		 (int)agent);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
 static int connect_when_ready(void)
 {
 	for (int i = 0; i < 100; i++) {
-		int fd = kt_control_connect(user->uid);
+		int fd = connect_agent();
 
 		if (fd >= 0)
 			return fd;
@@ -525,6 +549,264 @@ static void test_last_session_locks_records(void **state)
 	(void)unlink(failed);
 }
 
+/* The config with "uuid = pin" added to [volume v1]. */
+static void write_config(const char *pin)
+{
+	char text[1024];
+
+	snprintf(text, sizeof(text),
+		 "[volume v1]\nuser = %s\ntype = luks2\ndevice = %s\n"
+		 "name = kt-test-control\nmountpoint = %s\n%s%s%s",
+		 USER, image, mnt, pin ? "uuid = " : "", pin ? pin : "",
+		 pin ? "\n" : "");
+	write_file(config, text);
+}
+
+/*
+ * A pinned volume: the device at its path must carry the pinned LUKS2
+ * UUID. Another device there (a removable disk, a loop device a user made)
+ * is refused with a report naming the volume and why; the right one goes
+ * on (to "no passphrase" here).
+ */
+static void test_pinned_volume(void **state)
+{
+	static const char other[] = "00000000-1111-4222-8333-444444444444";
+	struct kt_report rep;
+	char uuid[64], want[160];
+
+	assert_int_equal(kt_luks_uuid(image, uuid, sizeof(uuid)), 0);
+
+	write_config(other);
+	start_agent();
+	assert_int_equal(read_reports(sock, &rep), 1);
+	assert_string_equal(rep.volume, "v1");
+	assert_int_equal(rep.status, KT_REPORT_FAILED);
+	assert_int_equal(rep.error, EMEDIUMTYPE);
+	snprintf(want, sizeof(want), "has LUKS2 UUID %s, not %s", uuid,
+		 other);
+	if (!strstr(rep.message, want))
+		fail_msg("report '%s' does not say '%s'", rep.message, want);
+	/* Asked again with a passphrase: still refused, before any KDF. */
+	unlock_with(LOGIN, &rep);
+	assert_int_equal(rep.status, KT_REPORT_FAILED);
+	assert_int_equal(rep.error, EMEDIUMTYPE);
+	assert_int_equal(kt_line_write(sock, "close"), 0);
+	(void)read_reports(sock, &rep);
+	reap_agent();
+	close(sock);
+
+	write_config(uuid);
+	start_agent();
+	assert_int_equal(read_reports(sock, &rep), 1);
+	assert_int_equal(rep.status, KT_REPORT_LOCKED);
+	assert_non_null(strstr(rep.message, "no passphrase"));
+	close_session();
+	write_config(NULL);
+}
+
+/* The per-user count of keyturnctl unlock requests starts afresh. */
+static void reset_rate(void)
+{
+	char path[128];
+
+	snprintf(path, sizeof(path), KT_RUNDIR "/%u/unlock-attempts",
+		 (unsigned)user->uid);
+	if (unlink(path) < 0)
+		assert_int_equal(errno, ENOENT);
+}
+
+/* One unlock request made by the user (root is not limited); the first
+ * line of the answer into line. */
+static void unlock_answer(const char *pass, char *line, size_t size)
+{
+	int p[2], status;
+	ssize_t n;
+	pid_t pid;
+
+	close(connect_when_ready()); /* the socket is there */
+	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		char head[32], got[KT_LINE_MAX] = "";
+		int fd;
+
+		if (setgroups(0, NULL) < 0 ||
+		    setresgid(user->gid, user->gid, user->gid) < 0 ||
+		    setresuid(user->uid, user->uid, user->uid) < 0)
+			_exit(2);
+		fd = connect_agent();
+		snprintf(head, sizeof(head), "unlock %zu", strlen(pass));
+		if (fd < 0 || kt_line_write(fd, head) < 0 ||
+		    write(fd, pass, strlen(pass)) != (ssize_t)strlen(pass) ||
+		    kt_line_read(fd, got, sizeof(got), kt_now_ms() + 60000) <= 0)
+			_exit(3);
+		if (write(p[1], got, strlen(got)) < 0)
+			_exit(4);
+		_exit(0);
+	}
+	close(p[1]);
+	n = read(p[0], line, size - 1);
+	line[n > 0 ? n : 0] = '\0';
+	close(p[0]);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+/*
+ * Every unlock makes root run the user's key derivations: at most 5
+ * requests a minute, the rest answered "error rate limited", whichever
+ * agent of the user gets them.
+ */
+static void test_unlock_rate_limited(void **state)
+{
+	struct kt_report rep;
+	char line[KT_LINE_MAX];
+
+	reset_rate();
+	start_agent();
+	assert_int_equal(read_reports(sock, &rep), 1);
+	wait_held();
+	for (int i = 0; i < 5; i++) {
+		unlock_answer("not the password", line, sizeof(line));
+		if (!strncmp(line, "error", 5))
+			fail_msg("request %d refused: %s", i + 1, line);
+		wait_held();
+	}
+	unlock_answer("not the password", line, sizeof(line));
+	assert_string_equal(line, "error rate limited");
+	wait_held();
+	/* Still limited through the hand-over to keyturn-hold and back. */
+	unlock_answer(LOGIN, line, sizeof(line));
+	assert_string_equal(line, "error rate limited");
+	close_session();
+	reset_rate();
+}
+
+/* ---- eCryptfs: the wrapped file in the user's home -------------------- */
+
+static char ecr_home[256], ecr_wrapped[300];
+
+/* An eCryptfs volume of USER whose wrapped file has Argon2 cost t, m;
+ * the config names it (and the LUKS2 volume). */
+static void ecryptfs_setup(uint32_t t_cost, const char *defaults)
+{
+	const struct kt_wrapped_params cost = { t_cost, 8 * 1024, 1 };
+	_cleanup_secret_ struct kt_secret *login = kt_test_secret(LOGIN);
+	_cleanup_secret_ struct kt_secret *mount =
+		kt_test_secret("0123456789abcdef0123456789abcdef");
+	_cleanup_free_ uint8_t *buf = NULL;
+	char path[400], text[2048];
+	int dfd;
+	size_t len;
+
+	snprintf(ecr_home, sizeof(ecr_home), "%s/ecr", dir);
+	snprintf(ecr_wrapped, sizeof(ecr_wrapped), "%s/wrapped", ecr_home);
+	for (int i = 0; i < 3; i++) {
+		snprintf(path, sizeof(path), "%s%s", ecr_home,
+			 i == 0 ? "" : i == 1 ? "/.Private" : "/Private");
+		if (mkdir(path, 0700) < 0)
+			assert_int_equal(errno, EEXIST);
+		assert_int_equal(chown(path, user->uid, user->gid), 0);
+	}
+	assert_int_equal(kt_wrapped_seal(login, mount, &cost, &buf, &len), 0);
+	dfd = open(ecr_home, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	assert_true(dfd >= 0);
+	assert_int_equal(kt_wrapped_write_at(dfd, "wrapped", user->uid,
+					     user->gid, buf, len),
+			 0);
+	close(dfd);
+	snprintf(text, sizeof(text),
+		 "[defaults]\n%s\n"
+		 "[volume p1]\nuser = %s\ntype = ecryptfs\n"
+		 "source = %s/.Private\nmountpoint = %s/Private\n"
+		 "wrapped = %s\n",
+		 defaults, USER, ecr_home, ecr_home, ecr_wrapped);
+	write_file(config, text);
+}
+
+/* keyturnctl unlock for an eCryptfs volume: its report. */
+static void ecryptfs_unlock(struct kt_report *rep)
+{
+	reset_rate();
+	start_agent();
+	assert_int_equal(read_reports(sock, rep), 1);
+	assert_int_equal(rep->status, KT_REPORT_LOCKED);
+	wait_held();
+	unlock_with(LOGIN, rep);
+}
+
+/*
+ * The wrapped file is read once per unlock: the cost estimate and the
+ * unwrap use the same bytes, so the user cannot show a cheap file to the
+ * one and a costly one to the other. Counted with inotify: IN_OPEN.
+ */
+static void test_wrapped_read_once(void **state)
+{
+	struct kt_report rep;
+	char events[4096] __attribute__((aligned(8)));
+	int in, wd, opens = 0;
+	ssize_t n;
+
+	ecryptfs_setup(1, "");
+	in = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	assert_true(in >= 0);
+	/* With the closes too: the kernel folds identical events that
+	 * follow each other unread, and open, close, open, close do not. */
+	wd = inotify_add_watch(in, ecr_home, IN_OPEN | IN_CLOSE_NOWRITE);
+	assert_true(wd >= 0);
+	ecryptfs_unlock(&rep);
+	/* Unwrapped, then the mount fails here (no eCryptfs on this
+	 * kernel): the unwrap ran. */
+	assert_string_equal(rep.volume, "p1");
+	assert_null(strstr(rep.message, "unwrap"));
+	while ((n = read(in, events, sizeof(events))) > 0)
+		for (char *e = events; e < events + n;) {
+			struct inotify_event *ev = (struct inotify_event *)e;
+
+			if (ev->len && !strcmp(ev->name, "wrapped") &&
+			    (ev->mask & IN_OPEN))
+				opens++;
+			e += sizeof(*ev) + ev->len;
+		}
+	close(in);
+	close_session();
+	assert_int_equal(opens, 1);
+	write_config(NULL);
+}
+
+/*
+ * The Argon2 cost in the user's file is bounded by the config (default:
+ * 10 iterations, 1 GiB): above it, refused before Argon2 runs, with a
+ * report naming the volume, the file and the bound.
+ */
+static void test_wrapped_cost_bounded(void **state)
+{
+	struct kt_report rep;
+
+	ecryptfs_setup(11, "");
+	ecryptfs_unlock(&rep);
+	assert_string_equal(rep.volume, "p1");
+	assert_int_equal(rep.status, KT_REPORT_FAILED);
+	assert_int_equal(rep.error, E2BIG);
+	assert_non_null(strstr(rep.message, ecr_wrapped));
+	assert_non_null(strstr(rep.message, "wrapped_max_iterations = 10"));
+	close_session();
+
+	/* The config may allow more; a lower memory bound refuses 8 MiB. */
+	ecryptfs_setup(11, "wrapped_max_iterations = 11");
+	ecryptfs_unlock(&rep);
+	assert_int_not_equal(rep.error, E2BIG);
+	close_session();
+	ecryptfs_setup(1, "wrapped_max_memory = 4");
+	ecryptfs_unlock(&rep);
+	assert_int_equal(rep.error, E2BIG);
+	assert_non_null(strstr(rep.message, "wrapped_max_memory = 4"));
+	close_session();
+	write_config(NULL);
+}
+
 static void test_other_user_refused(void **state)
 {
 	struct kt_report rep;
@@ -567,6 +849,10 @@ int main(void)
 		cmocka_unit_test(test_other_user_refused),
 		cmocka_unit_test(test_config_changed_while_held),
 		cmocka_unit_test(test_last_session_locks_records),
+		cmocka_unit_test(test_pinned_volume),
+		cmocka_unit_test(test_unlock_rate_limited),
+		cmocka_unit_test(test_wrapped_read_once),
+		cmocka_unit_test(test_wrapped_cost_bounded),
 	};
 
 	if (geteuid() != 0) {

@@ -114,7 +114,7 @@ static void test_enroll_stdin(void **state)
 {
 	_cleanup_crypt_ struct crypt_device *cd = NULL;
 	struct crypt_pbkdf_type pbkdf;
-	char image[256], conf[256], out[8192], expect[512];
+	char image[256], conf[256], out[8192], expect[1024], uuid[64];
 	key_serial_t k;
 
 	make_image(image, sizeof(image), "first passphrase");
@@ -126,9 +126,11 @@ static void test_enroll_stdin(void **state)
 			     "--pbkdf-memory", "32768", "--pbkdf-iterations",
 			     "4", NULL),
 			 0);
+	assert_int_equal(kt_luks_uuid(image, uuid, sizeof(uuid)), 0);
 	snprintf(expect, sizeof(expect),
-		 "Enrolled root on %s: keyslot 1, token 0 (kttest:root)\n",
-		 image);
+		 "Enrolled root on %s: keyslot 1, token 0 (kttest:root)\n"
+		 "Pinned [volume home] in %s to %s: uuid = %s\n",
+		 image, conf, image, uuid);
 	assert_string_equal(out, expect);
 
 	/* The keyslot has the PBKDF asked for. */
@@ -167,6 +169,114 @@ static void test_enroll_stdin(void **state)
 	assert_non_null(strstr(out, "sessions: "));
 	if (access("/sys/module/dm_mod", F_OK) != 0)
 		assert_non_null(strstr(out, "state:    locked"));
+}
+
+static char *read_text(const char *path)
+{
+	static char buf[8192];
+	FILE *f = fopen(path, "re");
+	size_t n;
+
+	assert_non_null(f);
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	buf[n] = '\0';
+	fclose(f);
+	return buf;
+}
+
+#define ENROLL(input, out, image, conf)                                     \
+	run(input, out, sizeof(out), "enroll", "luks", image, "--user",     \
+	    "root", "--stdin", "--config", conf, "--pbkdf-memory", "32768",  \
+	    "--pbkdf-iterations", "4", NULL)
+
+/*
+ * enroll pins the volume: "uuid = UUID" written into the volume's
+ * section (the rest of the file as it was, same owner and mode, replaced
+ * atomically); a section that pins another UUID refuses the enrollment
+ * before anything changes; a device in no volume gets the line to add.
+ */
+static void test_enroll_pins(void **state)
+{
+	char image[256], other[256], conf[256], out[8192], uuid[64],
+		want[2048], *text;
+	struct stat st;
+
+	make_image(image, sizeof(image), "first passphrase");
+	assert_int_equal(kt_luks_uuid(image, uuid, sizeof(uuid)), 0);
+	write_config(conf, sizeof(conf), 0640,
+		     "# keep me\n[defaults]\nkey_prefix = kttest:\n\n"
+		     "[volume home]   ; root's\nuser = root\ntype = luks2\n"
+		     "device = %s\nname = kt-%%u-home\n"
+		     "mountpoint = %%h/kt-mnt # here\n\n# trailing comment\n",
+		     image);
+	assert_int_equal(chown(conf, 0, 4), 0);
+	assert_int_equal(ENROLL("first passphrase\nroot login\n", out, image,
+				conf),
+			 0);
+	snprintf(want, sizeof(want),
+		 "# keep me\n[defaults]\nkey_prefix = kttest:\n\n"
+		 "[volume home]   ; root's\nuser = root\ntype = luks2\n"
+		 "device = %s\nname = kt-%%u-home\n"
+		 "mountpoint = %%h/kt-mnt # here\nuuid = %s\n\n"
+		 "# trailing comment\n",
+		 image, uuid);
+	text = read_text(conf);
+	assert_string_equal(text, want);
+	assert_int_equal(stat(conf, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0640);
+	assert_int_equal(st.st_gid, 4);
+	/* check is happy with it, and the agent's parser too. */
+	assert_int_equal(run(NULL, out, sizeof(out), "check", "--config", conf,
+			     "--user", "root", NULL),
+			 0);
+	assert_null(strstr(out, "not pinned"));
+
+	/* Another device at the path the config pins: refused, nothing
+	 * changed on it. */
+	make_image(other, sizeof(other), "first passphrase");
+	write_config(conf, sizeof(conf), 0600,
+		     "[defaults]\nkey_prefix = kttest:\n[volume home]\n"
+		     "user = root\ntype = luks2\ndevice = %s\nname = h\n"
+		     "mountpoint = /srv/h\nuuid = %s\n",
+		     other, uuid);
+	assert_int_equal(ENROLL("first passphrase\nroot login\n", out, other,
+				conf),
+			 1);
+	assert_non_null(strstr(out, "pins LUKS2 UUID"));
+	assert_non_null(strstr(out, "nothing changed"));
+	assert_int_equal(kt_test_active_keyslots(other), 0x1u);
+
+	/* In no volume of the config: the line to add. */
+	write_config(conf, sizeof(conf), 0600,
+		     "[defaults]\nkey_prefix = kttest:\n");
+	assert_int_equal(ENROLL("first passphrase\nroot login\n", out, other,
+				conf),
+			 0);
+	assert_int_equal(kt_luks_uuid(other, uuid, sizeof(uuid)), 0);
+	snprintf(want, sizeof(want), "  uuid = %s\n", uuid);
+	assert_non_null(strstr(out, "is in no volume of root"));
+	assert_non_null(strstr(out, want));
+}
+
+/* check says which LUKS2 volumes are not pinned, with the line to add. */
+static void test_check_unpinned(void **state)
+{
+	char image[256], conf[256], out[8192], uuid[64], want[256];
+
+	make_image(image, sizeof(image), "first passphrase");
+	assert_int_equal(kt_luks_uuid(image, uuid, sizeof(uuid)), 0);
+	write_volume_config(conf, sizeof(conf), image);
+	assert_int_equal(run(NULL, out, sizeof(out), "check", "--config", conf,
+			     NULL),
+			 0);
+	assert_non_null(strstr(out, "[volume home]"));
+	assert_non_null(strstr(out, "not pinned"));
+	assert_int_equal(run(NULL, out, sizeof(out), "check", "--config", conf,
+			     "--user", "root", NULL),
+			 0);
+	snprintf(want, sizeof(want), "uuid = %s", uuid);
+	assert_non_null(strstr(out, "not pinned"));
+	assert_non_null(strstr(out, want));
 }
 
 static void test_enroll_wrong_passphrase(void **state)
@@ -405,6 +515,8 @@ int main(void)
 		cmocka_unit_test(test_usage_errors),
 		cmocka_unit_test(test_enroll_stdin),
 		cmocka_unit_test(test_enroll_wrong_passphrase),
+		cmocka_unit_test(test_enroll_pins),
+		cmocka_unit_test(test_check_unpinned),
 		cmocka_unit_test(test_enroll_input_errors),
 		cmocka_unit_test(test_enroll_terminal),
 		cmocka_unit_test(test_check),

@@ -5,6 +5,7 @@
  * device-mapper is needed. Root: libcryptsetup's metadata locking and
  * keyring access as the agent does them.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <keyutils.h>
@@ -298,6 +299,88 @@ static void test_active_close_without_dm(void **state)
 	assert_int_equal(kt_luks_close("kt-test-none", false), 0);
 }
 
+/* The device must be the volume the config pins: its LUKS2 UUID. */
+static void test_pinned_uuid(void **state)
+{
+	const char *passes[] = { "first passphrase" };
+	struct kt_luks_token tok;
+	char image[256], uuid[64], upper[64];
+	key_serial_t k;
+
+	make_image(image, passes, 1);
+	assert_int_equal(kt_test_enroll(image, passes[0], "pin login",
+					"keyturn:pin", &tok),
+			 0);
+	assert_int_equal(kt_luks_uuid(image, uuid, sizeof(uuid)), 0);
+	assert_int_equal(strlen(uuid), 36);
+	for (size_t i = 0; i <= strlen(uuid); i++)
+		upper[i] = (char)toupper((unsigned char)uuid[i]);
+
+	k = kt_test_put_key("keyturn:pin", "pin login");
+	assert_int_equal(kt_luks_open_pinned(image, uuid, NULL, "keyturn:pin",
+					     0),
+			 tok.keyslot);
+	assert_int_equal(kt_luks_open_pinned(image, upper, NULL,
+					     "keyturn:pin", 0),
+			 tok.keyslot);
+	assert_int_equal(kt_luks_open_pinned(image,
+					     "00000000-0000-4000-8000-"
+					     "000000000000",
+					     NULL, "keyturn:pin", 0),
+			 -EMEDIUMTYPE);
+	kt_test_drop_key(k);
+}
+
+/* A header whose data segment is cipher_null: the login password must
+ * not open it (it would be mounted as a home written in clear), nor be
+ * enrolled on it. */
+static void test_cipher_null_segment(void **state)
+{
+	const char *passes[] = { "first passphrase" };
+	struct kt_luks_token tok;
+	char image[256], other[256];
+	key_serial_t k;
+
+	make_image(image, passes, 1);
+	assert_int_equal(kt_test_enroll(image, passes[0], "null login",
+					"keyturn:null", &tok),
+			 0);
+	kt_test_make_cipher_null(image, "\"segments\"");
+	k = kt_test_put_key("keyturn:null", "null login");
+	assert_int_equal(kt_luks_open(image, NULL, "keyturn:null", 0),
+			 -EKEYREJECTED);
+	kt_test_drop_key(k);
+
+	make_image(other, passes, 1);
+	kt_test_make_cipher_null(other, "\"segments\"");
+	assert_int_equal(kt_test_enroll(other, passes[0], "null login",
+					"keyturn:null", &tok),
+			 -EKEYREJECTED);
+	assert_int_equal(active_tokens(other), 0);
+	assert_int_equal(kt_test_active_keyslots(other), 1);
+}
+
+/* A token-bound keyslot whose area is cipher_null opens with any
+ * passphrase a header maker likes: refused before its KDF runs. */
+static void test_cipher_null_keyslot(void **state)
+{
+	const char *passes[] = { "first passphrase" };
+	struct kt_luks_token tok;
+	char image[256];
+	key_serial_t k;
+
+	make_image(image, passes, 1);
+	assert_int_equal(kt_test_enroll(image, passes[0], "null login",
+					"keyturn:nullks", &tok),
+			 0);
+	assert_int_equal(tok.keyslot, 1);
+	kt_test_make_cipher_null(image, "\"1\":{\"type\":\"luks2\"");
+	k = kt_test_put_key("keyturn:nullks", "null login");
+	assert_int_equal(kt_luks_open(image, NULL, "keyturn:nullks", 0),
+			 -EKEYREJECTED);
+	kt_test_drop_key(k);
+}
+
 static int setup(void **state)
 {
 	if (!mkdtemp(tmpdir))
@@ -323,6 +406,9 @@ int main(void)
 		cmocka_unit_test(test_not_luks2),
 		cmocka_unit_test(test_only_bound_keyslot_tried),
 		cmocka_unit_test(test_active_close_without_dm),
+		cmocka_unit_test(test_pinned_uuid),
+		cmocka_unit_test(test_cipher_null_segment),
+		cmocka_unit_test(test_cipher_null_keyslot),
 	};
 
 	if (!kt_test_root_with_keyring("test_luks", "LUKS2 metadata locking, "

@@ -401,6 +401,83 @@ static void test_kill_during_recovery_rekey(void **state)
 	kill_everywhere("recovery passphrase");
 }
 
+/*
+ * A header left by an earlier interrupted change: the token bound to the
+ * old login's keyslot and to the new one's. The next change (the user
+ * changes the password again, from the new one) must leave the token
+ * bound to its new keyslot alone, and the old login must open nothing.
+ */
+static void test_rekey_repairs_two_bound(void **state)
+{
+	_cleanup_secret_ struct kt_secret *e = kt_test_secret("old login");
+	_cleanup_secret_ struct kt_secret *l = kt_test_secret("new login");
+	_cleanup_crypt_ struct crypt_device *cd = NULL;
+	struct kt_luks_token tok;
+	char image[256];
+	int slot;
+
+	new_image(image);
+	assert_int_equal(crypt_init(&cd, image), 0);
+	assert_int_equal(crypt_load(cd, CRYPT_LUKS2, NULL), 0);
+	assert_int_equal(crypt_set_pbkdf_type(cd, &kt_test_fast_pbkdf), 0);
+	slot = crypt_keyslot_add_by_passphrase(cd, CRYPT_ANY_SLOT,
+					       "old login", 9, "new login", 9);
+	assert_int_equal(slot, 2);
+	assert_int_equal(crypt_token_assign_keyslot(cd, 0, slot), 0);
+	assert_int_equal(token_keyslot_count(image), 2);
+
+	assert_int_equal(rekey(image, "new login", "newer login", &tok), 0);
+	assert_int_equal(token_keyslot_count(image), 1);
+	assert_int_equal(token_opens(image, "newer login"), 1);
+	assert_int_equal(any_opens(image, "old login"), 0);
+	assert_int_equal(any_opens(image, "new login"), 0);
+	assert_int_equal(any_opens(image, "recovery passphrase"), 1);
+	assert_int_equal(__builtin_popcount(kt_test_active_keyslots(image)), 2);
+}
+
+/*
+ * Killed at every point of a change with the recovery passphrase, then
+ * the user changes the password again with whichever login password the
+ * token takes now (not the interrupted change run again): the token ends
+ * bound to one keyslot, and no earlier login password opens any keyslot.
+ */
+static void test_kill_then_change_again(void **state)
+{
+	long n;
+
+	for (n = 1;; n++) {
+		struct kt_luks_token tok;
+		const char *now;
+		char image[256];
+		int killed;
+
+		new_image(image);
+		killed = rekey_killed_at(image, "recovery passphrase", n);
+		now = token_opens(image, "new login") ? "new login"
+						      : "old login";
+		assert_int_equal(rekey(image, now, "newer login", &tok), 0);
+		assert_int_equal(token_keyslot_count(image), 1);
+		assert_int_equal(token_opens(image, "newer login"), 1);
+		if (token_opens(image, "old login") ||
+		    token_opens(image, "new login"))
+			fail_msg("killed after mutation %ld: an earlier login "
+				 "password still opens the token", n);
+		/* Nor a keyslot the cut-short change added before it bound
+		 * it to the token. */
+		if (any_opens(image, "old login") ||
+		    any_opens(image, "new login"))
+			fail_msg("killed after mutation %ld: an earlier login "
+				 "password still opens a keyslot", n);
+		assert_int_equal(any_opens(image, "recovery passphrase"), 1);
+		assert_int_equal(
+			__builtin_popcount(kt_test_active_keyslots(image)), 2);
+		unlink(image);
+		if (!killed)
+			break;
+	}
+	assert_true(n - 1 >= MIN_KILL_POINTS);
+}
+
 /* eCryptfs: the wrapped file is replaced atomically; killed after each
  * write, fsync and rename, the old or the new password unwraps it. */
 static void test_kill_during_rewrap(void **state)
@@ -490,6 +567,8 @@ int main(void)
 		cmocka_unit_test(test_kill_during_rekey),
 		cmocka_unit_test(test_kill_during_recovery_rekey),
 		cmocka_unit_test(test_kill_during_rewrap),
+		cmocka_unit_test(test_rekey_repairs_two_bound),
+		cmocka_unit_test(test_kill_then_change_again),
 	};
 
 	if (!kt_test_root_with_keyring("test_rekey", "LUKS2 metadata locking, "

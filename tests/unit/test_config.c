@@ -877,6 +877,200 @@ static void test_volume_present(void **state)
 	assert_false(kt_volume_present(NULL));
 }
 
+static int parse_diag(const char *text, struct kt_diag *diag)
+{
+	struct kt_config *c = NULL;
+	int r = kt_config_parse(text, strlen(text), FILE_NAME, &c, diag);
+
+	kt_config_free(c);
+	return r;
+}
+
+/* ---- bounds of the wrapped file's Argon2 cost ----------------------- */
+
+static void test_wrapped_bounds(void **state)
+{
+	static const struct {
+		const char *text, *what;
+	} bad[] = {
+		{ "[defaults]\nwrapped_max_memory = 0\n",
+		  FILE_NAME ":2: bad value '0' for 'wrapped_max_memory': "
+		  "expected a number of MiB from 1 to 1024" },
+		{ "[defaults]\nwrapped_max_memory = 2048\n",
+		  FILE_NAME ":2: bad value '2048'" },
+		{ "[defaults]\n\nwrapped_max_iterations = 1001\n",
+		  FILE_NAME ":3: bad value '1001' for 'wrapped_max_iterations': "
+		  "expected a number of Argon2 iterations from 1 to 1000" },
+		{ "[volume v]\nwrapped_max_iterations = 3\n",
+		  FILE_NAME ":2: unknown key 'wrapped_max_iterations' in "
+		  "[volume] (it belongs in [defaults])" },
+	};
+	_cleanup_config_ struct kt_config *d = parse_ok("");
+	_cleanup_config_ struct kt_config *c = parse_ok(
+		"[defaults]\nwrapped_max_memory = 256\n"
+		"wrapped_max_iterations = 4\n");
+
+	assert_int_equal(d->wrapped_max_memory, 1024);
+	assert_int_equal(d->wrapped_max_iterations, 10);
+	assert_int_equal(c->wrapped_max_memory, 256);
+	assert_int_equal(c->wrapped_max_iterations, 4);
+	for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+		struct kt_diag diag = { "" };
+
+		assert_int_equal(parse_diag(bad[i].text, &diag), -EINVAL);
+		if (strncmp(diag.message, bad[i].what, strlen(bad[i].what)))
+			fail_msg("case %zu: got '%s', want '%s...'", i,
+				 diag.message, bad[i].what);
+	}
+}
+
+/* ---- uuid: pinning a LUKS2 volume ------------------------------------ */
+
+#define PIN "0f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f9"
+
+static void test_uuid(void **state)
+{
+	static const char text[] =
+		"[volume home]\nuser = alice\ntype = luks2\n"
+		"device = /dev/disk/by-partlabel/home-%u\nname = home-%u\n"
+		"mountpoint = %h\nuuid = " PIN "\n"
+		"[volume shared]\nuser = *\ntype = luks2\n"
+		"device = /dev/disk/by-partlabel/shared\nname = shared\n"
+		"mountpoint = /srv/shared\nuuid = " PIN "\n"
+		"[volume open]\nuser = bob\ntype = luks2\ndevice = /d/x\n"
+		"name = x\nmountpoint = /srv/x\n";
+	static const struct {
+		const char *text, *what;
+	} bad[] = {
+		{ "[volume a]\nuser = alice\ntype = luks2\ndevice = /d/a\n"
+		  "name = a\nmountpoint = /a\nuuid = not-a-uuid\n",
+		  FILE_NAME ":7: bad value 'not-a-uuid' for 'uuid': expected a "
+		  "LUKS2 UUID" },
+		{ "[volume a]\nuser = alice\ntype = luks2\ndevice = /d/a\n"
+		  "name = a\nmountpoint = /a\nuuid = " PIN "x\n",
+		  FILE_NAME ":7: bad value" },
+		{ "[volume a]\nuser = alice\ntype = luks2\ndevice = /d/a\n"
+		  "name = a\nmountpoint = /a\n"
+		  "uuid = 0f1e2d3c_4b5a-4978-8695-a4b3c2d1e0f9\n",
+		  FILE_NAME ":7: bad value" },
+		{ "[volume a]\nuser = alice\ntype = luks2\ndevice = /d/a\n"
+		  "name = a\nmountpoint = /a\nuuid = " PIN "\nuuid = " PIN
+		  "\n",
+		  FILE_NAME ":8: duplicate key 'uuid'" },
+		{ "[volume p]\nuser = alice\ntype = ecryptfs\nsource = %h/.P\n"
+		  "mountpoint = %h/P\nwrapped = %h/w\nuuid = " PIN "\n",
+		  FILE_NAME ":7: key 'uuid' is not valid for type ecryptfs" },
+		{ "[volume h]\nuser = *\ntype = luks2\ndevice = /d/%u\n"
+		  "uuid = " PIN "\nname = h-%u\nmountpoint = %h\n",
+		  FILE_NAME ":5: [volume h]: 'uuid' pins one device, but "
+		  "'device' (/d/%u) depends on the user" },
+		{ "[volume h]\nuser = alice bob\ntype = luks2\n"
+		  "device = /d/%U\nname = h-%u\nmountpoint = %h\nuuid = " PIN
+		  "\n",
+		  FILE_NAME ":7: [volume h]: 'uuid' pins one device" },
+	};
+	_cleanup_config_ struct kt_config *c = parse_ok(text);
+	struct kt_user u = { .name = "alice", .uid = 1000, .gid = 1000,
+			     .home = "/home/alice" };
+	struct kt_volume *v = NULL;
+	struct kt_diag diag = { "" };
+	size_t n = 0;
+
+	assert_string_equal(find_volume(c, "home")->uuid, PIN);
+	assert_string_equal(find_volume(c, "shared")->uuid, PIN);
+	assert_null(find_volume(c, "open")->uuid);
+	assert_int_equal(kt_config_volumes_for(c, &u, &v, &n, &diag), 0);
+	assert_int_equal(n, 2);
+	assert_string_equal(v[0].uuid, PIN);
+	kt_volumes_free(v, n);
+
+	for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+		memset(&diag, 0, sizeof(diag));
+		assert_int_equal(parse_diag(bad[i].text, &diag), -EINVAL);
+		if (strncmp(diag.message, bad[i].what, strlen(bad[i].what)))
+			fail_msg("case %zu: got '%s', want '%s...'", i,
+				 diag.message, bad[i].what);
+	}
+	assert_true(kt_uuid_valid(PIN));
+	assert_true(kt_uuid_valid("0F1E2D3C-4B5A-4978-8695-A4B3C2D1E0F9"));
+	assert_false(kt_uuid_valid(NULL));
+	assert_false(kt_uuid_valid(""));
+	assert_false(kt_uuid_valid("0f1e2d3c4b5a-4978-8695-a4b3c2d1e0f9-"));
+}
+
+static void test_pin_uuid_edit(void **state)
+{
+	static const char text[] =
+		"# site config\n"
+		"[defaults]\nkey_timeout = 30\n\n"
+		"[volume home]   # alice's disk\n"
+		"user = alice\n"
+		"  type = luks2 # inline\n"
+		"device = /dev/disk/by-partlabel/home-alice\n"
+		"name = home-alice\n"
+		"mountpoint = /home/alice\n"
+		"\n# the next one\n"
+		"[volume other]\nuser = bob\ntype = luks2\ndevice = /d/b\n"
+		"name = b\nmountpoint = /b";
+	static const char want[] =
+		"# site config\n"
+		"[defaults]\nkey_timeout = 30\n\n"
+		"[volume home]   # alice's disk\n"
+		"user = alice\n"
+		"  type = luks2 # inline\n"
+		"device = /dev/disk/by-partlabel/home-alice\n"
+		"name = home-alice\n"
+		"mountpoint = /home/alice\n"
+		"uuid = " PIN "\n"
+		"\n# the next one\n"
+		"[volume other]\nuser = bob\ntype = luks2\ndevice = /d/b\n"
+		"name = b\nmountpoint = /b";
+	char *out = NULL, *again = NULL;
+	size_t len = 0, len2 = 0;
+
+	assert_int_equal(kt_config_pin_uuid(text, strlen(text), "home", PIN,
+					    &out, &len),
+			 0);
+	assert_string_equal(out, want);
+	assert_int_equal(len, strlen(want));
+	/* The result parses, pinned. */
+	{
+		_cleanup_config_ struct kt_config *c = parse_ok(out);
+
+		assert_string_equal(find_volume(c, "home")->uuid, PIN);
+		assert_null(find_volume(c, "other")->uuid);
+	}
+	/* Again: nothing to do. Another UUID: refused. */
+	assert_int_equal(kt_config_pin_uuid(out, len, "home", PIN, &again,
+					    &len2),
+			 1);
+	assert_null(again);
+	assert_int_equal(kt_config_pin_uuid(
+				 out, len, "home",
+				 "11111111-2222-4333-8444-555555555555",
+				 &again, &len2),
+			 -EEXIST);
+	assert_int_equal(kt_config_pin_uuid(out, len, "nosuch", PIN, &again,
+					    &len2),
+			 -ENOENT);
+	assert_int_equal(kt_config_pin_uuid(out, len, "home", "bad", &again,
+					    &len2),
+			 -EINVAL);
+	free(out);
+
+	/* The last section, no newline at the end of the file. */
+	assert_int_equal(kt_config_pin_uuid(text, strlen(text), "other", PIN,
+					    &out, &len),
+			 0);
+	assert_non_null(strstr(out, "mountpoint = /b\nuuid = " PIN "\n"));
+	{
+		_cleanup_config_ struct kt_config *c = parse_ok(out);
+
+		assert_string_equal(find_volume(c, "other")->uuid, PIN);
+	}
+	free(out);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -890,6 +1084,9 @@ int main(void)
 		cmocka_unit_test(test_expand),
 		cmocka_unit_test(test_expand_errors),
 		cmocka_unit_test(test_expand_any_user_skips),
+		cmocka_unit_test(test_uuid),
+		cmocka_unit_test(test_wrapped_bounds),
+		cmocka_unit_test(test_pin_uuid_edit),
 		cmocka_unit_test_setup_teardown(test_load_good, load_setup,
 						load_teardown),
 		cmocka_unit_test_setup_teardown(test_load_refusals, load_setup,

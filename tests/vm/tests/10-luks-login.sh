@@ -104,11 +104,16 @@ for u in alice bob; do
 	chown "$u:$u" "/home/$u/vault"
 	chmod 0700 "/home/$u/vault"
 done
-cat > /etc/security/keyturn.conf <<EOF
+# alice's volume pinned by its LUKS2 UUID, bob's not (still opened, with a
+# warning).
+UUID_A=$(cryptsetup luksUUID "$LOOP_A")
+write_conf() { # DEVICE-OF-ALICE
+	cat > /etc/security/keyturn.conf <<EOF
 [volume home]
 user = alice
 type = luks2
-device = $LOOP_A
+device = $1
+uuid = $UUID_A
 name = home-%u
 mountpoint = /home/%u/vault
 
@@ -119,9 +124,13 @@ device = $LOOP_B
 name = home-%u
 mountpoint = /home/%u/vault
 EOF
-chown root:root /etc/security/keyturn.conf
-chmod 0644 /etc/security/keyturn.conf
+	chown root:root /etc/security/keyturn.conf
+	chmod 0644 /etc/security/keyturn.conf
+}
+write_conf "$LOOP_A"
 check "keyturnctl check accepts the config" keyturnctl check --user alice
+check "keyturnctl check: bob's volume is not pinned" \
+	sh -c "keyturnctl check | grep -q 'volume bobhome.*not pinned'"
 
 # ---- right password: unlocked and mounted; logout: locked --------------------
 keys0=$(root_keys)
@@ -274,6 +283,20 @@ check "dm name taken: logout leaves the foreign device alone" \
 	sh -c "dmsetup table $DM_A | grep -q error"
 check "dm name taken: no agent left" wait_until 5 no_agents
 dmsetup remove "$DM_A" 2>/dev/null
+
+# ---- the pinned path names another LUKS2 device: refused, nothing opened ------
+# (bob's volume at the path of alice's: a disk that took its name)
+write_conf "$LOOP_B"
+mark=$(syslog_mark)
+login_bg "$SVC" alice "$APW" p1
+check "another device at the pinned path: the login still goes through" \
+	test -e "$KT_TMP/p1.in"
+check "another device at the pinned path: not opened" locked "$DM_A" "$MNT_A"
+check "another device at the pinned path: the log names the volume and why" \
+	logged "$mark" "home.*has LUKS2 UUID .*not $UUID_A"
+release p1
+check "another device at the pinned path: no agent left" wait_until 5 no_agents
+write_conf "$LOOP_A"
 
 # ---- cleanup --------------------------------------------------------------------
 for d in "$DM_A" "$DM_B"; do
