@@ -88,7 +88,7 @@ tests/host/test_%: tests/host/test_%.c lib/libkeyturn.a $(HEADERS) $(TEST_HEADER
 	$(CC) $(TEST_CFLAGS) $(KT_LDFLAGS) -o $@ $< $(TEST_LIBS)
 tests/pam/test_%: tests/pam/test_%.c lib/libkeyturn.a $(HEADERS) $(TEST_HEADERS)
 	$(CC) $(TEST_CFLAGS) $(KT_LDFLAGS) -o $@ $< $(TEST_LIBS) \
-		$(shell $(PKG_CONFIG) --libs libpamtest)
+		$(shell $(PKG_CONFIG) --libs libpamtest) -lpthread
 
 tests: $(UNIT_TESTS) $(HOST_TESTS) $(PAM_TESTS)
 

@@ -30,6 +30,8 @@
 
 #define AGENT_FD HOLD_FD_MODULE
 #define CONTROL_TIMEOUT_MS 10000
+#define PASSPHRASE_FD 4 /* before it becomes HOLD_FD_SESSIONS */
+#define PASSPHRASE_TIMEOUT_MS 10000
 
 void agent_log(int priority, const char *fmt, ...)
 {
@@ -467,6 +469,23 @@ void agent_harden(void)
 	signal(SIGPIPE, SIG_IGN);
 }
 
+/* The module hands the passphrase over on fd 4, a pipe (lib/protocol.h);
+ * without one, fd 4 is not there. */
+static void passphrase_read(struct kt_secret **ret)
+{
+	struct stat st;
+	int r;
+
+	if (fstat(PASSPHRASE_FD, &st) < 0 || !S_ISFIFO(st.st_mode))
+		return;
+	r = kt_secret_pipe_read(PASSPHRASE_FD,
+				kt_now_ms() + PASSPHRASE_TIMEOUT_MS, ret);
+	(void)close(PASSPHRASE_FD);
+	if (r < 0)
+		agent_log(LOG_ERR, "Failed to read the passphrase from the "
+				   "module: %s", strerror(-r));
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -478,6 +497,7 @@ int main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct agent a = { .sock = AGENT_FD, .sessions_fd = -1, .control = -1 };
+	_cleanup_secret_ struct kt_secret *pass = NULL;
 	const char *user = NULL, *config = KT_CONFIG_PATH;
 	bool lock_mode = false, resume = false;
 	int type, c, r;
@@ -523,6 +543,11 @@ int main(int argc, char **argv)
 		return 1;
 	}
 
+	/* The login passphrase, if the module had one: read and closed
+	 * before fd 4 becomes a placeholder (agent/hold.h). */
+	if (!resume)
+		passphrase_read(&pass);
+
 	/* Resumed through the holder's descriptor, the name is that
 	 * descriptor's number. */
 	(void)prctl(PR_SET_NAME, HOLD_COMM);
@@ -563,7 +588,8 @@ int main(int argc, char **argv)
 		agent_log(LOG_ERR, "Failed to join the sessions of %s: %s",
 			  a.user->name, strerror(-a.sessions_fd));
 
-	(void)agent_take_passphrase(&a);
+	(void)agent_take_passphrase(&a, pass);
+	pass = kt_secret_free(pass);
 	open_all(&a, a.sock);
 	send_line(a.sock, "done");
 

@@ -77,12 +77,11 @@ void report_set(struct kt_report *r, enum kt_report_status status, int error,
 		const char *fmt, ...) _printf_(4, 5);
 
 /*
- * Takes the passphrase key out of the login's session keyring (it is
- * dropped there at once), moves the agent into a session keyring of its
- * own, and puts the passphrase there, where only the agent and its
- * children possess it.
+ * Moves the agent into a new session keyring of its own and puts pass
+ * (the module's, or NULL for none) there as the passphrase key, where
+ * only the agent and its children possess it.
  */
-int agent_take_passphrase(struct agent *a);
+int agent_take_passphrase(struct agent *a, const struct kt_secret *pass);
 /* Replaces the passphrase key in the agent's own keyring. */
 int agent_set_passphrase(struct agent *a, const struct kt_secret *pass);
 

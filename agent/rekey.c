@@ -39,57 +39,6 @@ struct rekey {
 	struct kt_secret *old, *new_pass;
 };
 
-/* Reads exactly len bytes before the deadline; -EPIPE at early EOF. */
-static int read_full(int fd, void *buf, size_t len, long long deadline)
-{
-	size_t got = 0;
-
-	while (got < len) {
-		struct pollfd p = { .fd = fd, .events = POLLIN };
-		long long left = deadline - kt_now_ms();
-		ssize_t n;
-
-		if (left <= 0)
-			return -ETIMEDOUT;
-		if (poll(&p, 1, (int)left) < 0) {
-			if (errno == EINTR)
-				continue;
-			return kt_negerrno();
-		}
-		n = read(fd, (uint8_t *)buf + got, len - got);
-		if (n < 0) {
-			if (errno == EINTR || errno == EAGAIN)
-				continue;
-			return kt_negerrno();
-		}
-		if (n == 0)
-			return -EPIPE;
-		got += (size_t)n;
-	}
-	return 0;
-}
-
-static int read_secret(int fd, long long deadline, struct kt_secret **ret)
-{
-	_cleanup_secret_ struct kt_secret *s = NULL;
-	uint32_t len;
-	int r;
-
-	r = read_full(fd, &len, sizeof(len), deadline);
-	if (r < 0)
-		return r;
-	if (len == 0 || len > KT_PASSPHRASE_MAX)
-		return -EBADMSG;
-	s = kt_secret_new(len);
-	if (!s)
-		return -ENOMEM;
-	r = read_full(fd, s->data, len, deadline);
-	if (r < 0)
-		return r;
-	*ret = TAKE_PTR(s);
-	return 0;
-}
-
 static void luks_rekey(struct rekey *k, const struct kt_volume *v,
 		       struct kt_report *rep)
 {
@@ -260,9 +209,9 @@ int rekey_main(int argc, char **argv)
 	kt_luks_set_log(agent_cryptsetup_log, NULL);
 
 	deadline = kt_now_ms() + SECRET_TIMEOUT_MS;
-	r = read_secret(SECRET_FD, deadline, &k.old);
+	r = kt_secret_pipe_read(SECRET_FD, deadline, &k.old);
 	if (r >= 0)
-		r = read_secret(SECRET_FD, deadline, &k.new_pass);
+		r = kt_secret_pipe_read(SECRET_FD, deadline, &k.new_pass);
 	(void)close(SECRET_FD);
 	if (r < 0) {
 		agent_log(LOG_ERR, "Failed to read the passphrases for %s: %s",

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * The unlock phase: take the passphrase out of the login's keyring into
- * the agent's own, then open the user's volumes concurrently, as far as
+ * The unlock phase: put the passphrase the module handed over into the
+ * agent's own keyring, then open the user's volumes concurrently, as far as
  * memory and CPUs allow.
  *
  * Each volume is opened in a child process: libcryptsetup's
@@ -38,31 +38,15 @@ struct job {
 	struct child_result result;
 };
 
-int agent_take_passphrase(struct agent *a)
+int agent_take_passphrase(struct agent *a, const struct kt_secret *pass)
 {
-	_cleanup_secret_ struct kt_secret *pass = NULL;
-	key_serial_t login_key = 0;
 	long r;
 	int k;
 
-	k = kt_keyring_find(a->key_desc, &login_key);
-	if (k == 0) {
-		k = kt_keyring_read(login_key, &pass);
-		if (k < 0)
-			agent_log(LOG_ERR, "Failed to read key %s: %s",
-				  a->key_desc, strerror(-k));
-		/* Gone from the login's keyring before any KDF runs. */
-		if (kt_keyring_drop(login_key) < 0)
-			agent_log(LOG_WARNING, "Failed to revoke key %s in the "
-					       "login keyring, ignoring",
-				  a->key_desc);
-	} else if (k != -ENOKEY) {
-		agent_log(LOG_WARNING, "Failed to look up key %s: %s",
-			  a->key_desc, strerror(-k));
-	}
-
-	/* A session keyring of the agent's own: no process of the user's
-	 * session possesses it, the agent's children inherit it. */
+	/* A session keyring of the agent's own, new and empty: no process
+	 * of the user's session, nor of the host's, possesses it, no key
+	 * planted anywhere can be found through it, and the agent's
+	 * children inherit it. */
 	r = keyctl_join_session_keyring(NULL);
 	if (r < 0) {
 		k = kt_negerrno();

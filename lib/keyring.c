@@ -22,16 +22,6 @@
 #define KT_KEY_PERM                                                          \
 	(KEY_POS_VIEW | KEY_POS_READ | KEY_POS_SEARCH | KEY_POS_SETATTR)
 
-/* Runs a keyctl()-style call again while it fails with EINTR. */
-#define RETRY_EINTR(expr)                                                    \
-	({                                                                   \
-		long _r_;                                                    \
-		do                                                           \
-			_r_ = (long)(expr);                                  \
-		while (_r_ < 0 && errno == EINTR);                           \
-		_r_;                                                         \
-	})
-
 static bool prefix_char(char c)
 {
 	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
@@ -62,56 +52,19 @@ int kt_key_description(const char *prefix, const char *user, char *buf,
 	return 0;
 }
 
-/* Whether key is some uid's user-session keyring ("_uid_ses.<uid>"). */
-static bool user_session_keyring(key_serial_t key)
+int kt_key_describe(key_serial_t key, char *buf, size_t size)
 {
-	static const char name[] = "_uid_ses.";
-	char d[KT_KEY_DESC_MAX + 64];
-	const char *desc;
 	long n;
 
-	n = RETRY_EINTR(keyctl_describe(key, d, sizeof(d)));
-	if (n < 0 || (size_t)n > sizeof(d))
-		return false;
-	d[sizeof(d) - 1] = '\0';
-	/* "keyring;uid;gid;perm;description" */
-	desc = strrchr(d, ';');
-	return desc && strncmp(desc + 1, name, sizeof(name) - 1) == 0 &&
-	       strncmp(d, "keyring;", 8) == 0;
-}
-
-int kt_keyring_ensure_session(void)
-{
-	key_serial_t session, user_session;
-	long r;
-
-	session = RETRY_EINTR(
-		keyctl_get_keyring_ID(KEY_SPEC_SESSION_KEYRING, 0));
-	if (session < 0)
+	if (!buf || size == 0)
+		return -EINVAL;
+	n = RETRY_EINTR(keyctl_describe(key, buf, size));
+	if (n < 0)
 		return kt_negerrno();
-	user_session = RETRY_EINTR(
-		keyctl_get_keyring_ID(KEY_SPEC_USER_SESSION_KEYRING, 0));
-	if (user_session < 0)
-		return kt_negerrno();
-	/*
-	 * Not only the caller's own user-session keyring counts: a PAM host
-	 * running as root with root's "_uid_ses.0" as @s, called with the
-	 * real uid of the user (see below), must join a new one too.
-	 */
-	if (session != user_session && !user_session_keyring(session))
-		return 0;
-
-	r = RETRY_EINTR(keyctl_join_session_keyring(NULL));
-	if (r < 0)
-		return kt_negerrno();
-	/* As pam_keyinit: the user keyring stays reachable from the new
-	 * session keyring. The caller runs this with the real uid of the
-	 * user, so that @u is the user's and not root's. */
-	r = RETRY_EINTR(
-		keyctl_link(KEY_SPEC_USER_KEYRING, KEY_SPEC_SESSION_KEYRING));
-	if (r < 0)
-		return kt_negerrno();
-	return 1;
+	if ((size_t)n > size)
+		return -ENAMETOOLONG;
+	buf[size - 1] = '\0';
+	return 0;
 }
 
 /* The uid field of a key's description ("type;uid;gid;perm;desc"). */
@@ -119,14 +72,11 @@ static int key_owner(key_serial_t key, uid_t *ret_uid)
 {
 	char d[KT_KEY_DESC_MAX + 64];
 	unsigned long uid;
-	long n;
+	int r;
 
-	n = RETRY_EINTR(keyctl_describe(key, d, sizeof(d)));
-	if (n < 0)
-		return kt_negerrno();
-	if ((size_t)n > sizeof(d))
-		return -ENAMETOOLONG;
-	d[sizeof(d) - 1] = '\0';
+	r = kt_key_describe(key, d, sizeof(d));
+	if (r < 0)
+		return r;
 	if (sscanf(d, "%*[^;];%lu;", &uid) != 1)
 		return -EBADMSG;
 	*ret_uid = (uid_t)uid;

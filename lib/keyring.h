@@ -22,15 +22,6 @@ int kt_key_description(const char *prefix, const char *user, char *buf,
 		       size_t size) _wur_;
 
 /*
- * Makes sure the calling process has a session keyring of its own: when
- * @s is the user-session keyring, an add_key() to @s would land in a
- * keyring other processes of the user share, so join a new anonymous
- * session keyring and link @u into it (as pam_keyinit does). Returns 1
- * when it joined one, 0 when there already was one.
- */
-int kt_keyring_ensure_session(void) _wur_;
-
-/*
  * Adds the passphrase as a "user" key with description desc to @s:
  * owner root (uid 0, gid 0), permissions possessor view+read+search
  * (+setattr: the kernel revokes only with write or setattr), nothing for
@@ -42,6 +33,10 @@ int kt_keyring_add_passphrase(const char *desc, const struct kt_secret *pass,
 /* Searches @s (and what it links) for a key of type "user" and desc;
  * a key not owned by root is not keyturn's (-ENOKEY). */
 int kt_keyring_find(const char *desc, key_serial_t *ret) _wur_;
+
+/* "type;uid;gid;perm;description" of key into buf, NUL-terminated;
+ * -ENAMETOOLONG when it does not fit, -errno. */
+int kt_key_describe(key_serial_t key, char *buf, size_t size) _wur_;
 
 /* Reads a key's payload into secure memory (never keyctl_read_alloc). */
 int kt_keyring_read(key_serial_t key, struct kt_secret **ret) _wur_;

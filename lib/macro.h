@@ -67,4 +67,14 @@ static inline int kt_negerrno(void)
 	return errno > 0 ? -errno : -EIO;
 }
 
+/* Runs a keyctl()-style call again while it fails with EINTR. */
+#define RETRY_EINTR(expr)                                                    \
+	({                                                                   \
+		long _r_;                                                    \
+		do                                                           \
+			_r_ = (long)(expr);                                  \
+		while (_r_ < 0 && errno == EINTR);                           \
+		_r_;                                                         \
+	})
+
 #endif

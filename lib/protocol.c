@@ -362,33 +362,96 @@ int kt_control_parse_unlock(const char *line, size_t max, size_t *ret_len)
 	return 0;
 }
 
-int kt_rekey_pipe(const void *old, size_t old_len, const void *new_pass,
-		  size_t new_len)
+int kt_secret_pipe(const struct kt_secret *const *secrets, size_t n)
 {
 	_cleanup_close_ int rd = -1, wr = -1;
-	const struct {
-		const void *data;
-		uint32_t len;
-	} parts[] = {
-		{ old, (uint32_t)old_len },
-		{ new_pass, (uint32_t)new_len },
-	};
 	int fds[2];
 
-	if (old_len > KT_PASSPHRASE_MAX || new_len > KT_PASSPHRASE_MAX)
-		return -E2BIG;
+	if (n == 0)
+		return -EINVAL;
+	for (size_t i = 0; i < n; i++)
+		if (!secrets[i] || secrets[i]->len > KT_PASSPHRASE_MAX)
+			return -E2BIG;
 	if (pipe2(fds, O_CLOEXEC) < 0)
 		return kt_negerrno();
 	rd = fds[0];
 	wr = fds[1];
 	if (fcntl(wr, F_SETFL, O_NONBLOCK) < 0)
 		return kt_negerrno();
-	for (size_t i = 0; i < ELEMENTSOF(parts); i++) {
-		if (write(wr, &parts[i].len, sizeof(parts[i].len)) !=
-			    (ssize_t)sizeof(parts[i].len) ||
-		    write(wr, parts[i].data, parts[i].len) !=
-			    (ssize_t)parts[i].len)
+	for (size_t i = 0; i < n; i++) {
+		uint32_t len = (uint32_t)secrets[i]->len;
+
+		if (write(wr, &len, sizeof(len)) != (ssize_t)sizeof(len) ||
+		    write(wr, secrets[i]->data, len) != (ssize_t)len)
 			return -EAGAIN;
 	}
 	return TAKE_FD(rd);
+}
+
+int kt_rekey_pipe(const void *old, size_t old_len, const void *new_pass,
+		  size_t new_len)
+{
+	_cleanup_secret_ struct kt_secret *o = NULL, *n = NULL;
+	const struct kt_secret *both[2];
+
+	if (old_len > KT_PASSPHRASE_MAX || new_len > KT_PASSPHRASE_MAX)
+		return -E2BIG;
+	o = kt_secret_from(old, old_len);
+	n = kt_secret_from(new_pass, new_len);
+	if (!o || !n)
+		return -ENOMEM;
+	both[0] = o;
+	both[1] = n;
+	return kt_secret_pipe(both, 2);
+}
+
+/* Reads exactly len bytes before the deadline; -EPIPE at early EOF. */
+static int read_full(int fd, void *buf, size_t len, long long deadline)
+{
+	size_t got = 0;
+
+	while (got < len) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		long long left = deadline - kt_now_ms();
+		ssize_t n;
+
+		if (left <= 0)
+			return -ETIMEDOUT;
+		if (poll(&p, 1, (int)left) < 0) {
+			if (errno == EINTR)
+				continue;
+			return kt_negerrno();
+		}
+		n = read(fd, (uint8_t *)buf + got, len - got);
+		if (n < 0) {
+			if (errno == EINTR || errno == EAGAIN)
+				continue;
+			return kt_negerrno();
+		}
+		if (n == 0)
+			return -EPIPE;
+		got += (size_t)n;
+	}
+	return 0;
+}
+
+int kt_secret_pipe_read(int fd, long long deadline_ms, struct kt_secret **ret)
+{
+	_cleanup_secret_ struct kt_secret *s = NULL;
+	uint32_t len;
+	int r;
+
+	r = read_full(fd, &len, sizeof(len), deadline_ms);
+	if (r < 0)
+		return r;
+	if (len == 0 || len > KT_PASSPHRASE_MAX)
+		return -EBADMSG;
+	s = kt_secret_new(len);
+	if (!s)
+		return -ENOMEM;
+	r = read_full(fd, s->data, len, deadline_ms);
+	if (r < 0)
+		return r;
+	*ret = TAKE_PTR(s);
+	return 0;
 }

@@ -60,14 +60,22 @@ int kt_control_parse_unlock(const char *line, size_t max,
 			    size_t *ret_len) _wur_;
 
 /*
- * Password change, to the agent's fd 4: the old and the new passphrase,
- * each as a 32-bit length (host order) and its bytes, in a new pipe
- * whose read end is returned, close-on-exec, the write end closed. Both
- * fit in a pipe's buffer, so it is all written before the agent exists:
- * nothing blocks, no SIGPIPE. -E2BIG past KT_PASSPHRASE_MAX each.
+ * Secrets for the agent, on its fd 4: each as a 32-bit length (host
+ * order) and its bytes, in a new pipe whose read end is returned,
+ * close-on-exec, the write end closed. They fit in a pipe's buffer, so
+ * all is written before the agent exists: nothing blocks, no SIGPIPE.
+ * -E2BIG past KT_PASSPHRASE_MAX each. A session agent gets the login
+ * passphrase this way; the re-key mode the old and the new one.
  */
+struct kt_secret;
+int kt_secret_pipe(const struct kt_secret *const *secrets, size_t n) _wur_;
 int kt_rekey_pipe(const void *old, size_t old_len, const void *new_pass,
 		  size_t new_len) _wur_;
+/* Reads one secret of that format before the deadline (CLOCK_MONOTONIC
+ * ms): -EPIPE at EOF, -EBADMSG for a length of 0 or past the maximum,
+ * -ETIMEDOUT, -errno. */
+int kt_secret_pipe_read(int fd, long long deadline_ms,
+			struct kt_secret **ret) _wur_;
 
 /*
  * Reads one line from fd into buf (NUL-terminated, newline removed),

@@ -4,11 +4,13 @@
 #include <security/pam_ext.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
 
 #include "config.h"
 #include "pam_keyturn.h"
+#include "stash.h"
 
 void kt_pam_init(struct kt_pam *p, pam_handle_t *pamh, enum kt_pam_hook hook,
 		 int argc, const char **argv)
@@ -18,6 +20,7 @@ void kt_pam_init(struct kt_pam *p, pam_handle_t *pamh, enum kt_pam_hook hook,
 		.hook = hook,
 		.config_path = KT_CONFIG_PATH,
 		.agent_path = KT_AGENT_PATH,
+		.stash_timeout = KT_STASH_TIMEOUT,
 	};
 	for (int i = 0; i < argc; i++) {
 		const char *a = argv[i];
@@ -28,7 +31,19 @@ void kt_pam_init(struct kt_pam *p, pam_handle_t *pamh, enum kt_pam_hook hook,
 			p->config_path = a + 7;
 		else if (!strncmp(a, "agent=", 6) && a[6])
 			p->agent_path = a + 6;
-		else if (!strcmp(a, "debug"))
+		else if (!strncmp(a, "stash_timeout=", 14)) {
+			char *end;
+			unsigned long t = strtoul(a + 14, &end, 10);
+
+			/* 1 s to an hour: within seconds to minutes, the
+			 * kernel forgets a stash on its own. */
+			if (a[14] >= '1' && a[14] <= '9' && !*end && t <= 3600)
+				p->stash_timeout = (unsigned)t;
+			else
+				pam_syslog(pamh, LOG_WARNING, "Bad value \"%s\", "
+					   "using stash_timeout=%u, ignoring",
+					   a, p->stash_timeout);
+		} else if (!strcmp(a, "debug"))
 			p->debug = true;
 		else
 			pam_syslog(pamh, LOG_WARNING,

@@ -15,6 +15,7 @@
  * enough. */
 #define KT_DATA_AUTHTOK "keyturn_authtok"
 #define KT_DATA_AGENT "keyturn_agent"
+#define KT_DATA_STASH "keyturn_stash"
 
 /* When the config sets no bound (0), every wait still ends. */
 #define KT_UNLOCK_TIMEOUT_FALLBACK 60
@@ -33,6 +34,7 @@ struct kt_pam {
 	enum kt_pam_hook hook;
 	const char *config_path; /* config=PATH */
 	const char *agent_path;  /* agent=PATH */
+	unsigned stash_timeout;  /* stash_timeout=S (lib/stash.h) */
 	bool debug;
 };
 
@@ -43,6 +45,10 @@ void kt_pam_init(struct kt_pam *p, pam_handle_t *pamh, enum kt_pam_hook hook,
 /* pam_syslog(); LOG_DEBUG only with the "debug" option. */
 void kt_pam_log(const struct kt_pam *p, int priority, const char *fmt, ...)
 	_printf_(3, 4);
+
+/* Drops every copy auth made of the passphrase in this handle: the
+ * in-process one, the stash key and its reference in the environment. */
+void kt_pam_drop_stash(const struct kt_pam *p);
 
 /*
  * The one place where -errno becomes a PAM code: logs

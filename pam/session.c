@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * open_session: put the passphrase into the session keyring, start the
- * agent, wait for its report, revoke the passphrase key. close_session:
+ * open_session: take the passphrase auth stashed, start the agent with it
+ * on a pipe, wait for its report. close_session:
  * tell the agent. A user or service keyturn does not manage returns at
  * once, with nothing done.
  */
 #include <errno.h>
+#include <sodium.h>
 #include <security/pam_ext.h>
 #include <security/pam_modules.h>
 #include <stdio.h>
@@ -19,6 +20,7 @@
 #include "pam_keyturn.h"
 #include "protocol.h"
 #include "secret.h"
+#include "stash.h"
 #include "user.h"
 
 /* What open_session works on, once it knows the user is managed. */
@@ -135,56 +137,41 @@ static int plan_load(struct kt_pam *p, struct plan *pl)
 }
 
 /*
- * Makes sure this process has a session keyring of its own. Done with
- * the real uid and gid of the user, as pam_keyinit does: the new keyring
- * then belongs to the user and the user keyring linked into it is the
- * user's (with root's real uid it would be root's, and every process of
- * the session would possess it).
+ * The login passphrase, in the order a host can keep it: the stash auth
+ * made (named in the PAM environment; auth may have run in another
+ * process of the host), a copy auth kept in this process, or PAM_AUTHTOK
+ * if the host still has it. NULL when there is none.
  */
-static int session_keyring(const struct kt_pam *p, const struct kt_user *u)
+static struct kt_secret *passphrase(const struct kt_pam *p, const char *user)
 {
-	uid_t ruid = getuid();
-	gid_t rgid = getgid();
+	struct kt_secret *pass = NULL;
+	struct kt_stash_ref ref;
+	const void *kept = NULL;
+	const char *text, *tok = NULL;
+	size_t len;
 	int r;
 
-	if (setregid(u->gid, (gid_t)-1) < 0)
-		return kt_negerrno();
-	if (setreuid(u->uid, (uid_t)-1) < 0) {
-		r = kt_negerrno();
-		goto gid;
+	text = pam_getenv(p->pamh, KT_STASH_ENV);
+	if (text) {
+		r = kt_stash_ref_parse(text, &ref);
+		if (r >= 0)
+			r = kt_stash_take(&ref, user, &pass);
+		sodium_memzero(&ref, sizeof(ref));
+		if (r >= 0) {
+			kt_pam_log(p, LOG_DEBUG, "Using the passphrase "
+				   "stashed at auth");
+			return pass;
+		}
+		kt_pam_log(p, LOG_NOTICE, "Failed to take the passphrase "
+			   "stashed at auth: %s, ignoring",
+			   r == -ENOKEY ? "gone (expired or revoked)" :
+			   r == -EBADMSG ? "it does not unseal" :
+					   strerror(-r));
 	}
-	r = kt_keyring_ensure_session();
-	if (setreuid(ruid, (uid_t)-1) < 0) {
-		/* Going on with the user's real uid would be worse than
-		 * any login failure. */
-		pam_syslog(p->pamh, LOG_CRIT,
-			   "Failed to restore the real uid: %m");
-		abort();
-	}
-gid:
-	if (setregid(rgid, (gid_t)-1) < 0) {
-		pam_syslog(p->pamh, LOG_CRIT,
-			   "Failed to restore the real gid: %m");
-		abort();
-	}
-	if (r == 1)
-		kt_pam_log(p, LOG_DEBUG, "Joined a new session keyring");
-	return r;
-}
-
-/* The login passphrase: the one auth kept, or PAM_AUTHTOK if the host
- * still has it, or none. *owned is set when a copy was made here. */
-static const struct kt_secret *passphrase(const struct kt_pam *p,
-					  struct kt_secret **owned)
-{
-	const void *stash = NULL;
-	const char *tok = NULL;
-	size_t len;
-
-	if (pam_get_data(p->pamh, KT_DATA_AUTHTOK, &stash) == PAM_SUCCESS &&
-	    stash) {
+	if (pam_get_data(p->pamh, KT_DATA_AUTHTOK, &kept) == PAM_SUCCESS &&
+	    kept) {
 		kt_pam_log(p, LOG_DEBUG, "Using the passphrase kept at auth");
-		return stash;
+		return kt_secret_dup(kept);
 	}
 	if (pam_get_item(p->pamh, PAM_AUTHTOK, (const void **)&tok) !=
 		    PAM_SUCCESS || !tok)
@@ -192,54 +179,10 @@ static const struct kt_secret *passphrase(const struct kt_pam *p,
 	len = strnlen(tok, KT_PASSPHRASE_MAX + 1);
 	if (len == 0 || len > KT_PASSPHRASE_MAX)
 		return NULL;
-	*owned = kt_secret_from(tok, len);
-	if (*owned)
+	pass = kt_secret_from(tok, len);
+	if (pass)
 		kt_pam_log(p, LOG_DEBUG, "Using PAM_AUTHTOK");
-	return *owned;
-}
-
-/* The kernel's "Disk quota exceeded" means the keys of the user. */
-static const char *quota_reason(int r)
-{
-	return r == -EDQUOT ? "the user's key quota is full "
-			      "(/proc/key-users, kernel.keys.maxbytes)" :
-			      NULL;
-}
-
-/* Adds the passphrase key; 0 (and a message) when there will be none. */
-static key_serial_t add_key_for(struct kt_pam *p, const struct plan *pl,
-				const struct kt_secret *pass)
-{
-	char desc[KT_KEY_DESC_MAX];
-	key_serial_t key = 0;
-	int r;
-
-	r = kt_key_description(pl->config->key_prefix ?
-				       pl->config->key_prefix :
-				       KT_KEY_PREFIX_DEFAULT,
-			       pl->user, desc, sizeof(desc));
-	if (r < 0) {
-		(void)kt_pam_error(p, r, NULL, "Failed to name %s",
-				   "the passphrase key");
-		return 0;
-	}
-	r = session_keyring(p, pl->account);
-	if (r < 0) {
-		/* Without a keyring of its own, the key would land in one
-		 * that others share: no key then. */
-		(void)kt_pam_error(p, r, quota_reason(r), "Failed to set up %s",
-				   "the session keyring");
-		return 0;
-	}
-	r = kt_keyring_add_passphrase(desc, pass, pl->config->key_timeout,
-				      &key);
-	if (r < 0) {
-		(void)kt_pam_error(p, r, quota_reason(r), "Failed to add key %s",
-				   desc);
-		return 0;
-	}
-	kt_pam_log(p, LOG_DEBUG, "Added key %s", desc);
-	return key;
+	return pass;
 }
 
 static void log_report(const struct kt_pam *p, const char *user,
@@ -329,28 +272,32 @@ static const char *required_missing(const struct plan *pl)
 
 static int open_session(struct kt_pam *p, struct plan *pl)
 {
-	_cleanup_secret_ struct kt_secret *copy = NULL;
-	_cleanup_close_ int fd = -1;
-	const struct kt_secret *pass;
+	_cleanup_secret_ struct kt_secret *pass = NULL;
+	_cleanup_close_ int fd = -1, secret = -1;
 	struct kt_pam_agent *a;
-	key_serial_t key = 0;
 	const char *missing;
 	int r, agent = -ENOENT; /* as read_reports() */
 
-	pass = passphrase(p, &copy);
-	if (pass)
-		key = add_key_for(p, pl, pass);
-	else
+	/* The agent reads it from a pipe at its start and puts it in a
+	 * keyring of its own: no keyring of the host, which others may
+	 * share (su's caller, a service's other sessions), ever holds it. */
+	pass = passphrase(p, pl->user);
+	kt_pam_drop_stash(p);
+	if (pass) {
+		const struct kt_secret *one[] = { pass };
+
+		secret = kt_secret_pipe(one, 1);
+		if (secret < 0)
+			(void)kt_pam_error(p, secret, NULL, "Failed to hand "
+					   "over %s", "the passphrase");
+	} else
 		kt_pam_log(p, LOG_INFO, "No passphrase for %s: volumes not "
 			   "open yet stay locked", pl->user);
-	/* The kernel has its copy now; ours go at once. */
-	if (pam_set_data(p->pamh, KT_DATA_AUTHTOK, NULL, NULL) != PAM_SUCCESS)
-		kt_pam_log(p, LOG_DEBUG, "Failed to drop the kept passphrase");
-	pass = NULL;
-	copy = kt_secret_free(copy);
+	pass = kt_secret_free(pass);
 
-	r = kt_pam_spawn_agent(p->agent_path, pl->user, pl->service,
-			       p->config_path, &fd);
+	r = kt_pam_spawn_agent_mode(p->agent_path, NULL, pl->user,
+				    pl->service, p->config_path, secret, &fd);
+	secret = kt_close(secret);
 	if (r < 0)
 		(void)kt_pam_error(p, r, NULL, "Failed to start %s",
 				   p->agent_path);
@@ -366,15 +313,6 @@ static int open_session(struct kt_pam *p, struct plan *pl)
 			(void)kt_pam_error(p, r, NULL, "Failed to read the "
 					   "report of %s", p->agent_path);
 		agent = r;
-	}
-
-	/* Always, whatever happened above: the user's first process must
-	 * not find the passphrase. */
-	if (key > 0) {
-		r = kt_keyring_drop(key);
-		if (r < 0)
-			(void)kt_pam_error(p, r, NULL, "Failed to revoke %s",
-					   "the passphrase key");
 	}
 
 	missing = required_missing(pl);
@@ -406,15 +344,6 @@ static int open_session(struct kt_pam *p, struct plan *pl)
 	return PAM_SUCCESS;
 }
 
-/* The passphrase auth kept has no use once open_session ran, whatever it
- * did (no volume of the user, a config error): it must not stay in the host
- * until pam_end. Replacing it runs its cleanup, which wipes it. */
-static void drop_kept_passphrase(const struct kt_pam *p)
-{
-	if (pam_set_data(p->pamh, KT_DATA_AUTHTOK, NULL, NULL) != PAM_SUCCESS)
-		kt_pam_log(p, LOG_DEBUG, "Failed to drop the kept passphrase");
-}
-
 _public_ int pam_sm_open_session(pam_handle_t *pamh, int flags, int argc,
 				 const char **argv)
 {
@@ -425,14 +354,14 @@ _public_ int pam_sm_open_session(pam_handle_t *pamh, int flags, int argc,
 	kt_pam_init(&p, pamh, KT_HOOK_OPEN, argc, argv);
 	if (geteuid() != 0) {
 		kt_pam_log(&p, LOG_DEBUG, "Not root, nothing to do");
-		drop_kept_passphrase(&p);
+		kt_pam_drop_stash(&p);
 		return PAM_IGNORE;
 	}
 	r = plan_load(&p, &pl);
 	if (r == -1)
 		r = open_session(&p, &pl);
 	plan_done(&pl);
-	drop_kept_passphrase(&p);
+	kt_pam_drop_stash(&p);
 	return r;
 }
 

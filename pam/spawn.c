@@ -2,11 +2,12 @@
 /*
  * Starting the agent from inside an arbitrary PAM host (sshd, login, gdm,
  * su...): nothing of the host may leak into the agent, and nothing the
- * agent does may disturb the host. Between fork() and execve() only
- * async-signal-safe calls: the host may have threads.
+ * agent does may disturb the host. Between clone() and execve() only
+ * async-signal-safe calls and raw system calls: the host may have threads.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -16,6 +17,13 @@
 #include <unistd.h>
 
 #include "pam_keyturn.h"
+
+#ifndef P_PIDFD
+#define P_PIDFD 3
+#endif
+#ifndef CLONE_PIDFD
+#define CLONE_PIDFD 0x00001000
+#endif
 
 #define AGENT_FD 3
 #define EXTRA_FD 4
@@ -36,6 +44,50 @@ static void close_from(int first)
 		(void)close(fd);
 }
 
+/*
+ * Root in full: a host like su or passwd runs with the caller's real
+ * uid, and a process whose real or saved uid is the caller's can be
+ * signalled by them. Limits the caller set (no memory to lock, a file
+ * size, a CPU time) must not subvert the agent either. Raw system calls:
+ * this is the only thread of a child that glibc may think has others.
+ */
+static int become_root(void)
+{
+	static const struct {
+		int resource;
+		rlim_t value;
+	} limits[] = {
+		{ RLIMIT_CPU, RLIM_INFINITY },	  { RLIMIT_FSIZE, RLIM_INFINITY },
+		{ RLIMIT_DATA, RLIM_INFINITY },	  { RLIMIT_AS, RLIM_INFINITY },
+		{ RLIMIT_MEMLOCK, RLIM_INFINITY }, { RLIMIT_NPROC, RLIM_INFINITY },
+		{ RLIMIT_STACK, 8 << 20 },	  { RLIMIT_NOFILE, 1024 },
+		{ RLIMIT_CORE, 0 },
+	};
+
+	if (syscall(SYS_setgroups, 0, NULL) < 0 ||
+	    syscall(SYS_setresgid, 0, 0, 0) < 0 ||
+	    syscall(SYS_setresuid, 0, 0, 0) < 0)
+		return -1;
+	for (size_t i = 0; i < ELEMENTSOF(limits); i++) {
+		struct rlimit rl = { limits[i].value, limits[i].value };
+
+		/* Without CAP_SYS_RESOURCE (a container) a hard limit
+		 * stays: then as far as it allows. */
+		if (syscall(SYS_prlimit64, 0, limits[i].resource, &rl, NULL) ==
+			    0 ||
+		    syscall(SYS_prlimit64, 0, limits[i].resource, NULL, &rl) <
+			    0)
+			continue;
+		if (limits[i].value == RLIM_INFINITY ||
+		    limits[i].value > rl.rlim_max)
+			rl.rlim_cur = rl.rlim_max;
+		else
+			rl.rlim_cur = limits[i].value;
+		(void)syscall(SYS_prlimit64, 0, limits[i].resource, &rl, NULL);
+	}
+	return 0;
+}
+
 /* The grandchild: becomes the agent or exits 127. extra, when >= 0,
  * becomes fd 4. */
 static _Noreturn void agent_exec(int sock, int extra, const char *agent,
@@ -46,7 +98,7 @@ static _Noreturn void agent_exec(int sock, int extra, const char *agent,
 	sigset_t none;
 	int fd, xfd = -1, null;
 
-	if (setsid() < 0)
+	if (setsid() < 0 || become_root() < 0)
 		_exit(127);
 
 	/* Our ends may sit anywhere, 0..4 included: move them out of the
@@ -83,13 +135,6 @@ static _Noreturn void agent_exec(int sock, int extra, const char *agent,
 	_exit(127);
 }
 
-int kt_pam_spawn_agent(const char *agent, const char *user,
-		       const char *service, const char *config, int *ret_fd)
-{
-	return kt_pam_spawn_agent_mode(agent, NULL, user, service, config, -1,
-				       ret_fd);
-}
-
 int kt_pam_spawn_agent_mode(const char *agent, const char *mode,
 			    const char *user, const char *service,
 			    const char *config, int extra_fd, int *ret_fd)
@@ -104,10 +149,10 @@ int kt_pam_spawn_agent_mode(const char *agent, const char *mode,
 		(char *)user, (char *)"--service", (char *)service,
 		(char *)"--config", (char *)config, NULL,
 	};
-	struct sigaction dfl = { .sa_handler = SIG_DFL }, saved;
-	_cleanup_close_ int ours = -1, theirs = -1;
-	int sv[2], status = 0, r = 0;
-	pid_t pid;
+	_cleanup_close_ int ours = -1, theirs = -1, pidfd = -1;
+	siginfo_t info = { 0 };
+	int sv[2];
+	long pid;
 
 	if (!agent || agent[0] != '/' || !user || !service || !config ||
 	    !ret_fd)
@@ -118,42 +163,36 @@ int kt_pam_spawn_agent_mode(const char *agent, const char *mode,
 	ours = sv[0];
 	theirs = sv[1];
 
-	/* The host's SIGCHLD handler (or SIG_IGN, which would reap for us)
-	 * must not see the intermediate child. */
-	sigemptyset(&dfl.sa_mask);
-	if (sigaction(SIGCHLD, &dfl, &saved) < 0)
+	/*
+	 * The intermediate child exits without a signal (exit_signal 0) and
+	 * is waited for through its pidfd: the host's SIGCHLD handler never
+	 * runs for it and a host thread's waitpid(-1) cannot take it (that
+	 * needs __WALL), so nothing host-wide is touched. Its only job is
+	 * to make the agent an orphan that init reaps, not the host.
+	 * clone(), not clone3(): service managers' seccomp filters refuse
+	 * the latter with ENOSYS.
+	 */
+	pid = syscall(SYS_clone, (unsigned long)CLONE_PIDFD, 0UL, &pidfd, 0UL,
+		      0UL);
+	if (pid < 0)
 		return kt_negerrno();
-
-	pid = fork();
-	if (pid < 0) {
-		r = kt_negerrno();
-		goto out;
-	}
 	if (pid == 0) {
-		/* The intermediate: its only job is to make the agent an
-		 * orphan that init reaps, not the host. */
-		pid_t agent_pid = fork();
+		long agent_pid = syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
 
 		if (agent_pid == 0)
 			agent_exec(theirs, extra_fd, agent,
 				   mode ? argv_mode : argv);
-		_exit(agent_pid < 0 ? 1 : 0);
+		syscall(SYS_exit_group, agent_pid < 0 ? 1 : 0);
+		_exit(1);
 	}
 
 	theirs = kt_close(theirs);
-	while (waitpid(pid, &status, 0) < 0) {
-		if (errno != EINTR) {
-			r = kt_negerrno();
-			goto out;
-		}
-	}
-	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-		r = -EAGAIN; /* the second fork failed */
-
-out:
-	(void)sigaction(SIGCHLD, &saved, NULL);
-	if (r < 0)
-		return r;
+	while (waitid((idtype_t)P_PIDFD, (id_t)pidfd, &info,
+		      WEXITED | __WALL) < 0)
+		if (errno != EINTR)
+			return kt_negerrno();
+	if (info.si_code != CLD_EXITED || info.si_status != 0)
+		return -EAGAIN; /* the second fork failed */
 	*ret_fd = TAKE_FD(ours);
 	return 0;
 }

@@ -16,6 +16,22 @@
 #include "luks.h"
 #include "secret.h"
 
+/* Whether /proc/keys lists (to this process: the keys it may view) a key
+ * whose line names desc. */
+static inline bool kt_test_proc_keys_has(const char *desc)
+{
+	char line[512];
+	bool found = false;
+	FILE *f = fopen("/proc/keys", "re");
+
+	if (!f)
+		return false;
+	while (!found && fgets(line, sizeof(line), f))
+		found = strstr(line, desc) != NULL;
+	fclose(f);
+	return found;
+}
+
 #define KT_TEST_IMAGE_SIZE (32 * 1024 * 1024)
 
 /* Fast Argon2id for test volumes: 4 iterations, 32 MiB. */

@@ -8,6 +8,7 @@
 #define KT_TEST_PAM_H
 
 #include <fcntl.h>
+#include <keyutils.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -18,6 +19,7 @@
 
 #include "macro.h"
 #include "protocol.h"
+#include "secret.h"
 
 #define WRAPPER_LIB "/usr/lib/x86_64-linux-gnu/libpam_wrapper.so"
 
@@ -121,6 +123,57 @@ static inline FILE *probe_open(const char *config, char *base, char *mode)
 	}
 	snprintf(path, sizeof(path), "%s/agent.out", base);
 	return fopen(path, "ae");
+}
+
+/*
+ * What the probe agent was handed: the passphrase on fd 4 ("pipe=match"
+ * when it is want, "other", "none" without a pipe) and every key of
+ * keyturn's in the keyrings it inherited from the host ("hostkey=" with
+ * the kernel's description, "hostkey_payload=" match when it holds the
+ * passphrase in clear). The host's keyrings must hold no such key.
+ */
+static inline void probe_passphrase(FILE *out, const char *want)
+{
+	_cleanup_secret_ struct kt_secret *pass = NULL;
+	key_serial_t list[256];
+	struct stat st;
+	long n;
+	bool any = false;
+
+	if (fstat(4, &st) == 0 && S_ISFIFO(st.st_mode))
+		probe_say(out, "pipe=%s",
+			  kt_secret_pipe_read(4, kt_now_ms() + 5000, &pass) < 0 ?
+				  "bad" :
+			  pass->len == strlen(want) &&
+					  !memcmp(pass->data, want, pass->len) ?
+				  "match" :
+				  "other");
+	else
+		probe_say(out, "pipe=none");
+
+	n = keyctl_read(KEY_SPEC_SESSION_KEYRING, (char *)list, sizeof(list));
+	for (long i = 0; n > 0 && i < n / (long)sizeof(key_serial_t) &&
+			 i < (long)ELEMENTSOF(list);
+	     i++) {
+		char d[256], payload[KT_PASSPHRASE_MAX];
+		long len;
+
+		if (keyctl_describe(list[i], d, sizeof(d)) < 0 ||
+		    !strstr(d, ";keyturn"))
+			continue;
+		any = true;
+		probe_say(out, "hostkey=%s", d);
+		len = keyctl_read(list[i], payload, sizeof(payload));
+		probe_say(out, "hostkey_payload=%s",
+			  len < 0 ? "unreadable" :
+			  (size_t)len == strlen(want) &&
+					  !memcmp(payload, want, (size_t)len) ?
+				  "match" :
+				  "other");
+		explicit_bzero(payload, sizeof(payload));
+	}
+	if (!any)
+		probe_say(out, "hostkey=none");
 }
 
 /* The probe holds the session like the agent: until "close" (answered

@@ -24,7 +24,7 @@ FUZZ_LIBS = $(shell $(PKG_CONFIG) --libs $(FUZZ_PKGS))
 # The real lib/ sources each target needs (no stubs).
 FUZZ_LIB_config = config user
 FUZZ_LIB_wrapped = wrapped secret
-FUZZ_LIB_protocol = protocol
+FUZZ_LIB_protocol = protocol secret stash keyring user
 FUZZ_LIB_keydesc = keyring user secret
 FUZZ_LIB_mount = mount
 

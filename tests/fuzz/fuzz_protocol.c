@@ -14,6 +14,7 @@
 
 #include "fuzz.h"
 #include "protocol.h"
+#include "stash.h"
 
 static bool has_control(const char *s)
 {
@@ -72,6 +73,22 @@ static void fuzz_control(const uint8_t *data, size_t size)
 		FUZZ_ASSERT(strcmp(back, line) == 0);
 	} else {
 		FUZZ_ASSERT(len == 0);
+	}
+	free(line);
+}
+
+/* A stash reference the module takes from the PAM environment is the
+ * one it would have written. */
+static void fuzz_stash_ref(const uint8_t *data, size_t size)
+{
+	char *line = fuzz_strndup(data, size), back[KT_STASH_REF_MAX];
+	struct kt_stash_ref ref;
+
+	if (kt_stash_ref_parse(line, &ref) == 0) {
+		FUZZ_ASSERT(ref.key > 0);
+		FUZZ_ASSERT(kt_stash_ref_format(&ref, back, sizeof(back)) ==
+			    0);
+		FUZZ_ASSERT(strcmp(back, line) == 0);
 	}
 	free(line);
 }
@@ -197,6 +214,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	fuzz_parse(data, size);
 	fuzz_control(data, size);
+	fuzz_stash_ref(data, size);
 	fuzz_format(data, size);
 	fuzz_stream(data, size);
 	return 0;

@@ -433,26 +433,11 @@ static void test_passphrase_with_nul(void **state)
 
 /* ---- the user's key quota ------------------------------------------------ */
 
-/* Whether a key with description desc is listed in /proc/keys. */
-static bool proc_keys_has(const char *desc)
-{
-	char line[512];
-	bool found = false;
-	FILE *f = fopen("/proc/keys", "re");
-
-	if (!f)
-		return false;
-	while (!found && fgets(line, sizeof(line), f))
-		found = strstr(line, desc) != NULL;
-	fclose(f);
-	return found;
-}
-
 /* Polls: a key whose link failed is freed by the kernel's collector. */
 static bool proc_keys_gone(const char *desc)
 {
 	for (int i = 0; i < 100; i++) {
-		if (!proc_keys_has(desc))
+		if (!kt_test_proc_keys_has(desc))
 			return true;
 		usleep(20000);
 	}
@@ -685,14 +670,17 @@ static void intruder_request(uid_t uid, pid_t agent)
 	assert_int_equal(WEXITSTATUS(status), 0);
 }
 
-static pid_t spawn_agent(const char *config, int *ret_sock)
+/* The real agent as the module starts it: its socket on fd 3 and the
+ * login passphrase on a pipe at fd 4. */
+static pid_t spawn_agent(const char *config, const char *login,
+			 int *ret_sock)
 {
 	const char *argv[] = { "keyturn-agent", "--user", AGENT_USER,
 			       "--service", "kt-test", "--config", config,
 			       NULL };
 	char *envp[] = { NULL };
 	posix_spawn_file_actions_t fa;
-	int pair[2];
+	int pair[2], secret = -1;
 	pid_t pid;
 
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0,
@@ -700,11 +688,23 @@ static pid_t spawn_agent(const char *config, int *ret_sock)
 			 0);
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_adddup2(&fa, pair[1], 3);
+	if (login) {
+		_cleanup_secret_ struct kt_secret *pass =
+			kt_secret_from(login, strlen(login));
+		const struct kt_secret *one[] = { pass };
+
+		assert_non_null(pass);
+		secret = kt_secret_pipe(one, 1);
+		assert_true(secret >= 0);
+		posix_spawn_file_actions_adddup2(&fa, secret, 4);
+	}
 	assert_int_equal(posix_spawn(&pid, AGENT, &fa, NULL,
 				     (char *const *)argv, envp),
 			 0);
 	posix_spawn_file_actions_destroy(&fa);
 	close(pair[1]);
+	if (secret >= 0)
+		close(secret);
 	*ret_sock = pair[0];
 	return pid;
 }
@@ -719,7 +719,6 @@ static void test_agent_rows_and_garbage(void **state)
 	const char *passes[] = { LOGIN };
 	struct kt_luks_token tok;
 	size_t off = 0;
-	key_serial_t k;
 	int sock, status;
 	pid_t agent;
 
@@ -763,12 +762,9 @@ static void test_agent_rows_and_garbage(void **state)
 		assert_int_equal(fclose(f), 0);
 	}
 
-	/* The login's key, right passphrase, right description. */
-	k = kt_test_put_key("keyturn:" AGENT_USER, LOGIN);
-	agent = spawn_agent(config, &sock);
+	/* The login's passphrase, handed over as the module does. */
+	agent = spawn_agent(config, LOGIN, &sock);
 	expect_agent_rows(sock);
-	/* Consumed: gone from the login's keyring. */
-	assert_true(keyctl_describe(k, text, sizeof(text)) < 0);
 
 	/* Garbage from the module's side is ignored. */
 	assert_int_equal(kt_line_write(sock, "garbage \x01 from nowhere"), 0);

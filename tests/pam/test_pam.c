@@ -15,6 +15,7 @@
 #include <keyutils.h>
 #include <limits.h>
 #include <poll.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -22,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -34,6 +36,7 @@
 #include "keyring.h"
 #include "protocol.h"
 #include "secret.h"
+#include "stash.h"
 
 #define MATRIX_DIR "/usr/lib/x86_64-linux-gnu/pam_wrapper"
 #define SECURITY_DIR "/lib/x86_64-linux-gnu/security"
@@ -78,58 +81,25 @@ static void probe_fds(FILE *out)
 	}
 }
 
-static void probe_key(FILE *out, const char *user, const char *passdb)
+/* Who the agent is and what it may use: root in full, whatever the
+ * host's real uid and limits were. */
+static void probe_ids(FILE *out)
 {
-	_cleanup_secret_ struct kt_secret *payload = NULL;
-	char desc[KT_KEY_DESC_MAX], d[256], want[128] = "";
-	key_serial_t key;
-	FILE *f;
-	int r;
+	uid_t r, e, sv;
+	gid_t gr, ge, gs;
+	struct rlimit fsize, memlock;
 
-	if (kt_key_description(KT_KEY_PREFIX_DEFAULT, user, desc,
-			       sizeof(desc)) < 0 ||
-	    kt_keyring_find(desc, &key) < 0) {
-		probe_say(out, "key=none");
-		return;
-	}
-	probe_say(out, "serial=%d", key);
-	if (keyctl_describe(key, d, sizeof(d)) > 0)
-		probe_say(out, "key=%s", d);
-	r = kt_keyring_read(key, &payload);
-	/* The expected passphrase is the test's, from its passdb. */
-	f = fopen(passdb, "re");
-	if (f && fscanf(f, "%*[^:]:%127[^:]", want) != 1)
-		want[0] = '\0';
-	if (f)
-		fclose(f);
-	probe_say(out, "payload=%s",
-		  r < 0                                ? "unreadable" :
-		  payload->len == strlen(want) &&
-				  !memcmp(payload->data, want, payload->len) ?
-							 "match" :
-		  payload->len == strlen(DECOY) &&
-				  !memcmp(payload->data, DECOY, payload->len) ?
-							 "decoy" :
-							 "other");
-}
-
-static void probe_timeout(FILE *out, key_serial_t key)
-{
-	char line[512];
-	FILE *f = fopen("/proc/keys", "re");
-
-	if (!f)
-		return;
-	while (fgets(line, sizeof(line), f)) {
-		unsigned serial;
-		char flags[16], usage[16], timeout[16];
-
-		if (sscanf(line, "%x %15s %15s %15s", &serial, flags, usage,
-			   timeout) == 4 &&
-		    (key_serial_t)serial == key)
-			probe_say(out, "timeout=%s", timeout);
-	}
-	fclose(f);
+	if (getresuid(&r, &e, &sv) == 0 && getresgid(&gr, &ge, &gs) == 0)
+		probe_say(out, "ids=%u,%u,%u/%u,%u,%u", (unsigned)r,
+			  (unsigned)e, (unsigned)sv, (unsigned)gr,
+			  (unsigned)ge, (unsigned)gs);
+	if (getrlimit(RLIMIT_FSIZE, &fsize) == 0 &&
+	    getrlimit(RLIMIT_MEMLOCK, &memlock) == 0)
+		probe_say(out, "limits=fsize:%s,memlock:%s",
+			  fsize.rlim_cur == RLIM_INFINITY ? "unlimited" :
+							   "limited",
+			  memlock.rlim_cur == memlock.rlim_max ? "hard" :
+								 "below-hard");
 }
 
 static int probe_main(int argc, char **argv)
@@ -167,16 +137,18 @@ static int probe_main(int argc, char **argv)
 	sigaction(SIGHUP, NULL, &sa);
 	probe_say(out, "sighup=%s", sa.sa_handler == SIG_DFL ? "default"
 							     : "changed");
-	probe_key(out, user, passdb);
 	{
-		char desc[KT_KEY_DESC_MAX];
-		key_serial_t key;
+		/* The expected passphrase is the test's, from its passdb. */
+		char want[128] = "";
+		FILE *f = fopen(passdb, "re");
 
-		if (kt_key_description(KT_KEY_PREFIX_DEFAULT, user, desc,
-				       sizeof(desc)) == 0 &&
-		    kt_keyring_find(desc, &key) == 0)
-			probe_timeout(out, key);
+		if (f && fscanf(f, "%*[^:]:%127[^:]", want) != 1)
+			want[0] = '\0';
+		if (f)
+			fclose(f);
+		probe_passphrase(out, want);
 	}
+	probe_ids(out);
 
 	if (!strcmp(mode, "silent"))
 		sleep(3); /* longer than the module's bound */
@@ -210,10 +182,10 @@ static void write_volume_conf(const char *name, unsigned unlock_timeout,
 /* A stack line of our module. */
 static void module_line(char *buf, size_t size, const char *type,
 			const char *control, const char *conf,
-			const char *agent)
+			const char *agent, const char *extra)
 {
-	snprintf(buf, size, "%s %s %s config=%s/%s agent=%s debug\n", type,
-		 control, MODULE, dir, conf, agent);
+	snprintf(buf, size, "%s %s %s config=%s/%s agent=%s debug%s\n", type,
+		 control, MODULE, dir, conf, agent, extra);
 }
 
 /*
@@ -228,17 +200,19 @@ static void write_services(void)
 	static const struct {
 		const char *service, *conf;
 		bool exact, missing_agent;
+		const char *extra;
 	} s[] = {
-		{ "kt-novol", "novol.conf", true, false },
-		{ "kt-nocfg", "missing.conf", true, false },
-		{ "kt-broken", "broken.conf", true, false },
-		{ "kt-unsafe", "unsafe.conf", true, false },
-		{ "systemd-user", "vol.conf", true, false },
-		{ "kt-exact", "vol.conf", true, false },
-		{ "kt-vol", "vol.conf", false, false },
-		{ "kt-noagent", "vol.conf", false, true },
-		{ "kt-required", "required.conf", false, false },
-		{ "kt-slow", "slow.conf", false, false },
+		{ "kt-novol", "novol.conf", true, false, NULL },
+		{ "kt-nocfg", "missing.conf", true, false, NULL },
+		{ "kt-broken", "broken.conf", true, false, NULL },
+		{ "kt-unsafe", "unsafe.conf", true, false, NULL },
+		{ "systemd-user", "vol.conf", true, false, NULL },
+		{ "kt-exact", "vol.conf", true, false, NULL },
+		{ "kt-vol", "vol.conf", false, false, NULL },
+		{ "kt-noagent", "vol.conf", false, true, NULL },
+		{ "kt-required", "required.conf", false, false, NULL },
+		{ "kt-slow", "slow.conf", false, false, NULL },
+		{ "kt-short", "vol.conf", false, false, " stash_timeout=1" },
 	};
 
 	snprintf(probe_agent, sizeof(probe_agent), "%s", PROBE);
@@ -253,6 +227,7 @@ static void write_services(void)
 
 	for (size_t i = 0; i < ELEMENTSOF(s); i++) {
 		const char *agent = s[i].missing_agent ? absent : probe_agent;
+		const char *extra = s[i].extra ? s[i].extra : "";
 		char tail[512];
 
 		text[0] = '\0';
@@ -260,7 +235,7 @@ static void write_services(void)
 		if (s[i].exact) {
 			module_line(line, sizeof(line), "auth",
 				    "[ignore=1 default=ignore]", s[i].conf,
-				    agent);
+				    agent, extra);
 			strcat(text, line);
 			snprintf(tail, sizeof(tail), "auth requisite "
 				 SECURITY_DIR "/pam_deny.so\nauth required "
@@ -268,7 +243,7 @@ static void write_services(void)
 			strcat(text, tail);
 			module_line(line, sizeof(line), "session",
 				    "[ignore=1 default=ignore]", s[i].conf,
-				    agent);
+				    agent, extra);
 			strcat(text, line);
 			snprintf(tail, sizeof(tail), "session requisite "
 				 SECURITY_DIR "/pam_deny.so\nsession required "
@@ -281,7 +256,7 @@ static void write_services(void)
 			strcat(text, "auth required " MATRIX_DIR
 				     "/pam_set_items.so\n");
 			module_line(line, sizeof(line), "auth", "optional",
-				    s[i].conf, agent);
+				    s[i].conf, agent, extra);
 			strcat(text, line);
 			strcat(text, matrix_session);
 			/* Sets PAM_AUTHTOK from the environment, if set:
@@ -289,7 +264,7 @@ static void write_services(void)
 			strcat(text, "session required " MATRIX_DIR
 				     "/pam_set_items.so\n");
 			module_line(line, sizeof(line), "session", "required",
-				    s[i].conf, agent);
+				    s[i].conf, agent, extra);
 			strcat(text, line);
 		}
 		write_file(s[i].service, text, 0644);
@@ -353,6 +328,9 @@ static int setup(void **state)
 	return 0;
 }
 
+/* What the user types. */
+static const char *typed = PASSWORD;
+
 static int conv_fn(int n, const struct pam_message **msg,
 		   struct pam_response **resp, void *data)
 {
@@ -362,7 +340,7 @@ static int conv_fn(int n, const struct pam_message **msg,
 		return PAM_BUF_ERR;
 	for (int i = 0; i < n; i++)
 		if (msg[i]->msg_style == PAM_PROMPT_ECHO_OFF)
-			r[i].resp = strdup(PASSWORD);
+			r[i].resp = strdup(typed);
 	*resp = r;
 	return PAM_SUCCESS;
 }
@@ -396,12 +374,23 @@ static int authenticate(pam_handle_t *pamh)
 	return r;
 }
 
-static bool key_gone(key_serial_t key)
+/* Live keys of keyturn's (a stash, a passphrase key) in this process's
+ * session keyring, read back from the kernel. */
+static int stash_keys_here(void)
 {
-	char d[256];
+	key_serial_t list[256];
+	long n = keyctl_read(KEY_SPEC_SESSION_KEYRING, (char *)list,
+			     sizeof(list));
+	int found = 0;
 
-	return keyctl_describe(key, d, sizeof(d)) < 0 &&
-	       (errno == EKEYREVOKED || errno == ENOKEY);
+	for (long i = 0; n > 0 && i < n / (long)sizeof(key_serial_t); i++) {
+		char d[256];
+
+		if (keyctl_describe(list[i], d, sizeof(d)) > 0 &&
+		    strstr(d, ";keyturn"))
+			found++;
+	}
+	return found;
 }
 
 /* ---- tests -------------------------------------------------------- */
@@ -527,7 +516,6 @@ static void test_session_with_probe_agent(void **state)
 	struct sigaction mine = { .sa_handler = on_chld }, after;
 	char buf[256], pid[32], *out;
 	pam_handle_t *pamh;
-	key_serial_t key;
 
 	/* The host's own signal setup, which the agent must not inherit
 	 * and which must be intact afterwards. */
@@ -552,7 +540,8 @@ static void test_session_with_probe_agent(void **state)
 	out = read_file("agent.out");
 	assert_non_null(out);
 	assert_probe(out, "env", "empty");
-	assert_probe(out, "fds", "0,1,2,3,");
+	/* 3: the session socket; 4: the pipe the passphrase came on. */
+	assert_probe(out, "fds", "0,1,2,3,4,");
 	assert_probe(out, "fd0", "/dev/null");
 	assert_probe(out, "fd1", "/dev/null");
 	assert_probe(out, "fd2", "/dev/null");
@@ -562,22 +551,18 @@ static void test_session_with_probe_agent(void **state)
 	snprintf(pid, sizeof(pid), "%d", (int)getpid());
 	assert_string_not_equal(probe_value(out, "ppid", buf, sizeof(buf)),
 				pid);
-	/* The key as the kernel describes it, while the agent ran. */
-	assert_probe(out, "key", "user;0;0;2b000000;keyturn:" USER);
-	/* What auth kept, not the later PAM_AUTHTOK. */
-	assert_probe(out, "payload", "match");
-	assert_non_null(probe_value(out, "timeout", buf, sizeof(buf)));
-	assert_true(atoi(buf) > 0 && atoi(buf) <= 30);
+	/* What auth kept, not the later PAM_AUTHTOK, and on the pipe: the
+	 * host's keyring never held a key of keyturn's. */
+	assert_probe(out, "pipe", "match");
+	assert_probe(out, "hostkey", "none");
 	assert_non_null(strstr(out, "argc=7 argv0=keyturn-agent user=" USER
 				    " service=kt-vol"));
 	assert_non_null(strstr(out, "\nreported\n"));
 	assert_null(strstr(out, "write=failed"));
-
-	/* Revoked by the time open_session returned. */
-	assert_non_null(probe_value(out, "serial", buf, sizeof(buf)));
-	key = atoi(buf);
-	assert_true(key > 0);
-	assert_true(key_gone(key));
+	/* The stash auth made is gone with open_session, and so is its
+	 * reference in the environment. */
+	assert_null(pam_getenv(pamh, KT_STASH_ENV));
+	assert_int_equal(stash_keys_here(), 0);
 
 	/* The agent still holds the session; close tells it. */
 	assert_null(strstr(out, "ended="));
@@ -604,7 +589,7 @@ static void test_host_ignoring_sigchld(void **state)
 	assert_ptr_equal(signal(SIGCHLD, SIG_DFL), SIG_IGN);
 	out = read_file("agent.out");
 	assert_non_null(out);
-	assert_probe(out, "payload", "match");
+	assert_probe(out, "pipe", "match");
 	/* pam_end without close_session (a host that dies or forgets):
 	 * the agent sees EOF. */
 	assert_int_equal(pam_end(pamh, PAM_SUCCESS), PAM_SUCCESS);
@@ -620,8 +605,6 @@ static void test_host_ignoring_sigchld(void **state)
 static void test_missing_agent(void **state)
 {
 	pam_handle_t *pamh;
-	char desc[KT_KEY_DESC_MAX];
-	key_serial_t key;
 	long long t0;
 
 	pamh = start("kt-noagent");
@@ -630,11 +613,9 @@ static void test_missing_agent(void **state)
 	/* exec fails: EOF at once, logged, not ours to refuse. */
 	assert_int_equal(pam_open_session(pamh, 0), PAM_SUCCESS);
 	assert_true(kt_now_ms() - t0 < 3000);
-	/* The key was added (see the probe test) and is gone now: the
-	 * session keyring the module set up holds no live one. */
-	assert_int_equal(kt_key_description(KT_KEY_PREFIX_DEFAULT, USER, desc,
-					    sizeof(desc)), 0);
-	assert_int_equal(kt_keyring_find(desc, &key), -ENOKEY);
+	/* The stash auth made is gone all the same. */
+	assert_int_equal(stash_keys_here(), 0);
+	assert_null(pam_getenv(pamh, KT_STASH_ENV));
 	/* Nothing to tell at close. */
 	assert_int_equal(pam_close_session(pamh, 0), PAM_SUCCESS);
 	assert_int_equal(pam_end(pamh, PAM_SUCCESS), PAM_SUCCESS);
@@ -643,7 +624,7 @@ static void test_missing_agent(void **state)
 static void test_required_volume_refuses(void **state)
 {
 	pam_handle_t *pamh;
-	char buf[64], *out;
+	char *out;
 
 	write_file("agent.mode", "fail\n", 0600);
 	pamh = start("kt-required");
@@ -651,8 +632,8 @@ static void test_required_volume_refuses(void **state)
 	assert_int_equal(pam_open_session(pamh, 0), PAM_SESSION_ERR);
 	out = read_file("agent.out");
 	assert_non_null(out);
-	assert_non_null(probe_value(out, "serial", buf, sizeof(buf)));
-	assert_true(key_gone(atoi(buf)));
+	assert_probe(out, "pipe", "match");
+	assert_int_equal(stash_keys_here(), 0);
 	/* The refused session's agent is let go at once (EOF). */
 	for (int i = 0; i < 100; i++) {
 		out = read_file("agent.out");
@@ -676,7 +657,7 @@ static void test_required_volume_refuses(void **state)
 static void test_slow_agent_is_bounded(void **state)
 {
 	pam_handle_t *pamh;
-	char buf[64], *out;
+	char *out;
 	long long t0, took;
 
 	/* The agent answers after 3 s, the bound is 1 s. */
@@ -691,12 +672,424 @@ static void test_slow_agent_is_bounded(void **state)
 	usleep(2500 * 1000);
 	out = read_file("agent.out");
 	assert_non_null(out);
-	assert_non_null(probe_value(out, "serial", buf, sizeof(buf)));
-	/* Revoked on the timeout path too. */
-	assert_true(key_gone(atoi(buf)));
+	assert_probe(out, "pipe", "match");
+	/* Nothing left on the timeout path either. */
+	assert_int_equal(stash_keys_here(), 0);
 	/* close skips the late open report and waits for the close one. */
 	assert_int_equal(pam_close_session(pamh, 0), PAM_SUCCESS);
 	assert_probe(read_file("agent.out"), "ended", "close");
+	assert_int_equal(pam_end(pamh, PAM_SUCCESS), PAM_SUCCESS);
+}
+
+/* ---- the hand-over of the passphrase ---------------------------- */
+
+#define BOB 65534 /* nobody: the other user who shares the keyring */
+#define PLANTED "planted-by-bob"
+
+/* A new session keyring for this process, as a host has that others
+ * share: what su inherits from its caller, a service's keyring. */
+static void fresh_session_keyring(void)
+{
+	assert_true(keyctl_join_session_keyring(NULL) > 0);
+}
+
+/*
+ * Bob: a process of another uid in the same session keyring, reading
+ * every key it can find there (by listing it and by searching for the
+ * description keyturn used to use) until stop is written. Reports
+ * "tries leaks" on result.
+ */
+/* Ended by the teardown if a failed assertion left it running. */
+static pid_t bob_running;
+
+static int bob_teardown(void **state)
+{
+	if (bob_running > 0) {
+		(void)kill(bob_running, SIGKILL);
+		(void)waitpid(bob_running, NULL, 0);
+	}
+	bob_running = 0;
+	return 0;
+}
+
+static pid_t bob_start(int stop, int result)
+{
+	pid_t pid = fork();
+
+	assert_true(pid >= 0);
+	if (pid > 0)
+		return bob_running = pid;
+	if (setresgid(BOB, BOB, BOB) < 0 || setresuid(BOB, BOB, BOB) < 0)
+		_exit(2);
+	{
+		unsigned long tries = 0, leaks = 0;
+		struct pollfd p = { .fd = stop, .events = POLLIN };
+		char line[64];
+
+		while (poll(&p, 1, 0) == 0) {
+			key_serial_t list[64];
+			long n = keyctl_read(KEY_SPEC_SESSION_KEYRING,
+					     (char *)list, sizeof(list));
+			key_serial_t found = keyctl_search(
+				KEY_SPEC_SESSION_KEYRING, "user",
+				"keyturn:" USER, 0);
+
+			for (long i = -1; i < n / (long)sizeof(list[0]) &&
+					  i < (long)ELEMENTSOF(list);
+			     i++) {
+				char payload[256];
+				long len = keyctl_read(i < 0 ? found : list[i],
+						       payload,
+						       sizeof(payload));
+
+				tries++;
+				if (len == (long)strlen(PASSWORD) &&
+				    !memcmp(payload, PASSWORD, (size_t)len))
+					leaks++;
+			}
+		}
+		snprintf(line, sizeof(line), "%lu %lu\n", tries, leaks);
+		if (write(result, line, strlen(line)) < 0)
+			_exit(3);
+		_exit(0);
+	}
+}
+
+static void bob_stop(pid_t pid, int stop, int result, unsigned long *tries,
+		     unsigned long *leaks)
+{
+	char line[64] = "";
+	int status;
+
+	assert_int_equal(write(stop, "x", 1), 1);
+	assert_true(read(result, line, sizeof(line) - 1) > 0);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	bob_running = 0;
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	assert_int_equal(sscanf(line, "%lu %lu", tries, leaks), 2);
+}
+
+static void test_shared_keyring_reveals_nothing(void **state)
+{
+	int stop[2], result[2];
+	unsigned long tries, leaks;
+	int stashes = 0, stash_root_only = 0;
+	key_serial_t planted;
+	char payload[64] = "", d[256], *out;
+	pam_handle_t *pamh;
+	long len;
+	pid_t bob;
+
+	fresh_session_keyring();
+	/* Bob's key of the name keyturn used, in the shared keyring, open
+	 * to everyone: it must be neither used nor updated. */
+	bob = fork();
+	assert_true(bob >= 0);
+	if (bob == 0) {
+		key_serial_t k;
+
+		if (setresuid(BOB, BOB, BOB) < 0)
+			_exit(2);
+		k = add_key("user", "keyturn:" USER, PLANTED, strlen(PLANTED),
+			    KEY_SPEC_SESSION_KEYRING);
+		_exit(k > 0 && keyctl_setperm(k, 0x3f3f3f3f) == 0 ? 0 : 3);
+	}
+	{
+		int status;
+
+		assert_int_equal(waitpid(bob, &status, 0), bob);
+		assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	}
+	planted = keyctl_search(KEY_SPEC_SESSION_KEYRING, "user",
+				"keyturn:" USER, 0);
+	assert_true(planted > 0);
+
+	assert_int_equal(pipe2(stop, O_CLOEXEC), 0);
+	assert_int_equal(pipe2(result, O_CLOEXEC), 0);
+	bob = bob_start(stop[0], result[1]);
+
+	pamh = start("kt-vol");
+	assert_int_equal(authenticate(pamh), PAM_SUCCESS);
+	/* The stash, read back from the kernel: root's, for root alone
+	 * (checked below, after what bob saw). */
+	{
+		key_serial_t list[64];
+		long n = keyctl_read(KEY_SPEC_SESSION_KEYRING, (char *)list,
+				     sizeof(list));
+
+		for (long i = 0; i < n / (long)sizeof(list[0]); i++)
+			if (keyctl_describe(list[i], d, sizeof(d)) > 0 &&
+			    strstr(d, ";" KT_STASH_DESC_PREFIX)) {
+				stashes++;
+				stash_root_only +=
+					!strncmp(d, "user;0;0;002b0000;", 18);
+			}
+	}
+	assert_int_equal(pam_open_session(pamh, 0), PAM_SUCCESS);
+	out = read_file("agent.out");
+	assert_non_null(out);
+	assert_int_equal(pam_close_session(pamh, 0), PAM_SUCCESS);
+	assert_int_equal(pam_end(pamh, PAM_SUCCESS), PAM_SUCCESS);
+	bob_stop(bob, stop[1], result[0], &tries, &leaks);
+	close(stop[0]), close(stop[1]), close(result[0]), close(result[1]);
+
+	/* Bob tried all along and never read the password. */
+	assert_true(tries > 0);
+	assert_int_equal(leaks, 0);
+	/* Bob's key: still his, untouched. */
+	len = keyctl_read(planted, payload, sizeof(payload) - 1);
+	assert_int_equal(len, (long)strlen(PLANTED));
+	assert_memory_equal(payload, PLANTED, strlen(PLANTED));
+	assert_true(keyctl_describe(planted, d, sizeof(d)) > 0);
+	assert_int_equal(strncmp(d, "user;65534;", 11), 0);
+	(void)keyctl_unlink(planted, KEY_SPEC_SESSION_KEYRING);
+	/* The agent had the passphrase all the same. */
+	assert_probe(out, "pipe", "match");
+	assert_int_equal(stashes, 1);
+	assert_int_equal(stash_root_only, 1);
+}
+
+/*
+ * OpenSSH's keyboard-interactive: auth runs in a forked child of the
+ * host, which sends back its PAM environment and exits without pam_end;
+ * the parent opens the session.
+ */
+static void auth_in_child(pam_handle_t *pamh, int want, char *ref,
+			  size_t ref_size)
+{
+	char env[4096] = "";
+	int p[2], status;
+	ssize_t n;
+	pid_t pid;
+
+	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		char **list;
+		int r;
+
+		close(p[0]);
+		r = authenticate(pamh);
+		list = pam_getenvlist(pamh);
+		for (size_t i = 0; list && list[i]; i++)
+			if (write(p[1], list[i], strlen(list[i]) + 1) < 0)
+				_exit(3);
+		_exit(r == want ? 0 : 4);
+	}
+	close(p[1]);
+	n = read(p[0], env, sizeof(env) - 1);
+	close(p[0]);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	for (char *e = env; n > 0 && e < env + n; e += strlen(e) + 1) {
+		assert_int_equal(pam_putenv(pamh, e), PAM_SUCCESS);
+		if (ref && !strncmp(e, KT_STASH_ENV "=",
+				    sizeof(KT_STASH_ENV)))
+			snprintf(ref, ref_size, "%s",
+				 e + sizeof(KT_STASH_ENV));
+	}
+}
+
+static void test_auth_in_another_process(void **state)
+{
+	pam_handle_t *pamh;
+	char *out;
+
+	fresh_session_keyring();
+	pamh = start("kt-vol");
+	auth_in_child(pamh, PAM_SUCCESS, NULL, 0);
+	/* This process never saw the password: it comes from the stash. */
+	assert_int_equal(pam_open_session(pamh, 0), PAM_SUCCESS);
+	out = read_file("agent.out");
+	assert_non_null(out);
+	assert_probe(out, "pipe", "match");
+	assert_probe(out, "hostkey", "none");
+	/* Gone after open_session: the stash and its reference. */
+	assert_null(pam_getenv(pamh, KT_STASH_ENV));
+	assert_int_equal(stash_keys_here(), 0);
+	assert_int_equal(pam_close_session(pamh, 0), PAM_SUCCESS);
+	assert_int_equal(pam_end(pamh, PAM_SUCCESS), PAM_SUCCESS);
+}
+
+static void test_stash_never_taken_expires(void **state)
+{
+	struct kt_stash_ref ref;
+	char text[KT_STASH_REF_MAX], d[256];
+	pam_handle_t *pamh;
+
+	/* kt-short: stash_timeout=1. The child's login goes no further
+	 * (a second factor failed, the client went away). */
+	fresh_session_keyring();
+	pamh = start("kt-short");
+	auth_in_child(pamh, PAM_SUCCESS, text, sizeof(text));
+	assert_int_equal(kt_stash_ref_parse(text, &ref), 0);
+	assert_true(keyctl_describe(ref.key, d, sizeof(d)) > 0);
+	sleep(2);
+	assert_true(keyctl_describe(ref.key, d, sizeof(d)) < 0);
+	assert_true(errno == EKEYEXPIRED || errno == ENOKEY);
+	assert_int_equal(pam_end(pamh, PAM_AUTH_ERR), PAM_SUCCESS);
+	assert_false(file_exists("agent.out"));
+}
+
+static void test_failed_login_leaves_nothing(void **state)
+{
+	pam_handle_t *pamh;
+
+	fresh_session_keyring();
+	pamh = start("kt-vol");
+	/* pam_matrix refuses, the stack goes on to keyturn ("required"),
+	 * which stashes what was typed; pam_end drops it. */
+	typed = "not-the-password";
+	setenv("PAM_AUTHTOK", typed, 1);
+	assert_int_equal(pam_authenticate(pamh, 0), PAM_AUTH_ERR);
+	unsetenv("PAM_AUTHTOK");
+	typed = PASSWORD;
+	/* It was stashed: the test sees the drop, not an absence. */
+	assert_int_equal(stash_keys_here(), 1);
+	assert_int_equal(pam_end(pamh, PAM_AUTH_ERR), PAM_SUCCESS);
+	assert_int_equal(stash_keys_here(), 0);
+	assert_false(file_exists("agent.out"));
+}
+
+static void test_screen_locker_leaves_nothing(void **state)
+{
+	static const int flags[] = { PAM_REINITIALIZE_CRED, PAM_REFRESH_CRED };
+
+	for (size_t i = 0; i < ELEMENTSOF(flags); i++) {
+		pam_handle_t *pamh;
+		long long t0 = kt_now_ms();
+
+		fresh_session_keyring();
+		pamh = start("kt-vol");
+		assert_int_equal(authenticate(pamh), PAM_SUCCESS);
+		/* There is a stash, and setcred takes it away. */
+		assert_int_equal(stash_keys_here(), 1);
+		assert_non_null(pam_getenv(pamh, KT_STASH_ENV));
+		(void)pam_setcred(pamh, flags[i]);
+		assert_int_equal(stash_keys_here(), 0);
+		assert_null(pam_getenv(pamh, KT_STASH_ENV));
+		assert_int_equal(pam_end(pamh, PAM_SUCCESS), PAM_SUCCESS);
+		/* No agent, no wait. */
+		assert_false(file_exists("agent.out"));
+		assert_true(kt_now_ms() - t0 < 2000);
+	}
+}
+
+static volatile int reaper_stop;
+static int reaper_reaped;
+
+static void *reaper(void *arg)
+{
+	while (!reaper_stop) {
+		int status;
+
+		if (waitpid(-1, &status, 0) > 0)
+			reaper_reaped++;
+	}
+	return NULL;
+}
+
+static pthread_t reaper_thread;
+static bool reaper_running;
+
+/* A failed assertion must not leave the thread taking the children of
+ * the tests after it. */
+static int reaper_teardown(void **state)
+{
+	if (reaper_running) {
+		reaper_stop = 1;
+		if (fork() == 0)
+			_exit(0);
+		(void)pthread_join(reaper_thread, NULL);
+		while (waitpid(-1, NULL, WNOHANG) > 0)
+			;
+	}
+	reaper_running = false;
+	return 0;
+}
+
+static void test_host_thread_waiting_for_any_child(void **state)
+{
+	pthread_t thread;
+
+	/* A host thread that reaps whatever child ends (waitpid(-1)):
+	 * the module's intermediate child must not be one it can take. */
+	reaper_stop = 0;
+	reaper_reaped = 0;
+	assert_int_equal(pthread_create(&thread, NULL, reaper, NULL), 0);
+	reaper_thread = thread;
+	reaper_running = true;
+	for (int i = 0; i < 5; i++) {
+		pam_handle_t *pamh;
+		char *out;
+
+		remove_file("agent.out");
+		pamh = start("kt-vol");
+		assert_int_equal(authenticate(pamh), PAM_SUCCESS);
+		assert_int_equal(pam_open_session(pamh, 0), PAM_SUCCESS);
+		out = read_file("agent.out");
+		if (!out || !strstr(out, "\nreported\n"))
+			fail_msg("round %d: no agent report:\n%s", i,
+				 out ? out : "(none)");
+		assert_int_equal(pam_close_session(pamh, 0), PAM_SUCCESS);
+		assert_int_equal(pam_end(pamh, PAM_SUCCESS), PAM_SUCCESS);
+	}
+	reaper_stop = 1;
+	/* Wakes the thread if it sits in waitpid() with a child to wait
+	 * for: one of ours, which it may or may not take. */
+	{
+		pid_t pid = fork();
+		int status;
+
+		if (pid == 0)
+			_exit(0);
+		assert_int_equal(pthread_join(thread, NULL), 0);
+		reaper_running = false;
+		if (waitpid(pid, &status, 0) == pid)
+			assert_int_equal(reaper_reaped, 0);
+		else
+			assert_int_equal(reaper_reaped, 1);
+	}
+}
+
+static void test_agent_is_root_in_full(void **state)
+{
+	struct rlimit fsize, memlock, low;
+	pam_handle_t *pamh;
+	char *out;
+
+	/* su: the caller's real uid; and limits the caller lowered. */
+	assert_int_equal(getrlimit(RLIMIT_FSIZE, &fsize), 0);
+	assert_int_equal(getrlimit(RLIMIT_MEMLOCK, &memlock), 0);
+	low = fsize;
+	low.rlim_cur = 1 << 20;
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &low), 0);
+	low = memlock;
+	low.rlim_cur = 0;
+	assert_int_equal(setrlimit(RLIMIT_MEMLOCK, &low), 0);
+	assert_int_equal(setresgid(BOB, 0, 0), 0);
+	assert_int_equal(setresuid(BOB, 0, 0), 0);
+
+	pamh = start("kt-vol");
+	assert_int_equal(authenticate(pamh), PAM_SUCCESS);
+	assert_int_equal(pam_open_session(pamh, 0), PAM_SUCCESS);
+
+	assert_int_equal(setresuid(0, 0, 0), 0);
+	assert_int_equal(setresgid(0, 0, 0), 0);
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &fsize), 0);
+	assert_int_equal(setrlimit(RLIMIT_MEMLOCK, &memlock), 0);
+
+	out = read_file("agent.out");
+	assert_non_null(out);
+	/* Bob, su's caller, can signal none of it. */
+	assert_probe(out, "ids", "0,0,0/0,0,0");
+	assert_probe(out, "limits",
+		     fsize.rlim_max == RLIM_INFINITY ?
+			     "fsize:unlimited,memlock:hard" :
+			     "fsize:limited,memlock:hard");
+	assert_probe(out, "pipe", "match");
+	assert_int_equal(pam_close_session(pamh, 0), PAM_SUCCESS);
 	assert_int_equal(pam_end(pamh, PAM_SUCCESS), PAM_SUCCESS);
 }
 
@@ -714,6 +1107,17 @@ int main(int argc, char **argv)
 		cmocka_unit_test_setup(test_missing_agent, setup),
 		cmocka_unit_test_setup(test_required_volume_refuses, setup),
 		cmocka_unit_test_setup(test_slow_agent_is_bounded, setup),
+		cmocka_unit_test_setup_teardown(
+			test_shared_keyring_reveals_nothing, setup,
+			bob_teardown),
+		cmocka_unit_test_setup(test_auth_in_another_process, setup),
+		cmocka_unit_test_setup(test_stash_never_taken_expires, setup),
+		cmocka_unit_test_setup(test_failed_login_leaves_nothing, setup),
+		cmocka_unit_test_setup(test_screen_locker_leaves_nothing, setup),
+		cmocka_unit_test_setup_teardown(
+			test_host_thread_waiting_for_any_child, setup,
+			reaper_teardown),
+		cmocka_unit_test_setup(test_agent_is_root_in_full, setup),
 	};
 	const char *d = getenv("KT_TEST_DIR");
 	int r;

@@ -64,33 +64,6 @@
 
 /* ---- the probe agent ---------------------------------------------- */
 
-/* Where the passphrase key is, and whether it is the test's. */
-static void probe_key(FILE *out, const char *user)
-{
-	_cleanup_secret_ struct kt_secret *payload = NULL;
-	char desc[KT_KEY_DESC_MAX];
-	key_serial_t key, ses, us;
-
-	ses = keyctl_get_keyring_ID(KEY_SPEC_SESSION_KEYRING, 0);
-	us = keyctl_get_keyring_ID(KEY_SPEC_USER_SESSION_KEYRING, 0);
-	probe_say(out, "session=%s", ses == us ? "user-session" : "own");
-	if (kt_key_description(KT_KEY_PREFIX_DEFAULT, user, desc,
-			       sizeof(desc)) < 0 ||
-	    kt_keyring_find(desc, &key) < 0) {
-		probe_say(out, "key=none");
-		return;
-	}
-	probe_say(out, "serial=%d", key);
-	probe_say(out, "payload=%s",
-		  kt_keyring_read(key, &payload) < 0 ? "unreadable" :
-		  payload->len == strlen(PASSWORD) &&
-				  !memcmp(payload->data, PASSWORD,
-					  payload->len) ? "match" : "other");
-	probe_say(out, "key_in_us=%s",
-		  keyctl_search(KEY_SPEC_USER_SESSION_KEYRING, "user", desc,
-				0) >= 0 ? "yes" : "no");
-}
-
 /* The re-key mode's fd 4: two length-prefixed passphrases. */
 static bool probe_secret(int fd, const char *want)
 {
@@ -130,7 +103,7 @@ static int probe_main(int argc, char **argv)
 		probe_say(out, "secrets=%s", old_ok && probe_secret(4, PASSWORD)
 						   ? "match" : "other");
 	} else
-		probe_key(out, user);
+		probe_passphrase(out, PASSWORD);
 
 	if (!strcmp(mode, "hang")) {
 		/* Never answers; ends when the module lets go of it. */
@@ -642,19 +615,14 @@ static void join_user_session_keyring(void)
 			 us);
 }
 
-/* The key went where the agent reads it, never into @us. */
+/* The passphrase went to the agent alone: no key of keyturn's in any
+ * keyring the host has, @us included. */
 static void assert_key_placement(const char *out)
 {
 	char desc[KT_KEY_DESC_MAX];
 
-	assert_probe(out, "session", "own");
-	assert_probe(out, "payload", "match");
-	assert_probe(out, "key_in_us", "no");
-	/* The host has a session keyring of its own now, and @us holds
-	 * no such key. */
-	assert_int_not_equal(
-		keyctl_get_keyring_ID(KEY_SPEC_SESSION_KEYRING, 0),
-		keyctl_get_keyring_ID(KEY_SPEC_USER_SESSION_KEYRING, 0));
+	assert_probe(out, "pipe", "match");
+	assert_probe(out, "hostkey", "none");
 	assert_int_equal(kt_key_description(KT_KEY_PREFIX_DEFAULT, USER, desc,
 					    sizeof(desc)), 0);
 	assert_true(keyctl_search(KEY_SPEC_USER_SESSION_KEYRING, "user", desc,
@@ -740,9 +708,9 @@ static void run_row(void **state)
 		if (row->hook == UPDATE)
 			assert_probe(out, "secrets", "match");
 		else if (s->password)
-			assert_probe(out, "payload", "match");
+			assert_probe(out, "pipe", "match");
 		else
-			assert_probe(out, "key", "none");
+			assert_probe(out, "pipe", "none");
 		if (s->join_us && row->hook == OPEN)
 			assert_key_placement(out);
 	}

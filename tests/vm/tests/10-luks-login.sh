@@ -178,7 +178,7 @@ check_eq "alice logs out (kt-login exit 0)" 0 "$?"
 diag_file "$KT_TMP/s1.err" 5
 check "logout: $MNT_A unmounted" wait_until 5 not_mounted "$MNT_A"
 check "logout: dm device $DM_A gone" wait_until 5 dm_gone "$DM_A"
-check "logout: no keyturn key in /proc/keys" no_keys_matching 'keyturn:'
+check "logout: no keyturn key in /proc/keys" no_keys_matching 'keyturn'
 check "logout: root's keys back to $keys0 (/proc/key-users)" \
 	wait_until 10 root_keys_le "$keys0"
 [ "$(root_keys)" -le "$keys0" ] || { diag "key-users:"; sed 's/^/#   /' /proc/key-users; }
@@ -194,7 +194,7 @@ check_eq "wrong password: login refused (exit 10)" 10 "$?"
 check "wrong password: no dm device" dm_gone "$DM_A"
 check "wrong password: nothing mounted" not_mounted "$MNT_A"
 check "wrong password: no agent started" no_agents
-check "wrong password: no keyturn key" no_keys_matching 'keyturn:'
+check "wrong password: no keyturn key" no_keys_matching 'keyturn'
 check "wrong password: root's keys still $keys0 (/proc/key-users)" \
 	wait_until 5 root_keys_le "$keys0"
 

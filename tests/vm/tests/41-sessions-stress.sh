@@ -179,7 +179,7 @@ for u in $USERS5; do
 done
 left_dm=$(dmsetup ls 2>/dev/null | awk '/^ses-/ { print $1 }' | tr '\n' ' ')
 check_eq "no ses-* dm device left" "" "$left_dm"
-check "no keyturn key in /proc/keys" no_keys_matching 'keyturn:'
+check "no keyturn key in /proc/keys" no_keys_matching 'keyturn'
 check "root's keys back to $keys0 (/proc/key-users)" \
 	wait_until 10 root_keys_le "$keys0"
 left_socks=$(ls /run/keyturn/*/ 2>/dev/null | grep '^agent\.' |
