@@ -8,7 +8,7 @@
 #   tests/debian/run.sh [RELEASE...] [-- NN...]   (default: bookworm trixie)
 #
 # Exit: 0 all passed, 1 something failed, 77 cannot run here (says why).
-# Knobs: KT_DEB_TIMEOUT (s per boot, default 600), KT_DEB_VERBOSE=1 (the
+# Knobs: KT_DEB_TIMEOUT (s per boot, default 1800), KT_DEB_VERBOSE=1 (the
 # whole console), KT_DEB_KEEP=1 (keep the run directory).
 set -euo pipefail
 
@@ -16,7 +16,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
 BUILD=$HERE/build
 CACHE=$BUILD/cache
-TIMEOUT=${KT_DEB_TIMEOUT:-600}
+TIMEOUT=${KT_DEB_TIMEOUT:-1800}
 T0=$(date +%s%N)
 
 RELEASES=""
@@ -172,7 +172,11 @@ boot() { # RELEASE IMAGE-DIR DISK LUKS KTDISK PHASE
 	local rel=$1 img=$2 disk=$3 luks=$4 kt=$5 phase=$6 log st
 	log=$WORK/console-$rel-$phase.log
 	st=$WORK/state-$rel-$phase
+	# a machine busy with other work makes udev slow to announce the
+	# disks: systemd's 90 s for a device is not enough there (systemd
+	# >= 254 reads this; bookworm's 252 did not need it)
 	local append="root=/dev/vda rw console=ttyS0 quiet panic=-1 kt.phase=$phase"
+	append="$append systemd.default_device_timeout_sec=900"
 	[ -n "$ONLY" ] && append="$append kt.only=${ONLY// /,}"
 	local tb
 	tb=$(date +%s%N)

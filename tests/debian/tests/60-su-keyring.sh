@@ -38,17 +38,8 @@ echo "$planted" > "$D/planted"
 spy=$!
 i=1
 while [ "$i" -le 3 ]; do
-	expect -c '
-		set timeout 60
-		log_user 0
-		spawn su alice -c [lindex $argv 0]
-		expect {
-			-re "assword: ?$" { send -- "$env(KT_PW)\r" }
-			timeout { exit 2 }
-		}
-		set timeout -1
-		expect eof
-	' -- "while [ ! -e $D/end-$i ]; do sleep 0.2; done" \
+	expect /kt/tests/pw.exp su alice -c \
+		"while [ ! -e $D/end-$i ]; do sleep 0.2; done" \
 		> "$D/expect-$i" 2>&1
 	i=$((i + 1))
 done

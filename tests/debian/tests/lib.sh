@@ -119,37 +119,13 @@ ssh_key() { # TAG USER [COMMAND-BEFORE]: by public key, in the background
 expect_pw() { # TAG PASSWORD COMMAND...: spawn COMMAND on a pty, answer Password:
 	_tag=$1 _pw=$2
 	shift 2
-	KT_PW=$_pw setsid expect -c '
-		set timeout 60
-		log_user 0
-		spawn {*}$argv
-		expect {
-			-re "assword: ?$" { send -- "$env(KT_PW)\r" }
-			timeout { exit 2 }
-			eof { exit 3 }
-		}
-		set timeout -1
-		expect eof
-	' -- "$@" > "$KT_TMP/expect-$_tag.out" 2>&1 < /dev/null &
+	KT_PW=$_pw setsid expect /kt/tests/pw.exp "$@" \
+		> "$KT_TMP/expect-$_tag.out" 2>&1 < /dev/null &
 }
 login_pty() { # TAG USER: the real login(1) on a pty, its shell runs the hold
-	KT_PW=$(pw_of "$2") KT_HOLD="$(hold_cmd "$1"); exit" setsid expect -c '
-		set timeout 60
-		log_user 0
-		spawn login [lindex $argv 0]
-		expect {
-			-re "assword: ?$" { send -- "$env(KT_PW)\r" }
-			timeout { exit 2 }
-			eof { exit 3 }
-		}
-		expect {
-			-re "\\$ ?$" { send -- "$env(KT_HOLD)\r" }
-			timeout { exit 4 }
-			eof { exit 5 }
-		}
-		set timeout -1
-		expect eof
-	' -- "$2" > "$KT_TMP/expect-$1.out" 2>&1 < /dev/null &
+	KT_PW=$(pw_of "$2") KT_HOLD="$(hold_cmd "$1"); exit" setsid \
+		expect /kt/tests/login.exp "$2" \
+		> "$KT_TMP/expect-$1.out" 2>&1 < /dev/null &
 }
 su_as() { # TAG FROM-USER TO-USER: FROM runs "su TO -c ..." on a pty
 	expect_pw "$1" "$(pw_of "$3")" setpriv --reuid "$2" --regid "$2" --init-groups \
