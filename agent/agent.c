@@ -26,6 +26,7 @@
 #include "agent.h"
 #include "hold.h"
 #include "luks.h"
+#include "order.h"
 #include "session.h"
 
 #define AGENT_FD HOLD_FD_MODULE
@@ -59,6 +60,8 @@ void agent_cryptsetup_log(int priority, const char *message, void *userdata)
 	/* libcryptsetup's own words, to the log only: never the terminal. */
 	agent_log(priority, "libcryptsetup: %s", message);
 }
+
+static void agent_unload_config(struct agent *a);
 
 static int usage(void)
 {
@@ -105,14 +108,14 @@ int volume_open(struct agent *a, const struct kt_volume *v,
 	return -EINVAL;
 }
 
-static int volume_close(struct agent *a, const struct kt_volume *v,
+static int volume_close(struct agent *a, const struct kt_opened *o,
 			struct kt_report *r)
 {
-	switch (v->type) {
+	switch (o->type) {
 	case KT_VOLUME_LUKS2:
-		return luks_close_volume(a, v, r);
+		return luks_close_volume(a, o, r);
 	case KT_VOLUME_ECRYPTFS:
-		return ecryptfs_close_volume(a, v, r);
+		return ecryptfs_close_volume(a, o, r);
 	}
 	return -EINVAL;
 }
@@ -159,52 +162,116 @@ static void open_all(struct agent *a, int fd)
 	drop_passphrase(a);
 }
 
-/* Unmounts and closes every volume of the user, last first, under the
- * user's lock, reporting to fd. */
-static void lock_all(struct agent *a, int fd)
+/*
+ * Locks what was recorded as opened (a->state, and with files the
+ * records earlier sessions left in RUNDIR/UID), children first, under
+ * the user's lock, reporting to fd. Neither the config nor NSS nor a
+ * path read again decides what is locked.
+ */
+static void lock_all(struct agent *a, int fd, bool files)
 {
-	_cleanup_close_ int lock = kt_session_lock(a->user->uid);
+	_cleanup_close_ int lock = kt_session_lock(a->state.uid);
+	_cleanup_free_ struct kt_opened *rec = NULL;
+	size_t order[KT_STATE_VOLUMES_MAX * 2], n;
 
 	if (lock < 0)
 		agent_log(LOG_ERR, "Failed to take the lock of %s: %s, "
 				   "locking anyway",
 			  a->user->name, strerror(-lock));
-	for (size_t i = a->n_volumes; i-- > 0;) {
+	rec = calloc(ELEMENTSOF(order), sizeof(*rec));
+	if (!rec) {
+		agent_log(LOG_ERR, "%s: out of memory, volumes stay open",
+			  a->user->name);
+		return;
+	}
+	n = records_collect(a, files, rec, ELEMENTSOF(order));
+	kt_opened_close_order(rec, n, order);
+	for (size_t i = 0; i < n; i++) {
+		const struct kt_opened *o = &rec[order[i]];
+		struct kt_report rep = { 0 };
+
+		snprintf(rep.volume, sizeof(rep.volume), "%s", o->volume);
+		(void)volume_close(a, o, &rep);
+		record_closed(a, o, &rep);
+		send_report(a, fd, &rep);
+	}
+}
+
+static void report_kept(struct agent *a, const char *why)
+{
+	for (size_t i = 0; i < a->state.n_volumes; i++) {
 		struct kt_report rep = { 0 };
 
 		snprintf(rep.volume, sizeof(rep.volume), "%s",
-			 a->volumes[i].name);
-		(void)volume_close(a, &a->volumes[i], &rep);
-		send_report(a, fd, &rep);
+			 a->state.volumes[i].volume);
+		report_set(&rep, KT_REPORT_KEPT, 0, "%s", why);
+		send_report(a, a->sock, &rep);
 	}
 }
 
 static void close_all(struct agent *a)
 {
+	char why[128];
 	int r;
 
 	r = kt_session_leave(&a->sessions_fd);
-	if (r < 0)
-		agent_log(LOG_ERR, "Failed to leave the sessions of %s: %s",
-			  a->user->name, strerror(-r));
+	if (r < 0) {
+		/*
+		 * Whether other sessions still use the volumes cannot be
+		 * told: locking them could pull a home from under a
+		 * running session. They stay open, loudly; the next
+		 * session's end that can count, or keyturnctl lock, locks
+		 * them (their records stay in RUNDIR/UID).
+		 */
+		agent_log(LOG_ERR, "%s: Failed to count the sessions (%s): "
+				   "volumes stay open until the last session "
+				   "ends or keyturnctl lock %s",
+			  a->user->name, strerror(-r), a->user->name);
+		report_kept(a, "the sessions could not be counted: left "
+			       "open");
+		return;
+	}
 	if (r == 0) {
 		agent_log(LOG_INFO, "%s: other sessions remain, volumes stay "
 				    "open", a->user->name);
-		for (size_t i = 0; i < a->n_volumes; i++) {
-			struct kt_report rep = { 0 };
-
-			snprintf(rep.volume, sizeof(rep.volume), "%s",
-				 a->volumes[i].name);
-			report_set(&rep, KT_REPORT_KEPT, 0,
-				   "other sessions of %s remain",
-				   a->user->name);
-			send_report(a, a->sock, &rep);
-		}
+		snprintf(why, sizeof(why), "other sessions of %s remain",
+			 a->user->name);
+		report_kept(a, why);
 		return;
 	}
-	/* Last session (or the accounting failed: then lock, which is the
-	 * safe side). */
-	lock_all(a, a->sock);
+	lock_all(a, a->sock, true);
+}
+
+/* The state's user, from the user just looked up. */
+static void state_set_user(struct agent *a)
+{
+	a->state.uid = a->user->uid;
+	a->state.gid = a->user->gid;
+	snprintf(a->state.user, sizeof(a->state.user), "%s", a->user->name);
+}
+
+/* keyturnctl lock: what sessions recorded, and what the config names
+ * and is open now (opened before records existed, or by hand). */
+static void lock_by_hand(struct agent *a)
+{
+	struct kt_opened *rec = calloc(KT_STATE_VOLUMES_MAX, sizeof(*rec));
+	size_t n;
+
+	state_set_user(a);
+	n = rec ? records_collect(a, true, rec, KT_STATE_VOLUMES_MAX) : 0;
+	for (size_t i = 0; i < a->n_volumes; i++) {
+		struct kt_opened o;
+		bool known = false;
+
+		for (size_t j = 0; j < n && !known; j++)
+			known = !strcmp(rec[j].volume, a->volumes[i].name);
+		if (!known &&
+		    record_volume(a, &a->volumes[i], false, &o) == 0 &&
+		    a->state.n_volumes < ELEMENTSOF(a->state.volumes))
+			a->state.volumes[a->state.n_volumes++] = o;
+	}
+	free(rec);
+	lock_all(a, STDOUT_FILENO, true);
 }
 
 /*
@@ -233,6 +300,12 @@ static void control_serve(struct agent *a, int fd)
 	if (r <= 0 ||
 	    kt_control_parse_unlock(line, KT_PASSPHRASE_MAX, &len) < 0) {
 		send_line(fd, "error bad request");
+		return;
+	}
+	/* A resumed agent has no config: this unlock is a new opening,
+	 * under the config of now. */
+	if (!a->config && agent_load(a, a->state.user, a->config_path) < 0) {
+		send_line(fd, "error could not load the configuration");
 		return;
 	}
 	pass = kt_secret_new(len);
@@ -374,50 +447,47 @@ static void hold(struct agent *a)
 	kt_close(sfd);
 }
 
-static bool named(const char *const *names, const char *name)
-{
-	for (size_t i = 0; names[i]; i++)
-		if (!strcmp(names[i], name))
-			return true;
-	return false;
-}
-
 int agent_load(struct agent *a, const char *user, const char *config)
 {
-	return agent_load_volumes(a, user, config, NULL);
-}
-
-int agent_load_volumes(struct agent *a, const char *user, const char *config,
-		       const char *const *names)
-{
 	struct kt_diag diag = { { 0 } };
+	struct kt_user *u = NULL;
 	struct kt_volume *all = NULL;
 	size_t n_all = 0, n = 0;
 	int r;
 
+	agent_unload_config(a);
 	r = kt_config_load(config, &a->config, &diag);
 	if (r < 0) {
 		agent_log(LOG_ERR, "Failed to load %s: %s", config,
 			  diag.message[0] ? diag.message : strerror(-r));
 		return r;
 	}
-	r = kt_user_lookup(user, &a->user);
+	r = kt_user_lookup(user, &u);
 	if (r < 0) {
 		agent_log(LOG_ERR, "Failed to look up user: %s", strerror(-r));
 		return r;
 	}
+	/* A resumed session knows its uid: a name that now means another
+	 * uid is not this session's user. */
+	if (a->user && a->user->uid != u->uid) {
+		agent_log(LOG_ERR, "%s: the name now belongs to uid %u, not "
+				   "%u",
+			  user, (unsigned)u->uid, (unsigned)a->user->uid);
+		kt_user_free(u);
+		return -ESTALE;
+	}
+	kt_user_free(a->user);
+	a->user = u;
 	r = kt_config_volumes_for(a->config, a->user, &all, &n_all, &diag);
 	if (r < 0) {
 		agent_log(LOG_ERR, "%s", diag.message);
 		return r;
 	}
-	/* "user = *" volumes apply only where the user has one; a resumed
-	 * session keeps those it handled. */
+	/* "user = *" volumes apply only where the user has one. */
 	for (size_t i = 0; i < n_all; i++) {
 		struct kt_volume keep;
 
-		if (names ? !named(names, all[i].name)
-			  : all[i].any_user && !kt_volume_present(&all[i]))
+		if (all[i].any_user && !kt_volume_present(&all[i]))
 			continue;
 		keep = all[n], all[n] = all[i], all[i] = keep;
 		n++;
@@ -425,16 +495,6 @@ int agent_load_volumes(struct agent *a, const char *user, const char *config,
 	a->volumes = all;
 	a->n_volumes = n;
 	a->n_alloc = n_all;
-	for (size_t i = 0; names && names[i]; i++) {
-		size_t j = 0;
-
-		while (j < n && strcmp(all[j].name, names[i]))
-			j++;
-		if (j == n)
-			agent_log(LOG_ERR, "%s: volume %s of this session is "
-					   "no longer in %s, left as it is",
-				  a->user->name, names[i], config);
-	}
 
 	r = kt_key_description(a->config->key_prefix, a->user->name,
 			       a->key_desc, sizeof(a->key_desc));
@@ -446,13 +506,19 @@ int agent_load_volumes(struct agent *a, const char *user, const char *config,
 	return 0;
 }
 
-void agent_unload(struct agent *a)
+/* The config and the volumes it names, not the user. */
+static void agent_unload_config(struct agent *a)
 {
 	kt_volumes_free(a->volumes, a->n_alloc);
 	a->volumes = NULL;
 	a->n_volumes = a->n_alloc = 0;
-	a->user = kt_user_free(a->user);
 	a->config = kt_config_free(a->config);
+}
+
+void agent_unload(struct agent *a)
+{
+	agent_unload_config(a);
+	a->user = kt_user_free(a->user);
 }
 
 void agent_harden(void)
@@ -526,11 +592,14 @@ int main(int argc, char **argv)
 		kt_luks_set_log(agent_cryptsetup_log, NULL);
 		a.sock = STDOUT_FILENO;
 		a.human = true;
-		if (agent_load(&a, user, config) < 0)
+		/* A config that does not load still leaves the records:
+		 * what sessions opened is locked from them alone. */
+		if (agent_load(&a, user, config) < 0 &&
+		    !a.user && kt_user_lookup(user, &a.user) < 0)
 			return 1;
 		agent_log(LOG_NOTICE, "%s: locking by hand (keyturnctl lock)",
 			  user);
-		lock_all(&a, STDOUT_FILENO);
+		lock_by_hand(&a);
 		return 0;
 	}
 	if (!user || !a.service || optind != argc || lock_mode)
@@ -580,6 +649,7 @@ int main(int argc, char **argv)
 		send_line(a.sock, "done");
 		return 1;
 	}
+	state_set_user(&a);
 
 	/* Waits here while a teardown of this user's volumes runs. */
 	a.sessions_fd = agent_fd_place(kt_session_join(a.user->uid),

@@ -36,6 +36,9 @@ struct agent {
 	bool resumed;		     /* given back by keyturn-hold */
 	bool holder_failed;	     /* hold in this image from now on */
 	char control_path[108];
+	/* What this session opened or reused, recorded at the time:
+	 * teardown locks exactly these (agent/record.c). */
+	struct kt_state state;
 };
 
 void agent_log(int priority, const char *fmt, ...) _printf_(2, 3);
@@ -43,14 +46,12 @@ void agent_log(int priority, const char *fmt, ...) _printf_(2, 3);
 void agent_cryptsetup_log(int priority, const char *message, void *userdata);
 
 /* Loads the config, the user, the user's volumes (a "user = *" volume
- * only where the user has one) and the key description; logs why not. */
+ * only where the user has one) and the key description; logs why not.
+ * With a->user set (a resumed session), the name must still be that
+ * uid's. Only for opening: teardown uses the records alone. */
 int agent_load(struct agent *a, const char *user, const char *config);
 /* No core dumps, no ptrace by the user, umask 077, cwd /, no SIGPIPE. */
 void agent_harden(void);
-/* The same, but the volumes are those named in names (NULL-terminated,
- * the ones a session handled) instead of those present now. */
-int agent_load_volumes(struct agent *a, const char *user, const char *config,
-		       const char *const *names);
 /* Frees what agent_load() loaded. */
 void agent_unload(struct agent *a);
 
@@ -62,7 +63,8 @@ void agent_unload(struct agent *a);
  * (fd itself, still valid, when it cannot move; negative fd passes).
  * hold_exec: writes the state and becomes keyturn-hold; returns -errno
  * only when it could not (then the caller holds in this image).
- * resume: takes the descriptors and state back and loads the config.
+ * resume: takes the descriptors and the state back (user, control
+ * socket, what was opened), without the config, NSS or any path.
  */
 void agent_fds_reserve(bool resumed);
 int agent_fd_place(int fd, int target) _wur_;
@@ -89,9 +91,30 @@ int agent_set_passphrase(struct agent *a, const struct kt_secret *pass);
 int volume_open(struct agent *a, const struct kt_volume *v,
 		struct kt_report *r);
 
-/* Opens every volume, concurrently as memory and CPUs allow; one
- * report per volume, in the order of a->volumes. */
+/* Opens every volume, concurrently as memory and CPUs allow, a volume
+ * inside another only once that one is open; one report per volume, in
+ * the order of a->volumes. What opened is recorded (record_keep). */
 void unlock_volumes(struct agent *a, struct kt_report *reports);
+
+/*
+ * The record of what a session opened (agent/record.c, format in
+ * lib/protocol.h). record_volume: what v is now, right after it was
+ * opened or reused: dm name, UUID and device, the mount's identity, the
+ * busy policy; -errno when that cannot be told (then it is not locked
+ * by identity: logged). record_keep: into a->state and
+ * RUNDIR/UID/open.NAME, so that the user's last session locks what
+ * earlier ones opened. records_collect: what a teardown locks, children
+ * first. record_closed: after a close, the file goes, or
+ * RUNDIR/UID/failed.NAME says why the volume is still open (keyturnctl
+ * status shows it).
+ */
+int record_volume(struct agent *a, const struct kt_volume *v, bool own,
+		  struct kt_opened *ret) _wur_;
+void record_keep(struct agent *a, const struct kt_opened *o);
+size_t records_collect(struct agent *a, bool files, struct kt_opened *out,
+		       size_t max);
+void record_closed(struct agent *a, const struct kt_opened *o,
+		   const struct kt_report *r);
 
 /* The Argon2 cost of unwrapping v's wrapped file (0 when unreadable). */
 void ecryptfs_volume_cost(struct agent *a, const struct kt_volume *v,
@@ -101,11 +124,11 @@ void ecryptfs_volume_cost(struct agent *a, const struct kt_volume *v,
  * lock. Both fill the report and return 0 or -errno. */
 int luks_open_volume(struct agent *a, const struct kt_volume *v,
 		     struct kt_report *r);
-int luks_close_volume(struct agent *a, const struct kt_volume *v,
+int luks_close_volume(struct agent *a, const struct kt_opened *o,
 		      struct kt_report *r);
 int ecryptfs_open_volume(struct agent *a, const struct kt_volume *v,
 			 struct kt_report *r);
-int ecryptfs_close_volume(struct agent *a, const struct kt_volume *v,
+int ecryptfs_close_volume(struct agent *a, const struct kt_opened *o,
 			  struct kt_report *r);
 
 /*
@@ -117,20 +140,20 @@ int mount_volume(struct agent *a, const struct kt_volume *v,
 		 struct kt_report *r);
 
 /*
- * Unmounts v->mountpoint under the volume's busy policy. Returns 0 when
- * unmounted (*ret_lazy: only detached, still busy underneath), -EBUSY
- * when the policy kept it, -errno otherwise.
+ * Unmounts the recorded mount (by identity, wherever it is now) under
+ * the recorded busy policy. Returns 0 when unmounted or already gone
+ * (*ret_lazy: only detached, still busy underneath), -EBUSY when the
+ * policy kept it, -errno otherwise.
  */
-int unmount_volume(struct agent *a, const struct kt_volume *v,
+int unmount_volume(struct agent *a, const struct kt_opened *o,
 		   bool *ret_lazy);
 
 /*
- * The first step of a backend's close: mounted is the backend's own
- * "is it mine on the mount point" (1, 0, or -errno). 0 when nothing of
- * it is mounted any more (*ret_lazy: detached only); otherwise -errno
- * with the report filled (kept under busy = keep, or failed).
+ * The first step of a backend's close. 0 when nothing of it is mounted
+ * any more (*ret_lazy: detached only); otherwise -errno with the report
+ * filled (kept under busy = keep, or failed).
  */
-int unmount_for_close(struct agent *a, const struct kt_volume *v, int mounted,
+int unmount_for_close(struct agent *a, const struct kt_opened *o,
 		      bool *ret_lazy, struct kt_report *r);
 
 #endif

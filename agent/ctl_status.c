@@ -1,16 +1,20 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* keyturnctl status [--user USER] [--config PATH] */
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "ctl.h"
 #include "keyring.h"
 #include "luks.h"
 #include "mount.h"
+#include "protocol.h"
 #include "session.h"
 #include "user.h"
 
@@ -99,6 +103,61 @@ static void print_volume(const struct kt_config *c, const struct kt_user *u,
 	kt_mount_entry_clear(&m);
 }
 
+/*
+ * What the last teardown could not lock: the agent leaves one report
+ * line in RUNDIR/UID/failed.NAME (root's) for each such volume, also
+ * one no longer in the config; it goes when the volume is locked or
+ * opened again.
+ */
+static void print_teardown_failures(const struct kt_user *u, int *shown)
+{
+	_cleanup_close_ int dir = -1, list = -1;
+	struct dirent *de;
+	DIR *d;
+
+	dir = kt_session_dir(u->uid, false);
+	if (dir < 0)
+		return;
+	list = openat(dir, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (list < 0 || !(d = fdopendir(list)))
+		return;
+	list = -1;
+	while ((de = readdir(d))) {
+		char line[KT_LINE_MAX];
+		struct kt_report rep;
+		struct stat st;
+		ssize_t n;
+		int fd;
+
+		if (strncmp(de->d_name, "failed.", 7) ||
+		    strchr(de->d_name + 7, '.'))
+			continue;
+		fd = openat(dirfd(d), de->d_name,
+			    O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		n = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+				    st.st_uid == 0 ?
+			    read(fd, line, sizeof(line) - 1) :
+			    -1;
+		close(fd);
+		if (n <= 0)
+			continue;
+		line[n] = '\0';
+		if ((*shown)++)
+			putchar('\n');
+		if (kt_report_parse(line, &rep) < 0)
+			printf("%s/%s\n  teardown: not locked at the last "
+			       "logout (record unreadable)\n",
+			       u->name, de->d_name + 7);
+		else
+			printf("%s/%s\n  teardown: not locked at the last "
+			       "logout: %s\n",
+			       u->name, rep.volume, rep.message);
+	}
+	closedir(d);
+}
+
 /* Prints the user's volumes, counting them in *shown. */
 static int status_user(const struct kt_config *c, const char *name,
 		       bool explicit, int *shown)
@@ -135,6 +194,7 @@ static int status_user(const struct kt_config *c, const char *name,
 		print_volume(c, u, &v[i], sessions);
 	}
 	kt_volumes_free(v, n);
+	print_teardown_failures(u, shown);
 	return 0;
 }
 

@@ -245,21 +245,24 @@ int ecryptfs_open_volume(struct agent *a, const struct kt_volume *v,
 	return 0;
 }
 
-int ecryptfs_close_volume(struct agent *a, const struct kt_volume *v,
+int ecryptfs_close_volume(struct agent *a, const struct kt_opened *o,
 			  struct kt_report *r)
 {
 	bool lazy = false;
 	int k;
 
-	k = unmount_for_close(a, v, mounted_here(v), &lazy, r);
+	k = unmount_for_close(a, o, &lazy, r);
 	if (k < 0)
 		return k;
 	/* Only after the unmount: revoking first would break the mount.
 	 * Tokens another agent added go with the mount's last reference. */
-	if (!lazy)
-		drop_tokens(a, v);
-	report_set(r, KT_REPORT_CLOSED, 0, "%s %s", v->mountpoint,
-		   lazy ? "detached, still busy underneath"
-			: "unmounted");
+	for (size_t i = 0; !lazy && i < ELEMENTSOF(o->keys); i++)
+		if (o->keys[i] > 0 && kt_keyring_drop(o->keys[i]) < 0)
+			agent_log(LOG_WARNING, "Failed to revoke an eCryptfs "
+					       "auth token of %s, ignoring",
+				  o->volume);
+	report_set(r, KT_REPORT_CLOSED, 0, "%s %s",
+		   o->mnt_id ? o->mountpoint : o->volume,
+		   lazy ? "detached, still busy underneath" : "unmounted");
 	return 0;
 }

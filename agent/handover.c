@@ -4,11 +4,13 @@
  * descriptors at fixed numbers (hold.h), the state the agent needs again
  * when the holder gives the process back, the execve() both ways.
  *
- * The state is text in a sealed memfd: which volumes this session
- * handles (so that a resumed agent closes the same ones, whatever a
- * "user = *" presence check would say by then), the eCryptfs auth tokens
- * it added (revoked after their unmount) and the control socket's path.
- * Key serials are not secrets; no passphrase is ever in it.
+ * The state is text in a sealed memfd (format and strict parser in
+ * lib/protocol.c): the user (uid, gid, name), the control socket's path
+ * and the record of every volume this session opened or reused (the dm
+ * name, UUID and device, the mount's identity, the eCryptfs auth tokens
+ * it added, the busy policy), so that a resumed agent locks exactly
+ * that without the config, NSS or any path. Key serials are not
+ * secrets; no passphrase is ever in it.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -25,7 +27,6 @@
 #include "agent.h"
 #include "hold.h"
 
-#define STATE_MAX (64 * 1024)
 
 static bool fd_is(int fd, mode_t type)
 {
@@ -83,32 +84,40 @@ int agent_fd_place(int fd, int target)
 	return target;
 }
 
-static int state_write(const struct agent *a)
+static int state_write(struct agent *a)
 {
 	_cleanup_close_ int fd = -1;
-	int r = 0;
+	_cleanup_free_ char *text = NULL;
+	size_t off = 0;
+	int n;
 
+	snprintf(a->state.control, sizeof(a->state.control), "%s",
+		 a->control >= 0 ? a->control_path : "");
+	text = malloc(KT_STATE_MAX);
+	if (!text)
+		return -ENOMEM;
+	n = kt_state_format(&a->state, text, KT_STATE_MAX);
+	if (n < 0)
+		return n;
 	fd = memfd_create("keyturn-state", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	if (fd < 0)
 		return kt_negerrno();
-	if (dprintf(fd, "%s\n", HOLD_STATE_MAGIC) < 0)
-		return kt_negerrno();
-	if (a->control >= 0 && dprintf(fd, "control %s\n", a->control_path) < 0)
-		return kt_negerrno();
-	for (size_t i = 0; i < a->n_volumes && r >= 0; i++)
-		r = dprintf(fd, "volume %s\n", a->volumes[i].name);
-	for (size_t i = 0; i < a->n_auth_keys && r >= 0; i++)
-		r = dprintf(fd, "auth %s %ld\n", a->auth_keys[i].volume->name,
-			    (long)a->auth_keys[i].key);
-	if (r < 0)
-		return kt_negerrno();
+	while (off < (size_t)n) {
+		ssize_t w = write(fd, text + off, (size_t)n - off);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return w < 0 ? kt_negerrno() : -EIO;
+		off += (size_t)w;
+	}
 	if (fcntl(fd, F_ADD_SEALS,
 		  F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) <
 	    0)
 		return kt_negerrno();
-	r = agent_fd_place(fd, HOLD_FD_STATE);
-	if (r < 0)
-		return r;
+	n = agent_fd_place(fd, HOLD_FD_STATE);
+	if (n < 0)
+		return n;
 	fd = -1;
 	return 0;
 }
@@ -196,72 +205,28 @@ int agent_hold_exec(struct agent *a)
 	return r;
 }
 
-/* "volume NAME" lines into a NULL-terminated array that points into
- * text. */
-static int state_parse(struct agent *a, char *text, char ***ret_names,
-		       char ***ret_auth)
+/* The user of the session as the state names it: no NSS. */
+static int state_user(struct agent *a)
 {
-	_cleanup_free_ char **names = NULL, **auth = NULL;
-	size_t n_names = 0, n_auth = 0, n_lines = 1;
-	char *save = NULL, *line;
+	struct kt_user *u = calloc(1, sizeof(*u));
 
-	for (const char *c = text; *c; c++)
-		n_lines += *c == '\n';
-	names = calloc(n_lines + 1, sizeof(*names));
-	auth = calloc(n_lines + 1, sizeof(*auth));
-	if (!names || !auth)
+	if (!u)
 		return -ENOMEM;
-
-	line = strtok_r(text, "\n", &save);
-	if (!line || strcmp(line, HOLD_STATE_MAGIC))
-		return -EBADMSG;
-	while ((line = strtok_r(NULL, "\n", &save))) {
-		if (!strncmp(line, "volume ", 7))
-			names[n_names++] = line + 7;
-		else if (!strncmp(line, "auth ", 5))
-			auth[n_auth++] = line + 5;
-		else if (!strncmp(line, "control ", 8))
-			snprintf(a->control_path, sizeof(a->control_path),
-				 "%s", line + 8);
-		else
-			return -EBADMSG;
+	u->name = strdup(a->state.user);
+	if (!u->name) {
+		kt_user_free(u);
+		return -ENOMEM;
 	}
-	*ret_names = TAKE_PTR(names);
-	*ret_auth = TAKE_PTR(auth);
+	u->uid = a->state.uid;
+	u->gid = a->state.gid;
+	a->user = u;
 	return 0;
-}
-
-/* "NAME SERIAL": the tokens this agent added, for the volumes it has. */
-static void state_auth_keys(struct agent *a, char **auth)
-{
-	for (size_t i = 0; auth[i]; i++) {
-		char name[64];
-		long key;
-		const struct kt_volume *v = NULL;
-
-		if (sscanf(auth[i], "%63s %ld", name, &key) != 2 || key <= 0)
-			continue;
-		for (size_t j = 0; j < a->n_volumes && !v; j++)
-			if (!strcmp(a->volumes[j].name, name))
-				v = &a->volumes[j];
-		if (!v || a->n_auth_keys >= ELEMENTSOF(a->auth_keys)) {
-			agent_log(LOG_WARNING, "%s: an eCryptfs auth token of "
-					       "%s is no longer known, "
-					       "ignoring",
-				  a->user->name, name);
-			continue;
-		}
-		a->auth_keys[a->n_auth_keys].key = (key_serial_t)key;
-		a->auth_keys[a->n_auth_keys].volume = v;
-		a->n_auth_keys++;
-	}
 }
 
 int agent_resume(struct agent *a, const char *user, const char *config)
 {
 	_cleanup_free_ char *text = NULL;
-	_cleanup_free_ char **names = NULL, **auth = NULL;
-	ssize_t n;
+	ssize_t n = 0;
 	int r = 0;
 
 	a->resumed = true;
@@ -274,12 +239,12 @@ int agent_resume(struct agent *a, const char *user, const char *config)
 	 * hold here from now on. */
 	a->holder_failed = !fd_is(HOLD_FD_AGENT, S_IFREG);
 
-	text = calloc(1, STATE_MAX + 1);
+	text = malloc(KT_STATE_MAX + 1);
 	if (!text)
 		return -ENOMEM;
 	if (!fd_is(HOLD_FD_STATE, S_IFREG))
 		r = -EBADF;
-	else if ((n = pread(HOLD_FD_STATE, text, STATE_MAX, 0)) < 0)
+	else if ((n = pread(HOLD_FD_STATE, text, KT_STATE_MAX + 1, 0)) < 0)
 		r = kt_negerrno();
 	if (r < 0) {
 		agent_log(LOG_ERR, "%s: Failed to read the state of the "
@@ -287,16 +252,17 @@ int agent_resume(struct agent *a, const char *user, const char *config)
 			  user, strerror(-r));
 		return r;
 	}
-	r = state_parse(a, text, &names, &auth);
+	r = kt_state_parse(text, (size_t)n, &a->state);
 	if (r < 0) {
 		agent_log(LOG_ERR, "%s: Failed to parse the state of the "
 				   "session: %s",
 			  user, strerror(-r));
 		return r;
 	}
-	r = agent_load_volumes(a, user, config, (const char *const *)names);
-	if (r < 0)
-		return r;
-	state_auth_keys(a, auth);
-	return 0;
+	snprintf(a->control_path, sizeof(a->control_path), "%s",
+		 a->state.control);
+	/* Everything teardown needs is in the state: the config and NSS
+	 * may have changed since (a config edit applies to the next
+	 * login). */
+	return state_user(a);
 }

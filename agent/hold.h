@@ -27,8 +27,7 @@
 /* keyturn-agent's mode when the holder gives the process back. */
 #define HOLD_RESUME_ARG "--resume"
 
-/* First line of the state memfd. */
-#define HOLD_STATE_MAGIC "keyturn-hold-state 1"
+/* The state memfd's format: KT_STATE_MAGIC, lib/protocol.h. */
 
 /* fd is a stream socket, listening or not as asked (both images check
  * what they were handed). */

@@ -8,6 +8,7 @@
 #include <syslog.h>
 
 #include "agent.h"
+#include "dm.h"
 #include "luks.h"
 #include "mount.h"
 
@@ -113,27 +114,64 @@ int luks_open_volume(struct agent *a, const struct kt_volume *v,
 	return 0;
 }
 
-int luks_close_volume(struct agent *a, const struct kt_volume *v,
+/* 1 when o's dm mapping is active under its recorded name with its
+ * recorded UUID, 0 when that name is not active, -EEXIST when the name
+ * now belongs to another device. */
+static int still_ours(const struct kt_opened *o)
+{
+	char uuid[sizeof(o->dm_uuid)];
+	dev_t dev;
+	int k;
+
+	k = kt_dm_identify(o->dm_name, &dev, uuid, sizeof(uuid));
+	if (k == -ENODEV)
+		return 0;
+	if (k == -ENAMETOOLONG)
+		return -EEXIST;
+	if (k < 0)
+		return k;
+	return strcmp(uuid, o->dm_uuid) ? -EEXIST : 1;
+}
+
+/* What was opened is what is closed: the mount by its identity, the dm
+ * mapping by its name and UUID as recorded, never what the config's
+ * device path resolves to now. */
+int luks_close_volume(struct agent *a, const struct kt_opened *o,
 		      struct kt_report *r)
 {
 	bool lazy = false;
 	int k;
 
-	k = unmount_for_close(a, v, mounted_here(v), &lazy, r);
+	k = unmount_for_close(a, o, &lazy, r);
 	if (k < 0)
 		return k;
-
-	k = kt_luks_active(v->dm_name, v->device);
+	if (!o->dm_name[0]) {
+		report_set(r, KT_REPORT_CLOSED, 0, "not open");
+		return 0;
+	}
+	k = still_ours(o);
+	if (k == -EEXIST) {
+		report_set(r, KT_REPORT_FAILED, EEXIST,
+			   "/dev/mapper/%s is no longer the device this "
+			   "session opened (UUID %s): left alone",
+			   o->dm_name, o->dm_uuid);
+		return k;
+	}
+	if (k < 0) {
+		report_set(r, KT_REPORT_FAILED, k, "Failed to check %s: %s",
+			   o->dm_name, strerror(-k));
+		return k;
+	}
 	if (k > 0) {
-		k = kt_luks_close(v->dm_name, lazy);
+		k = kt_luks_close(o->dm_name, lazy);
 		if (k < 0) {
 			report_set(r, KT_REPORT_FAILED, k,
-				   "Failed to close %s: %s", v->dm_name,
+				   "Failed to close %s: %s", o->dm_name,
 				   strerror(-k));
 			return k;
 		}
 	}
-	report_set(r, KT_REPORT_CLOSED, 0, "%s%s", v->device,
+	report_set(r, KT_REPORT_CLOSED, 0, "/dev/mapper/%s%s", o->dm_name,
 		   lazy ? " detached, removal deferred until it is no longer "
 			  "busy"
 			: " locked");

@@ -79,116 +79,126 @@ static void sleep_ms(long ms)
 		;
 }
 
-/* Tries to unmount until the volume's busy_timeout has passed. */
-static int umount_retry(const struct kt_volume *v, unsigned seconds)
+static void recorded_id(const struct kt_opened *o, struct kt_mount_id *id)
+{
+	*id = (struct kt_mount_id){ .mnt_id = o->mnt_id,
+				    .unique = o->mnt_unique,
+				    .dev = o->mnt_dev,
+				    .ino = o->mnt_ino };
+}
+
+/* Tries to unmount the recorded mount until seconds have passed; each
+ * try finds it again by identity (a rename meanwhile changes nothing). */
+static int umount_retry(struct agent *a, const struct kt_opened *o,
+			unsigned seconds)
 {
 	long long deadline = kt_now_ms() + seconds * 1000LL;
+	struct kt_mount_id id;
 	int r;
 
+	recorded_id(o, &id);
 	for (;;) {
-		r = kt_umount(v->mountpoint, false);
+		r = kt_umount_recorded(o->mountpoint, a->user->uid, &id,
+				       false);
 		if (r != -EBUSY || kt_now_ms() >= deadline)
 			return r;
 		sleep_ms(BUSY_RETRY_MS);
 	}
 }
 
-static int holders(struct agent *a, const struct kt_volume *v, pid_t *pids,
+static int holders(struct agent *a, const struct kt_opened *o, pid_t *pids,
 		   char *list, size_t size)
 {
-	struct kt_mount_entry m = { .mnt_id = -1 };
 	size_t used = 0;
 	int n;
 
 	list[0] = 0;
-	if (kt_mount_find(v->mountpoint, &m) <= 0)
-		return 0;
-	n = kt_mount_holders(m.dev, pids, MAX_HOLDERS);
-	kt_mount_entry_clear(&m);
+	n = kt_mount_holders(o->mnt_dev, pids, MAX_HOLDERS);
 	for (int i = 0; i < n && used + 16 < size; i++)
 		used += snprintf(list + used, size - used, "%s%d",
 				 i ? " " : "", (int)pids[i]);
 	return n < 0 ? 0 : n;
 }
 
-/* Only the user's own processes are signalled. */
-static void signal_holders(struct agent *a, const pid_t *pids, int n,
-			   int sig)
+/* Only the user's own processes that still hold the mount are
+ * signalled, through a pidfd: never a pid that was recycled. */
+static void signal_holders(struct agent *a, const struct kt_opened *o,
+			   const pid_t *pids, int n, int sig)
 {
 	for (int i = 0; i < n; i++) {
-		char path[32];
-		struct stat st;
+		int r = kt_mount_signal_holder(pids[i], a->user->uid,
+					       o->mnt_dev, sig);
 
-		snprintf(path, sizeof(path), "/proc/%d", (int)pids[i]);
-		if (stat(path, &st) == 0 && st.st_uid == a->user->uid)
-			kill(pids[i], sig);
+		if (r < 0)
+			agent_log(LOG_WARNING, "Failed to signal pid %d: %s, "
+					       "ignoring",
+				  (int)pids[i], strerror(-r));
 	}
 }
 
-int unmount_volume(struct agent *a, const struct kt_volume *v,
+int unmount_volume(struct agent *a, const struct kt_opened *o,
 		   bool *ret_lazy)
 {
 	pid_t pids[MAX_HOLDERS];
+	struct kt_mount_id id;
 	char list[512];
 	int r, n;
 
 	*ret_lazy = false;
-	r = umount_retry(v, v->busy_timeout);
+	r = umount_retry(a, o, o->busy_timeout);
+	if (r == -ENOENT)
+		return 0; /* that mount is gone already */
 	if (r != -EBUSY)
 		return r;
 
-	n = holders(a, v, pids, list, sizeof(list));
+	n = holders(a, o, pids, list, sizeof(list));
 	agent_log(LOG_WARNING, "%s: %s still busy after %u s, held by pids: "
 			       "%s; busy = %s",
-		  a->user->name, v->mountpoint, v->busy_timeout,
-		  n ? list : "(none found)", kt_busy_policy_name(v->busy));
+		  a->user->name, o->mountpoint, o->busy_timeout,
+		  n ? list : "(none found)", kt_busy_policy_name(o->busy));
 
-	switch (v->busy) {
+	switch (o->busy) {
 	case KT_BUSY_KEEP:
 		return -EBUSY;
 	case KT_BUSY_KILL:
-		signal_holders(a, pids, n, SIGTERM);
-		r = umount_retry(v, 2);
+		signal_holders(a, o, pids, n, SIGTERM);
+		r = umount_retry(a, o, 2);
 		if (r != -EBUSY)
-			return r;
-		n = holders(a, v, pids, list, sizeof(list));
-		agent_log(LOG_WARNING, "%s: killing pids %s", v->mountpoint,
+			return r == -ENOENT ? 0 : r;
+		n = holders(a, o, pids, list, sizeof(list));
+		agent_log(LOG_WARNING, "%s: killing pids %s", o->mountpoint,
 			  list);
-		signal_holders(a, pids, n, SIGKILL);
-		r = umount_retry(v, 2);
+		signal_holders(a, o, pids, n, SIGKILL);
+		r = umount_retry(a, o, 2);
 		if (r != -EBUSY)
-			return r;
+			return r == -ENOENT ? 0 : r;
 		/* whatever holds it now is not the user's: detach */
 		__attribute__((fallthrough));
 	case KT_BUSY_LAZY:
-		r = kt_umount(v->mountpoint, true);
+		recorded_id(o, &id);
+		r = kt_umount_recorded(o->mountpoint, a->user->uid, &id, true);
 		if (r == 0)
 			*ret_lazy = true;
-		return r;
+		return r == -ENOENT ? 0 : r;
 	}
 	return -EBUSY;
 }
 
-int unmount_for_close(struct agent *a, const struct kt_volume *v, int mounted,
+int unmount_for_close(struct agent *a, const struct kt_opened *o,
 		      bool *ret_lazy, struct kt_report *r)
 {
 	int k;
 
 	*ret_lazy = false;
-	if (mounted < 0) {
-		report_set(r, KT_REPORT_FAILED, mounted,
-			   "Failed to read mounts: %s", strerror(-mounted));
-		return mounted;
-	}
-	if (mounted == 0)
-		return 0;
-	k = unmount_volume(a, v, ret_lazy);
+	if (o->mnt_id == 0)
+		return 0; /* no mount recorded */
+	k = unmount_volume(a, o, ret_lazy);
 	if (k == -EBUSY)
 		report_set(r, KT_REPORT_KEPT, EBUSY,
 			   "%s is busy: kept open (busy = keep)",
-			   v->mountpoint);
+			   o->mountpoint);
 	else if (k < 0)
 		report_set(r, KT_REPORT_FAILED, k, "Failed to unmount %s: %s",
-			   v->mountpoint, strerror(-k));
+			   o->mountpoint, strerror(-k));
 	return k;
 }

@@ -12,6 +12,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,11 +23,14 @@
 
 #include "agent.h"
 #include "luks.h"
+#include "order.h"
 
 struct child_result {
 	struct kt_report report;
 	size_t n_keys;
 	key_serial_t keys[2];
+	int recorded;		/* 0: opened is the record, else -errno */
+	struct kt_opened opened;
 };
 
 struct job {
@@ -141,7 +145,20 @@ static int job_start(struct agent *a, struct job *j)
 		     i < a->n_auth_keys && res.n_keys < ELEMENTSOF(res.keys);
 		     i++)
 			res.keys[res.n_keys++] = a->auth_keys[i].key;
+		/* What is open now is recorded now, while the mount is
+		 * where this child put it (the user's lock is held). */
+		res.recorded = -ENOENT;
+		if (res.report.status == KT_REPORT_OPENED ||
+		    res.report.status == KT_REPORT_REUSED) {
+			res.recorded = record_volume(
+				a, j->volume,
+				res.report.status == KT_REPORT_OPENED,
+				&res.opened);
+			for (size_t i = 0; i < res.n_keys; i++)
+				res.opened.keys[i] = res.keys[i];
+		}
 		/* One write below PIPE_BUF: atomic. */
+		_Static_assert(sizeof(res) < PIPE_BUF, "one atomic write");
 		if (write(p[1], &res, sizeof(res)) != sizeof(res))
 			_exit(1);
 		_exit(0);
@@ -180,6 +197,33 @@ static void job_collect(struct agent *a, struct job *j)
 		a->auth_keys[a->n_auth_keys].volume = j->volume;
 		a->n_auth_keys++;
 	}
+	if (j->result.recorded == 0) {
+		record_keep(a, &j->result.opened);
+	} else if (j->result.recorded != -ENOENT) {
+		agent_log(LOG_ERR, "%s: volume %s is open but what was opened "
+				   "cannot be told (%s): it will not be "
+				   "locked at logout",
+			  a->user->name, j->volume->name,
+			  strerror(-j->result.recorded));
+	}
+}
+
+static bool job_open(const struct job *j)
+{
+	return j->done && (j->result.report.status == KT_REPORT_OPENED ||
+			   j->result.report.status == KT_REPORT_REUSED);
+}
+
+/* A volume inside one that is not open waits for nothing: it would
+ * open on the directory underneath. That parent, or NULL. */
+static const struct job *parent_not_open(struct agent *a, struct job *jobs,
+					 size_t i)
+{
+	for (size_t p = 0; p < a->n_volumes; p++)
+		if (kt_volume_inside(&a->volumes[i], &a->volumes[p]) &&
+		    !job_open(&jobs[p]))
+			return &jobs[p];
+	return NULL;
 }
 
 /* Waits until one running job ends; returns its index. */
@@ -215,11 +259,15 @@ void unlock_volumes(struct agent *a, struct kt_report *reports)
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 	uint32_t used_threads = 0;
 	size_t running = 0;
+	_cleanup_free_ unsigned *wave = NULL;
+	unsigned last_wave = 0;
+	bool cyclic = false;
 
 	if (cpus < 1)
 		cpus = 1;
 	jobs = calloc(a->n_volumes ? a->n_volumes : 1, sizeof(*jobs));
-	if (!jobs) {
+	wave = calloc(a->n_volumes ? a->n_volumes : 1, sizeof(*wave));
+	if (!jobs || !wave) {
 		for (size_t i = 0; i < a->n_volumes; i++) {
 			snprintf(reports[i].volume, sizeof(reports[i].volume),
 				 "%s", a->volumes[i].name);
@@ -234,39 +282,81 @@ void unlock_volumes(struct agent *a, struct kt_report *reports)
 		volume_cost(a, &jobs[i]);
 	}
 
-	for (size_t i = 0; i < a->n_volumes; i++) {
-		struct job *j = &jobs[i];
-		int r;
-
-		/* Start it when it fits beside what runs, or alone. */
-		while (running > 0 &&
-		       (used_mem + j->memory_kib > budget ||
-			used_threads + j->threads > (uint32_t)cpus)) {
-			size_t done = wait_one(a, jobs, i);
-
-			if (done >= i)
-				break;
-			used_mem -= jobs[done].memory_kib;
-			used_threads -= jobs[done].threads;
-			running--;
-		}
-		r = job_start(a, j);
-		if (r < 0) {
-			j->done = true;
-			snprintf(j->result.report.volume,
-				 sizeof(j->result.report.volume), "%s",
-				 j->volume->name);
-			report_set(&j->result.report, KT_REPORT_FAILED, r,
-				   "Failed to start the unlock: %s",
-				   strerror(-r));
-			continue;
-		}
-		used_mem += j->memory_kib;
-		used_threads += j->threads;
-		running++;
+	if (kt_volumes_open_waves(a->volumes, a->n_volumes, wave) < 0) {
+		/* Two volumes on one mount point: one after the other, in
+		 * the config's order. */
+		agent_log(LOG_WARNING, "%s: volumes are inside one another "
+				       "both ways, opening them one by one",
+			  a->user->name);
+		for (size_t i = 0; i < a->n_volumes; i++)
+			wave[i] = (unsigned)i;
+		cyclic = true;
 	}
-	while (running > 0 && wait_one(a, jobs, a->n_volumes) < a->n_volumes)
-		running--;
+	for (size_t i = 0; i < a->n_volumes; i++)
+		if (wave[i] > last_wave)
+			last_wave = wave[i];
+
+	/* Parents first: a wave starts when the one before has ended. */
+	for (unsigned w = 0; w <= last_wave; w++) {
+		for (size_t i = 0; i < a->n_volumes; i++) {
+			struct job *j = &jobs[i];
+			const struct job *parent;
+			int r;
+
+			if (wave[i] != w)
+				continue;
+			parent = cyclic ? NULL : parent_not_open(a, jobs, i);
+			if (parent) {
+				bool locked = parent->result.report.status ==
+					      KT_REPORT_LOCKED;
+
+				j->done = true;
+				snprintf(j->result.report.volume,
+					 sizeof(j->result.report.volume), "%s",
+					 j->volume->name);
+				report_set(&j->result.report,
+					   locked ? KT_REPORT_LOCKED
+						  : KT_REPORT_FAILED,
+					   locked ? ENOKEY : ENOENT,
+					   "it is inside volume %s, which is "
+					   "not open: left locked",
+					   parent->volume->name);
+				continue;
+			}
+			/* Start it when it fits beside what runs, or
+			 * alone. */
+			while (running > 0 &&
+			       (used_mem + j->memory_kib > budget ||
+				used_threads + j->threads > (uint32_t)cpus)) {
+				size_t done = wait_one(a, jobs, a->n_volumes);
+
+				if (done >= a->n_volumes)
+					break;
+				used_mem -= jobs[done].memory_kib;
+				used_threads -= jobs[done].threads;
+				running--;
+			}
+			r = job_start(a, j);
+			if (r < 0) {
+				j->done = true;
+				snprintf(j->result.report.volume,
+					 sizeof(j->result.report.volume), "%s",
+					 j->volume->name);
+				report_set(&j->result.report, KT_REPORT_FAILED,
+					   r, "Failed to start the unlock: %s",
+					   strerror(-r));
+				continue;
+			}
+			used_mem += j->memory_kib;
+			used_threads += j->threads;
+			running++;
+		}
+		while (running > 0 &&
+		       wait_one(a, jobs, a->n_volumes) < a->n_volumes)
+			running--;
+		used_mem = 0;
+		used_threads = 0;
+	}
 
 	for (size_t i = 0; i < a->n_volumes; i++)
 		reports[i] = jobs[i].result.report;

@@ -9,10 +9,22 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/syscall.h>
 #include <sys/sysmacros.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include "mount.h"
+
+#ifndef STATX_MNT_ID
+#define STATX_MNT_ID 0x00001000U
+#endif
+#ifndef STATX_MNT_ID_UNIQUE
+#define STATX_MNT_ID_UNIQUE 0x00004000U
+#endif
+#ifndef STATX_ATTR_MOUNT_ROOT
+#define STATX_ATTR_MOUNT_ROOT 0x00002000
+#endif
 
 #ifndef DEVPTS_SUPER_MAGIC
 #define DEVPTS_SUPER_MAGIC 0x1cd1
@@ -201,7 +213,10 @@ static void unescape(char *s)
 	*w = 0;
 }
 
-int kt_mount_find(const char *target, struct kt_mount_entry *ret)
+/* The last line of mountinfo whose target is target (target non-NULL)
+ * or whose id is mnt_id. */
+static int mount_scan(const char *target, uint64_t mnt_id,
+		      struct kt_mount_entry *ret)
 {
 	struct kt_mount_entry found = { .mnt_id = -1 };
 	_cleanup_free_ char *line = NULL;
@@ -233,7 +248,8 @@ int kt_mount_find(const char *target, struct kt_mount_entry *ret)
 		id = atoi(fields[0]);
 		unescape(fields[4]);
 		unescape(fields[7]);
-		if (strcmp(fields[4], target))
+		if (target ? strcmp(fields[4], target) != 0
+			   : id < 0 || (uint64_t)id != mnt_id)
 			continue;
 		kt_mount_entry_clear(&found);
 		found.mnt_id = id;
@@ -254,6 +270,16 @@ int kt_mount_find(const char *target, struct kt_mount_entry *ret)
 		return 0;
 	*ret = found;
 	return 1;
+}
+
+int kt_mount_find(const char *target, struct kt_mount_entry *ret)
+{
+	return mount_scan(target, 0, ret);
+}
+
+int kt_mount_find_id(uint64_t mnt_id, struct kt_mount_entry *ret)
+{
+	return mount_scan(NULL, mnt_id, ret);
 }
 
 int kt_umount(const char *target, bool lazy)
@@ -348,4 +374,227 @@ int kt_mount_holders(dev_t dev, pid_t *pids, int max)
 	}
 	closedir(proc);
 	return n;
+}
+
+/* Whether entries of the directory behind fd can be changed only by root
+ * and owner (or the sticky bit keeps others to their own). */
+static int dir_safe(int fd, uid_t owner)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) < 0)
+		return kt_negerrno();
+	if (!S_ISDIR(st.st_mode))
+		return -ENOTDIR;
+	if (st.st_uid != 0 && st.st_uid != owner)
+		return -EPERM;
+	if ((st.st_mode & 022) && !(st.st_mode & S_ISVTX))
+		return -EPERM;
+	return 0;
+}
+
+/* Opens the parent of the absolute path as kt_dir_open_checked() walks
+ * (the parent itself must be safe too); *ret_base points into path. */
+static int parent_open_checked(const char *path, uid_t owner,
+			       const char **ret_base)
+{
+	_cleanup_close_ int fd = -1;
+	const char *p = path, *slash;
+	int r;
+
+	if (!path || path[0] != '/')
+		return -EINVAL;
+	fd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return kt_negerrno();
+	for (;;) {
+		char comp[256];
+		size_t len;
+		int next;
+
+		while (*p == '/')
+			p++;
+		slash = strchr(p, '/');
+		if (!slash)
+			break;
+		len = (size_t)(slash - p);
+		if (len >= sizeof(comp))
+			return -ENAMETOOLONG;
+		memcpy(comp, p, len);
+		comp[len] = 0;
+		if (!strcmp(comp, ".") || !strcmp(comp, ".."))
+			return -EINVAL;
+		r = dir_safe(fd, owner);
+		if (r < 0)
+			return r;
+		next = openat(fd, comp, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+		if (next < 0)
+			return kt_negerrno();
+		closep(&fd);
+		fd = next;
+		p = slash;
+		if (!slash[strspn(slash, "/")])
+			return -EINVAL; /* a trailing slash */
+	}
+	if (!*p || !strcmp(p, ".") || !strcmp(p, ".."))
+		return -EINVAL;
+	r = dir_safe(fd, owner);
+	if (r < 0)
+		return r;
+	*ret_base = p;
+	return TAKE_FD(fd);
+}
+
+/* The identity of what parent_fd/base leads to, crossing onto what is
+ * mounted there. */
+static int identify_at(int parent_fd, const char *base,
+		       struct kt_mount_id *ret)
+{
+	_cleanup_close_ int fd = -1;
+	struct statx stx;
+
+	fd = openat(parent_fd, base, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return kt_negerrno();
+	if (statx(fd, "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW,
+		  STATX_INO | STATX_MNT_ID, &stx) < 0)
+		return kt_negerrno();
+	if (!(stx.stx_mask & STATX_MNT_ID) ||
+	    !(stx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT))
+		return -EOPNOTSUPP;
+	if (!(stx.stx_attributes & STATX_ATTR_MOUNT_ROOT))
+		return -ENOTCONN;
+	ret->mnt_id = stx.stx_mnt_id;
+	ret->dev = makedev(stx.stx_dev_major, stx.stx_dev_minor);
+	ret->ino = stx.stx_ino;
+	ret->unique = 0;
+	/* Mount ids are reused once a mount is gone; the unique one is
+	 * not. Asked for alone: one answer holds one kind of id. */
+	if (statx(fd, "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW,
+		  STATX_MNT_ID_UNIQUE, &stx) == 0 &&
+	    (stx.stx_mask & STATX_MNT_ID_UNIQUE))
+		ret->unique = stx.stx_mnt_id;
+	return 0;
+}
+
+int kt_mount_identify(const char *path, uid_t owner, struct kt_mount_id *ret)
+{
+	_cleanup_close_ int parent = -1;
+	const char *base = NULL;
+
+	parent = parent_open_checked(path, owner, &base);
+	if (parent < 0)
+		return parent;
+	return identify_at(parent, base, ret);
+}
+
+static bool same_mount(const struct kt_mount_id *a,
+		       const struct kt_mount_id *b)
+{
+	/* A unique id recorded is compared; 0 (an older kernel) is not. */
+	return a->mnt_id == b->mnt_id && a->dev == b->dev &&
+	       a->ino == b->ino && (!b->unique || a->unique == b->unique);
+}
+
+/* 0 unmounted, -ESTALE when path does not lead to id, -errno. */
+static int umount_at_path(const char *path, uid_t owner,
+			  const struct kt_mount_id *id, bool lazy)
+{
+	_cleanup_close_ int parent = -1;
+	struct kt_mount_id now;
+	const char *base = NULL;
+	char target[64 + 256];
+	int r;
+
+	parent = parent_open_checked(path, owner, &base);
+	if (parent < 0)
+		return parent == -ENOENT || parent == -ELOOP ||
+				       parent == -ENOTDIR ?
+			       -ESTALE :
+			       parent;
+	r = identify_at(parent, base, &now);
+	if (r == -ENOENT || r == -ENOTCONN)
+		return -ESTALE;
+	if (r < 0)
+		return r;
+	if (!same_mount(&now, id))
+		return -ESTALE;
+	/* The parent is held: only the last component is looked up, and a
+	 * mount point cannot be renamed away while it is mounted. */
+	if ((size_t)snprintf(target, sizeof(target), "/proc/self/fd/%d/%s",
+			     parent, base) >= sizeof(target))
+		return -ENAMETOOLONG;
+	if (umount2(target, UMOUNT_NOFOLLOW | (lazy ? MNT_DETACH : 0)) < 0)
+		return kt_negerrno();
+	return 0;
+}
+
+int kt_umount_recorded(const char *path, uid_t owner,
+		       const struct kt_mount_id *id, bool lazy)
+{
+	struct kt_mount_entry m = { .mnt_id = -1 };
+	int r;
+
+	if (!id || id->mnt_id == 0)
+		return -EINVAL;
+	r = umount_at_path(path, owner, id, lazy);
+	if (r != -ESTALE)
+		return r;
+	/* Moved (a directory above renamed): where is it now? */
+	r = kt_mount_find_id(id->mnt_id, &m);
+	if (r < 0)
+		return r;
+	if (r == 0)
+		return -ENOENT;
+	r = m.dev == id->dev ? umount_at_path(m.target, owner, id, lazy)
+			     : -ENOENT;
+	kt_mount_entry_clear(&m);
+	/* Not reachable as a mount with that identity any more. */
+	return r == -ESTALE ? -ENOENT : r;
+}
+
+static int pidfd_open_(pid_t pid)
+{
+	long r = syscall(SYS_pidfd_open, pid, 0);
+
+	return r < 0 ? kt_negerrno() : (int)r;
+}
+
+static int pidfd_send_signal_(int pidfd, int sig)
+{
+	return syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0) < 0 ?
+		       kt_negerrno() :
+		       0;
+}
+
+int kt_mount_signal_holder(pid_t pid, uid_t owner, dev_t dev, int sig)
+{
+	_cleanup_close_ int pidfd = -1, proc = -1;
+	char path[32];
+	struct stat st;
+	int r;
+
+	if (pid <= 0)
+		return -EINVAL;
+	/* First the pidfd: from here on, what /proc/PID shows is this
+	 * process as long as the pidfd's process lives, and a signal
+	 * through the pidfd never reaches another one. */
+	pidfd = pidfd_open_(pid);
+	if (pidfd < 0)
+		return pidfd == -ESRCH ? 0 : pidfd;
+	snprintf(path, sizeof(path), "/proc/%d", (int)pid);
+	proc = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (proc < 0)
+		return errno == ENOENT ? 0 : kt_negerrno();
+	if (fstat(proc, &st) < 0)
+		return kt_negerrno();
+	if (st.st_uid != owner)
+		return 0;
+	if (!link_on_dev(proc, "cwd", dev) && !link_on_dev(proc, "root", dev) &&
+	    !fds_on_dev(proc, dev) && !maps_on_dev(proc, dev))
+		return 0;
+	r = pidfd_send_signal_(pidfd, sig);
+	if (r == -ESRCH)
+		return 0; /* it ended: whatever has its pid now is spared */
+	return r < 0 ? r : 1;
 }

@@ -3,6 +3,7 @@
 #define KT_MOUNT_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "macro.h"
@@ -60,5 +61,53 @@ int kt_umount(const char *target, bool lazy) _wur_;
  * cwd, root, mapped file), at most max. Returns the count found.
  */
 int kt_mount_holders(dev_t dev, pid_t *pids, int max) _wur_;
+
+/*
+ * A mount as it was made: its id (statx STATX_MNT_ID) and the st_dev and
+ * st_ino of its root, so that a later unmount finds that very mount and
+ * nothing else, wherever it has been moved (a directory above renamed).
+ */
+struct kt_mount_id {
+	uint64_t mnt_id;	/* as /proc/self/mountinfo names it */
+	uint64_t unique;	/* STATX_MNT_ID_UNIQUE (Linux 6.8), never
+				 * reused; 0 where the kernel has none */
+	dev_t dev;
+	uint64_t ino;
+};
+
+/*
+ * The identity of the mount whose root is at path now. The parent is
+ * opened as kt_dir_open_checked() opens a path (every directory on the
+ * way root's or owner's, no symlink), the last component with
+ * O_PATH|O_NOFOLLOW, which lands on what is mounted there. -ENOTCONN when
+ * what is there is not the root of a mount.
+ */
+int kt_mount_identify(const char *path, uid_t owner,
+		      struct kt_mount_id *ret) _wur_;
+
+/*
+ * Unmounts the mount id: at path, where it was mounted, when it is still
+ * there, else where /proc/self/mountinfo says the mount with that id is
+ * now. The last step never resolves a path again: umount2() runs on the
+ * last component under a held descriptor of its parent, with
+ * UMOUNT_NOFOLLOW, after that component was checked to be id (a mount
+ * point cannot be renamed or removed while mounted). 0 unmounted (or
+ * detached, lazy), -ENOENT when no mount with that identity exists any
+ * more, -errno (-EBUSY) otherwise.
+ */
+int kt_umount_recorded(const char *path, uid_t owner,
+		       const struct kt_mount_id *id, bool lazy) _wur_;
+
+/* The mount with that id in /proc/self/mountinfo. 1 found, 0 not. */
+int kt_mount_find_id(uint64_t mnt_id, struct kt_mount_entry *ret) _wur_;
+
+/*
+ * Sends sig to pid only when it is owner's and still holds something on
+ * dev (cwd, root, open file, mapping), checked through /proc/PID after a
+ * pidfd was taken, and sent through that pidfd: a pid that ended and was
+ * given to another process meanwhile is never signalled. 1 signalled,
+ * 0 not (gone, not owner's, no longer holding), -errno.
+ */
+int kt_mount_signal_holder(pid_t pid, uid_t owner, dev_t dev, int sig) _wur_;
 
 #endif

@@ -2,8 +2,12 @@
 #ifndef KT_PROTOCOL_H
 #define KT_PROTOCOL_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
 
+#include "config.h"
 #include "macro.h"
 
 /*
@@ -84,6 +88,77 @@ int kt_secret_pipe_read(int fd, long long deadline_ms,
  * an over-long line, or -errno. Reads a byte at a time so nothing after
  * the newline is consumed.
  */
+/*
+ * What a session opened, recorded when it opened (or reused) it, so
+ * that its teardown locks exactly that, whatever happened to the config,
+ * NSS or paths since: the agent hands these to keyturn-hold and back in
+ * a sealed memfd, and keeps one file per open volume under
+ * RUNDIR/UID/ so that the user's last session locks what earlier ones
+ * opened. One line a volume, fields separated by one space, "-" for an
+ * absent string, the path last (it may hold spaces):
+ *
+ *   volume NAME TYPE OWN BUSY TIMEOUT MNT_ID UNIQUE MAJ:MIN INO DM_NAME DM_UUID
+ *          DM_MAJ:DM_MIN KEY KEY PATH
+ *
+ * TYPE luks2|ecryptfs; OWN own (this session opened it) or reused; BUSY
+ * lazy|keep|kill; TIMEOUT seconds; MNT_ID the mount's id (statx
+ * STATX_MNT_ID), UNIQUE its never-reused id (STATX_MNT_ID_UNIQUE, 0 where
+ * the kernel has none), MAJ:MIN and INO the st_dev and st_ino of the mount's
+ * root, PATH where it was mounted (0 0 0:0 0 -: no mount recorded);
+ * DM_NAME, DM_UUID (CRYPT-LUKS2-<32 hex>-DM_NAME) and the dm device's
+ * number for luks2, "- - 0:0" otherwise; KEY: eCryptfs auth-tok serials
+ * this session added (0: none). Numbers are decimal without sign or
+ * leading zero. Parsing is strict: -EBADMSG on anything else.
+ */
+#define KT_STATE_PATH_MAX 1024
+#define KT_STATE_VOLUMES_MAX 32
+#define KT_STATE_MAX (64 * 1024)
+#define KT_STATE_MAGIC "keyturn-state 2"
+#define KT_DM_UUID_PREFIX "CRYPT-LUKS2-"
+
+struct kt_opened {
+	char volume[33];
+	enum kt_volume_type type;
+	bool own;
+	enum kt_busy_policy busy;
+	unsigned busy_timeout;
+	uint64_t mnt_id;	/* 0: no mount recorded */
+	uint64_t mnt_unique;
+	dev_t mnt_dev;
+	uint64_t mnt_ino;
+	char mountpoint[KT_STATE_PATH_MAX];
+	char dm_name[128];	/* luks2 */
+	char dm_uuid[12 + 32 + 1 + 127 + 1];
+	dev_t dm_dev;
+	int32_t keys[2];	/* ecryptfs: 0 for none */
+};
+
+/* One record as a line with its newline; -ENOBUFS, -EINVAL for a record
+ * the parser would refuse. Returns the length. */
+int kt_opened_format(const struct kt_opened *o, char *buf, size_t size) _wur_;
+/* One line (with or without its newline). */
+int kt_opened_parse(const char *line, size_t len, struct kt_opened *ret) _wur_;
+
+/*
+ * The whole hand-over state:
+ *   keyturn-state 2
+ *   user UID GID NAME
+ *   control PATH          (optional)
+ *   volume ...            (0 to KT_STATE_VOLUMES_MAX)
+ * every line ending in a newline, nothing else, no NUL.
+ */
+struct kt_state {
+	uid_t uid;
+	gid_t gid;
+	char user[33];
+	char control[108];	/* "" for none */
+	size_t n_volumes;
+	struct kt_opened volumes[KT_STATE_VOLUMES_MAX];
+};
+
+int kt_state_format(const struct kt_state *s, char *buf, size_t size) _wur_;
+int kt_state_parse(const char *text, size_t len, struct kt_state *ret) _wur_;
+
 int kt_line_read(int fd, char *buf, size_t size, long long deadline_ms) _wur_;
 int kt_line_write(int fd, const char *line) _wur_;
 long long kt_now_ms(void);

@@ -167,7 +167,7 @@ static int stash_add(const uint8_t *sealed, size_t len, unsigned timeout,
 {
 	char desc[sizeof(KT_STASH_DESC_PREFIX) + 16];
 	uint8_t id[8];
-	key_serial_t key;
+	key_serial_t key, session;
 	long r;
 
 	randombytes_buf(id, sizeof(id));
@@ -175,6 +175,14 @@ static int stash_add(const uint8_t *sealed, size_t len, unsigned timeout,
 	sodium_bin2hex(desc + sizeof(KT_STASH_DESC_PREFIX) - 1, 17, id,
 		       sizeof(id));
 
+	/* The session keyring the host's other processes share. Asked for
+	 * without "create": a process without one then gets its user's
+	 * user-session keyring, which outlives it, not a new keyring only
+	 * it holds (a forked child's would die with the child). */
+	session = RETRY_EINTR(
+		keyctl_get_keyring_ID(KEY_SPEC_SESSION_KEYRING, 0));
+	if (session < 0)
+		return kt_negerrno();
 	key = RETRY_EINTR(add_key("user", desc, sealed, len,
 				  KEY_SPEC_THREAD_KEYRING));
 	if (key < 0)
@@ -183,7 +191,7 @@ static int stash_add(const uint8_t *sealed, size_t len, unsigned timeout,
 	    RETRY_EINTR(keyctl_chown(key, 0, 0)) < 0 ||
 	    RETRY_EINTR(keyctl_setperm(key, KT_STASH_PERM | KEY_USR_LINK)) <
 		    0 ||
-	    RETRY_EINTR(keyctl_link(key, KEY_SPEC_SESSION_KEYRING)) < 0 ||
+	    RETRY_EINTR(keyctl_link(key, session)) < 0 ||
 	    RETRY_EINTR(keyctl_setperm(key, KT_STASH_PERM)) < 0)
 		goto fail;
 	r = RETRY_EINTR(keyctl_unlink(key, KEY_SPEC_THREAD_KEYRING));

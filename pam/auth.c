@@ -120,19 +120,18 @@ _public_ int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc,
 				    "Failed to keep %s", "the passphrase");
 	/* An earlier try of this handle leaves nothing behind. */
 	kt_pam_drop_stash(&p);
+	/* For another process of the host (sshd's keyboard-interactive
+	 * child hands its PAM environment back, not its PAM data). */
 	if (geteuid() == 0) {
 		r = stash(&p, user, pass);
-		if (r >= 0) {
-			kt_pam_log(&p, LOG_DEBUG, "Stashed the passphrase "
-				   "for the session");
-			return PAM_IGNORE;
-		}
-		kt_pam_log(&p, LOG_DEBUG, "Failed to stash the passphrase: "
-			   "%s, keeping it in this process", strerror(-r));
+		if (r < 0)
+			kt_pam_log(&p, LOG_DEBUG, "Failed to stash the "
+				   "passphrase: %s, ignoring", strerror(-r));
 	}
-
-	/* No stash (not root, or the keyring refused): a copy in this
-	 * process serves a host that opens the session in it. */
+	/* For this process, which most hosts open the session in: it
+	 * depends on no keyring (pam_keyinit may give the process a new
+	 * session keyring in between, and the kernel then collects the
+	 * old one with the stash in it). */
 	r = pam_set_data(pamh, KT_DATA_AUTHTOK, pass, authtok_cleanup);
 	if (r != PAM_SUCCESS)
 		return kt_pam_error(&p, -ENOMEM, pam_strerror(pamh, r),

@@ -137,10 +137,10 @@ static int plan_load(struct kt_pam *p, struct plan *pl)
 }
 
 /*
- * The login passphrase, in the order a host can keep it: the stash auth
- * made (named in the PAM environment; auth may have run in another
- * process of the host), a copy auth kept in this process, or PAM_AUTHTOK
- * if the host still has it. NULL when there is none.
+ * The login passphrase, in the order a host can keep it: the copy auth
+ * kept in this process, the stash auth made (named in the PAM
+ * environment: auth may have run in another process of the host), or
+ * PAM_AUTHTOK if the host still has it. NULL when there is none.
  */
 static struct kt_secret *passphrase(const struct kt_pam *p, const char *user)
 {
@@ -151,6 +151,11 @@ static struct kt_secret *passphrase(const struct kt_pam *p, const char *user)
 	size_t len;
 	int r;
 
+	if (pam_get_data(p->pamh, KT_DATA_AUTHTOK, &kept) == PAM_SUCCESS &&
+	    kept) {
+		kt_pam_log(p, LOG_DEBUG, "Using the passphrase kept at auth");
+		return kt_secret_dup(kept);
+	}
 	text = pam_getenv(p->pamh, KT_STASH_ENV);
 	if (text) {
 		r = kt_stash_ref_parse(text, &ref);
@@ -167,11 +172,6 @@ static struct kt_secret *passphrase(const struct kt_pam *p, const char *user)
 			   r == -ENOKEY ? "gone (expired or revoked)" :
 			   r == -EBADMSG ? "it does not unseal" :
 					   strerror(-r));
-	}
-	if (pam_get_data(p->pamh, KT_DATA_AUTHTOK, &kept) == PAM_SUCCESS &&
-	    kept) {
-		kt_pam_log(p, LOG_DEBUG, "Using the passphrase kept at auth");
-		return kt_secret_dup(kept);
 	}
 	if (pam_get_item(p->pamh, PAM_AUTHTOK, (const void **)&tok) !=
 		    PAM_SUCCESS || !tok)

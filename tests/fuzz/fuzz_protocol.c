@@ -4,10 +4,13 @@
  * kt_report_parse(), (2) the bytes of a struct kt_report for
  * kt_report_format(), (3) the byte stream a peer writes to the socket,
  * read back with kt_line_read() over a real socketpair, and (4) a
- * keyturnctl request line for kt_control_parse_unlock().
+ * keyturnctl request line for kt_control_parse_unlock(), (5) the
+ * hand-over state for kt_state_parse() and one line of it for
+ * kt_opened_parse().
  */
 #include <errno.h>
 #include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -208,6 +211,37 @@ static void fuzz_stream(const uint8_t *data, size_t size)
 	free(buf);
 }
 
+/* The hand-over state: what parses formats back to the very same bytes
+ * (one spelling per state), and so does each volume line alone. */
+static void fuzz_state(const uint8_t *data, size_t size)
+{
+	struct kt_state *st = malloc(sizeof(*st));
+	char *buf = malloc(KT_STATE_MAX);
+	int n;
+
+	FUZZ_ASSERT(st && buf);
+	if (kt_state_parse((const char *)data, size, st) == 0) {
+		FUZZ_ASSERT(st->n_volumes <= KT_STATE_VOLUMES_MAX);
+		n = kt_state_format(st, buf, KT_STATE_MAX);
+		FUZZ_ASSERT(n > 0 && (size_t)n == size);
+		FUZZ_ASSERT(memcmp(buf, data, size) == 0);
+	}
+	{
+		struct kt_opened o;
+		char line[KT_STATE_PATH_MAX + 512];
+
+		if (kt_opened_parse((const char *)data, size, &o) == 0) {
+			n = kt_opened_format(&o, line, sizeof(line));
+			FUZZ_ASSERT(n > 0);
+			FUZZ_ASSERT((size_t)n == size ||
+				    (size_t)n == size + 1);
+			FUZZ_ASSERT(memcmp(line, data, size) == 0);
+		}
+	}
+	free(buf);
+	free(st);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (size > 8192)
@@ -217,5 +251,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fuzz_stash_ref(data, size);
 	fuzz_format(data, size);
 	fuzz_stream(data, size);
+	fuzz_state(data, size);
 	return 0;
 }

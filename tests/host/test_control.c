@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -24,6 +25,7 @@
 #include <cmocka.h>
 
 #include "kt-test-luks.h"
+#include "mount.h"
 #include "protocol.h"
 #include "session.h"
 #include "user.h"
@@ -66,11 +68,22 @@ static int read_reports(int fd, struct kt_report *last)
 	}
 }
 
+static int setup_config(void)
+{
+	char text[1024];
+
+	snprintf(text, sizeof(text),
+		 "[volume v1]\nuser = %s\ntype = luks2\ndevice = %s\n"
+		 "name = kt-test-control\nmountpoint = %s\n",
+		 USER, image, mnt);
+	write_file(config, text);
+	return chmod(config, 0644);
+}
+
 static int setup(void **state)
 {
 	const char *passes[] = { "first passphrase" };
 	struct kt_luks_token tok;
-	char text[1024];
 
 	if (!mkdtemp(dir) || kt_user_lookup(USER, &user) < 0)
 		return -1;
@@ -83,13 +96,7 @@ static int setup(void **state)
 			 0);
 	assert_int_equal(mkdir(mnt, 0700), 0);
 	assert_int_equal(chown(mnt, user->uid, user->gid), 0);
-	snprintf(text, sizeof(text),
-		 "[volume v1]\nuser = %s\ntype = luks2\ndevice = %s\n"
-		 "name = kt-test-control\nmountpoint = %s\n",
-		 USER, image, mnt);
-	write_file(config, text);
-	assert_int_equal(chmod(config, 0644), 0);
-	return 0;
+	return setup_config();
 }
 
 static int teardown(void **state)
@@ -159,14 +166,15 @@ static void reap_agent(void)
 	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }
 
-/* "close", the one report "closed", and the agent's end. */
+/* "close", no report (the session began without a passphrase: it
+ * opened nothing, so it locks nothing), "done", and the agent's end
+ * with status 0. */
 static void close_session(void)
 {
 	struct kt_report rep;
 
 	assert_int_equal(kt_line_write(sock, "close"), 0);
-	assert_int_equal(read_reports(sock, &rep), 1);
-	assert_int_equal(rep.status, KT_REPORT_CLOSED);
+	assert_int_equal(read_reports(sock, &rep), 0);
 	reap_agent();
 	close(sock);
 }
@@ -322,10 +330,8 @@ static void test_signal_while_held(void **state)
 	assert_int_equal(poll(&p, 1, 200), 0);
 
 	assert_int_equal(kill(agent, SIGTERM), 0);
-	/* One report ("closed", this is the user's only session), then
-	 * "done", then the end. */
-	assert_int_equal(read_reports(sock, &rep), 1);
-	assert_int_equal(rep.status, KT_REPORT_CLOSED);
+	/* No report (nothing was opened), "done", then the end. */
+	assert_int_equal(read_reports(sock, &rep), 0);
 	assert_int_equal(kt_line_read(sock, line, sizeof(line),
 				      kt_now_ms() + 10000),
 			 0);
@@ -382,6 +388,143 @@ static void test_writable_holder_refused(void **state)
 	(void)rmdir(bin);
 }
 
+/* The config edited during the session (a typo, the volume's section
+ * gone) does not stop the teardown: the resumed agent needs neither the
+ * config nor NSS (until now it reloaded the config, logged "cannot
+ * resume the session" and exited 1, leaving the volumes open). */
+static void test_config_changed_while_held(void **state)
+{
+	struct kt_report rep;
+
+	start_agent();
+	assert_int_equal(read_reports(sock, &rep), 1);
+	wait_held();
+	write_file(config, "[volume v1\nthis is not a config\n");
+	close_session();
+
+	assert_int_equal(setup_config(), 0);
+	start_agent();
+	assert_int_equal(read_reports(sock, &rep), 1);
+	wait_held();
+	write_file(config, "[defaults]\n");
+	close_session();
+	/* Put back for the tests after this one. */
+	assert_int_equal(setup_config(), 0);
+}
+
+/* Root's record of a volume an earlier session opened, as the agent
+ * writes it: an eCryptfs-type record of a tmpfs mount stands in (the
+ * host has neither eCryptfs nor device-mapper). */
+static void plant_record(const char *where, const char *busy, char *ret_path)
+{
+	struct kt_opened o = { .type = KT_VOLUME_ECRYPTFS, .own = true,
+			       .busy_timeout = 0 };
+	struct kt_mount_id id;
+	char line[KT_STATE_PATH_MAX + 512];
+
+	assert_int_equal(kt_mount_identify(where, user->uid, &id), 0);
+	strcpy(o.volume, "priv");
+	o.busy = !strcmp(busy, "keep") ? KT_BUSY_KEEP : KT_BUSY_LAZY;
+	o.mnt_id = id.mnt_id;
+	o.mnt_unique = id.unique;
+	o.mnt_dev = id.dev;
+	o.mnt_ino = id.ino;
+	snprintf(o.mountpoint, sizeof(o.mountpoint), "%s", where);
+	assert_true(kt_opened_format(&o, line, sizeof(line)) > 0);
+	snprintf(ret_path, 128, KT_RUNDIR "/%u/open.priv",
+		 (unsigned)user->uid);
+	write_file(ret_path, line);
+}
+
+static void mount_priv(char *priv)
+{
+	int fd;
+
+	snprintf(priv, 256, "%s/priv", dir);
+	(void)mkdir(priv, 0700);
+	assert_int_equal(chown(priv, user->uid, user->gid), 0);
+	fd = kt_dir_open_checked(priv, user->uid);
+	assert_true(fd >= 0);
+	assert_int_equal(kt_mount_at("tmpfs", fd, "tmpfs",
+				     MS_NOSUID | MS_NODEV, "size=1m"), 0);
+	close(fd);
+}
+
+/* The user's last session locks what an earlier session recorded as
+ * opened, also when this one opened nothing (it brought no passphrase),
+ * by the mount's identity: the old agent knew only the config's volumes
+ * and left it mounted. */
+static void test_last_session_locks_records(void **state)
+{
+	struct kt_mount_entry m = { .mnt_id = -1 };
+	char priv[256], rec[128], failed[128], line[KT_LINE_MAX];
+	struct kt_report rep;
+	struct stat st;
+	FILE *f;
+	int holder[2];
+	pid_t child;
+
+	mount_priv(priv);
+	plant_record(priv, "lazy", rec);
+	start_agent();
+	assert_int_equal(read_reports(sock, &rep), 1);
+	wait_held();
+	assert_int_equal(kt_line_write(sock, "close"), 0);
+	assert_int_equal(read_reports(sock, &rep), 1);
+	assert_string_equal(rep.volume, "priv");
+	assert_int_equal(rep.status, KT_REPORT_CLOSED);
+	reap_agent();
+	close(sock);
+	assert_int_equal(kt_mount_find(priv, &m), 0);
+	assert_int_equal(lstat(rec, &st), -1);
+
+	/* busy = keep and a holder: still open, and said where keyturnctl
+	 * status finds it; the record stays for the next teardown. */
+	mount_priv(priv);
+	plant_record(priv, "keep", rec);
+	assert_int_equal(pipe(holder), 0);
+	child = fork();
+	assert_true(child >= 0);
+	if (child == 0) {
+		if (chdir(priv) < 0 || setresuid(user->uid, user->uid,
+						 user->uid) < 0 ||
+		    write(holder[1], "x", 1) != 1)
+			_exit(1);
+		pause();
+		_exit(0);
+	}
+	assert_int_equal(read(holder[0], line, 1), 1);
+	start_agent();
+	assert_int_equal(read_reports(sock, &rep), 1);
+	wait_held();
+	assert_int_equal(kt_line_write(sock, "close"), 0);
+	assert_int_equal(read_reports(sock, &rep), 1);
+	assert_int_equal(rep.status, KT_REPORT_KEPT);
+	reap_agent();
+	close(sock);
+	assert_int_equal(kt_mount_find(priv, &m), 1);
+	kt_mount_entry_clear(&m);
+	assert_int_equal(lstat(rec, &st), 0);
+	snprintf(failed, sizeof(failed), KT_RUNDIR "/%u/failed.priv",
+		 (unsigned)user->uid);
+	f = fopen(failed, "re");
+	assert_non_null(f);
+	assert_non_null(fgets(line, sizeof(line), f));
+	fclose(f);
+	assert_int_equal(kt_report_parse(line, &rep), 0);
+	assert_non_null(strstr(rep.message, "busy"));
+	assert_int_equal(lstat(failed, &st), 0);
+	assert_int_equal(st.st_uid, 0);
+
+	kill(child, SIGKILL);
+	waitpid(child, NULL, 0);
+	close(holder[0]);
+	close(holder[1]);
+	assert_int_equal(umount(priv), 0);
+	(void)unlink(rec);
+	(void)unlink(failed);
+}
+
 static void test_other_user_refused(void **state)
 {
 	struct kt_report rep;
@@ -422,6 +565,8 @@ int main(void)
 		cmocka_unit_test(test_agent_file_gone),
 		cmocka_unit_test(test_writable_holder_refused),
 		cmocka_unit_test(test_other_user_refused),
+		cmocka_unit_test(test_config_changed_while_held),
+		cmocka_unit_test(test_last_session_locks_records),
 	};
 
 	if (geteuid() != 0) {

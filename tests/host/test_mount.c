@@ -4,6 +4,7 @@
  * host has no dm-crypt). The mount point is checked and mounted through
  * one descriptor, so a swap between check and mount changes nothing.
  */
+#include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -70,12 +71,13 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-	char cmd[256];
+	char cmd[1024];
 
 	if (geteuid() != 0)
 		return 0;
-	snprintf(cmd, sizeof(cmd), "umount -R %s/home/alice/vault 2>/dev/null;"
-		 "rm -rf %s", base, base);
+	snprintf(cmd, sizeof(cmd), "umount -R %s/home/alice/vault %s/decoy/vault "
+		 "%s/home/alice/a/vault %s/home/alice/b/vault 2>/dev/null;"
+		 "rm -rf %s", base, base, base, base, base);
 	return system(cmd) == -1;
 }
 
@@ -213,12 +215,149 @@ static void test_busy_holders(void **state)
 	close(ready[1]);
 }
 
+/* The user renames a directory above the mount point and leaves a
+ * symlink to a root-owned mount in its place (kt_umount() on the path,
+ * as the agent unmounted until now, follows it and unmounts that one):
+ * the recorded unmount finds its own mount where it went and leaves the
+ * decoy alone. */
+static void test_umount_by_identity(void **state)
+{
+	char dir_a[256], dir_b[256], vault[256], moved[256], decoy[256];
+	char decoy_dir[256];
+	struct kt_mount_entry m = { .mnt_id = -1 };
+	struct kt_mount_id id, decoy_id;
+	int fd;
+
+	NEED_ROOT();
+	mkdir_owned("home/alice/a", USER_UID, 0755);
+	mkdir_owned("home/alice/a/vault", USER_UID, 0700);
+	mkdir_owned("decoy", 0, 0755);
+	mkdir_owned("decoy/vault", 0, 0755);
+	path(dir_a, sizeof(dir_a), "home/alice/a");
+	path(dir_b, sizeof(dir_b), "home/alice/b");
+	path(vault, sizeof(vault), "home/alice/a/vault");
+	path(moved, sizeof(moved), "home/alice/b/vault");
+	path(decoy, sizeof(decoy), "decoy/vault");
+	path(decoy_dir, sizeof(decoy_dir), "decoy");
+
+	fd = kt_dir_open_checked(vault, USER_UID);
+	assert_true(fd >= 0);
+	assert_int_equal(kt_mount_at("tmpfs", fd, "tmpfs",
+				     MS_NOSUID | MS_NODEV, "size=1m"), 0);
+	close(fd);
+	assert_int_equal(kt_mount_identify(vault, USER_UID, &id), 0);
+	assert_true(id.mnt_id > 0);
+	/* A plain directory is no mount. */
+	assert_int_equal(kt_mount_identify(dir_a, USER_UID, &decoy_id),
+			 -ENOTCONN);
+	assert_int_equal(mount("tmpfs", decoy, "tmpfs", MS_NOSUID | MS_NODEV,
+			       "size=1m"), 0);
+	assert_int_equal(kt_mount_identify(decoy, 0, &decoy_id), 0);
+	assert_true(decoy_id.mnt_id != id.mnt_id);
+
+	assert_int_equal(rename(dir_a, dir_b), 0);
+	assert_int_equal(symlink(decoy_dir, dir_a), 0);
+
+	/* Not at the recorded path any more: found by its id, where it is
+	 * now, and unmounted there. */
+	assert_int_equal(kt_umount_recorded(vault, USER_UID, &id, false), 0);
+	assert_int_equal(kt_mount_find(moved, &m), 0);
+	assert_int_equal(kt_mount_find(decoy, &m), 1);
+	kt_mount_entry_clear(&m);
+	/* Gone: said so, and nothing else is touched. */
+	assert_int_equal(kt_umount_recorded(vault, USER_UID, &id, false),
+			 -ENOENT);
+	assert_int_equal(kt_mount_find(decoy, &m), 1);
+	kt_mount_entry_clear(&m);
+
+	/* A new mount at the recorded place is not the recorded one. */
+	assert_int_equal(unlink(dir_a), 0);
+	assert_int_equal(rename(dir_b, dir_a), 0);
+	fd = kt_dir_open_checked(vault, USER_UID);
+	assert_true(fd >= 0);
+	assert_int_equal(kt_mount_at("tmpfs", fd, "tmpfs",
+				     MS_NOSUID | MS_NODEV, "size=1m"), 0);
+	close(fd);
+	assert_int_equal(kt_umount_recorded(vault, USER_UID, &id, false),
+			 -ENOENT);
+	assert_int_equal(kt_mount_find(vault, &m), 1);
+	kt_mount_entry_clear(&m);
+	assert_int_equal(kt_umount(vault, false), 0);
+	assert_int_equal(kt_umount(decoy, false), 0);
+}
+
+/* busy = kill: only a process that, through its pidfd, is the user's and
+ * still holds the mount is signalled; a pid that stopped holding it
+ * between the scan and the signal is spared (it was killed before). */
+static void test_signal_holder(void **state)
+{
+	char vault[256];
+	struct kt_mount_entry m = { .mnt_id = -1 };
+	pid_t holder, other;
+	int fd, status, ready[2];
+	char c;
+
+	NEED_ROOT();
+	path(vault, sizeof(vault), "home/alice/vault");
+	fd = kt_dir_open_checked(vault, USER_UID);
+	assert_true(fd >= 0);
+	assert_int_equal(kt_mount_at("tmpfs", fd, "tmpfs",
+				     MS_NOSUID | MS_NODEV, "size=1m"), 0);
+	close(fd);
+	assert_int_equal(kt_mount_find(vault, &m), 1);
+
+	assert_int_equal(pipe(ready), 0);
+	holder = fork();
+	assert_true(holder >= 0);
+	if (holder == 0) {
+		if (chdir(vault) < 0 || setresuid(USER_UID, USER_UID,
+						  USER_UID) < 0 ||
+		    write(ready[1], "x", 1) != 1)
+			_exit(1);
+		pause();
+		_exit(0);
+	}
+	assert_int_equal(read(ready[0], &c, 1), 1);
+	other = fork();
+	assert_true(other >= 0);
+	if (other == 0) {
+		/* The user's, but holding nothing on the mount. */
+		if (setresuid(USER_UID, USER_UID, USER_UID) < 0 ||
+		    write(ready[1], "x", 1) != 1)
+			_exit(1);
+		pause();
+		_exit(0);
+	}
+	assert_int_equal(read(ready[0], &c, 1), 1);
+
+	assert_int_equal(kt_mount_signal_holder(other, USER_UID, m.dev,
+						SIGKILL), 0);
+	assert_int_equal(kt_mount_signal_holder(holder, USER_UID + 1, m.dev,
+						SIGKILL), 0);
+	assert_int_equal(kt_mount_signal_holder(holder, USER_UID, m.dev,
+						SIGKILL), 1);
+	assert_int_equal(waitpid(holder, &status, 0), holder);
+	assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+	/* Reaped: its pid names nothing (or someone else) now. */
+	assert_int_equal(kt_mount_signal_holder(holder, USER_UID, m.dev,
+						SIGKILL), 0);
+	assert_int_equal(kill(other, 0), 0);
+	kill(other, SIGKILL);
+	waitpid(other, NULL, 0);
+	assert_int_equal(kt_umount(vault, false), 0);
+	kt_mount_entry_clear(&m);
+	close(ready[0]);
+	close(ready[1]);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_checks),
 		cmocka_unit_test(test_swap_after_check),
 		cmocka_unit_test(test_busy_holders),
+		cmocka_unit_test(test_umount_by_identity),
+		cmocka_unit_test(test_signal_holder),
 	};
 
 	if (geteuid() != 0) {

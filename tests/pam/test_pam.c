@@ -201,18 +201,22 @@ static void write_services(void)
 		const char *service, *conf;
 		bool exact, missing_agent;
 		const char *extra;
+		bool keyinit;
 	} s[] = {
-		{ "kt-novol", "novol.conf", true, false, NULL },
-		{ "kt-nocfg", "missing.conf", true, false, NULL },
-		{ "kt-broken", "broken.conf", true, false, NULL },
-		{ "kt-unsafe", "unsafe.conf", true, false, NULL },
-		{ "systemd-user", "vol.conf", true, false, NULL },
-		{ "kt-exact", "vol.conf", true, false, NULL },
-		{ "kt-vol", "vol.conf", false, false, NULL },
-		{ "kt-noagent", "vol.conf", false, true, NULL },
-		{ "kt-required", "required.conf", false, false, NULL },
-		{ "kt-slow", "slow.conf", false, false, NULL },
-		{ "kt-short", "vol.conf", false, false, " stash_timeout=1" },
+		{ "kt-novol", "novol.conf", true, false, NULL, false },
+		{ "kt-nocfg", "missing.conf", true, false, NULL, false },
+		{ "kt-broken", "broken.conf", true, false, NULL, false },
+		{ "kt-unsafe", "unsafe.conf", true, false, NULL, false },
+		{ "systemd-user", "vol.conf", true, false, NULL, false },
+		{ "kt-exact", "vol.conf", true, false, NULL, false },
+		{ "kt-vol", "vol.conf", false, false, NULL, false },
+		{ "kt-noagent", "vol.conf", false, true, NULL, false },
+		{ "kt-required", "required.conf", false, false, NULL, false },
+		{ "kt-slow", "slow.conf", false, false, NULL, false },
+		{ "kt-short", "vol.conf", false, false, " stash_timeout=1",
+		  false },
+		/* Debian's login, sshd and gdm: pam_keyinit first. */
+		{ "kt-keyinit", "vol.conf", false, false, NULL, true },
 	};
 
 	snprintf(probe_agent, sizeof(probe_agent), "%s", PROBE);
@@ -259,6 +263,9 @@ static void write_services(void)
 				    s[i].conf, agent, extra);
 			strcat(text, line);
 			strcat(text, matrix_session);
+			if (s[i].keyinit)
+				strcat(text, "session required " SECURITY_DIR
+					     "/pam_keyinit.so force revoke\n");
 			/* Sets PAM_AUTHTOK from the environment, if set:
 			 * the module must prefer what auth kept. */
 			strcat(text, "session required " MATRIX_DIR
@@ -891,6 +898,58 @@ static void auth_in_child(pam_handle_t *pamh, int want, char *ref,
 	}
 }
 
+/* The serial of the stash in this process's session keyring, or 0. */
+static key_serial_t stash_serial(void)
+{
+	key_serial_t list[256];
+	long n = keyctl_read(KEY_SPEC_SESSION_KEYRING, (char *)list,
+			     sizeof(list));
+	char d[256];
+
+	for (long i = 0; n > 0 && i < n / (long)sizeof(key_serial_t); i++)
+		if (keyctl_describe(list[i], d, sizeof(d)) > 0 &&
+		    strstr(d, ";" KT_STASH_DESC_PREFIX))
+			return list[i];
+	return 0;
+}
+
+/*
+ * pam_keyinit force (Debian's login, sshd, gdm) gives the process a new
+ * session keyring between auth and open_session: the one auth stashed in
+ * is gone with its last holder, and the kernel collects the stash. A
+ * host that opens the session where it authenticated must not care.
+ */
+static void test_keyinit_between_auth_and_session(void **state)
+{
+	pam_handle_t *pamh;
+	key_serial_t stash, old;
+	char d[256], *out;
+
+	fresh_session_keyring();
+	old = keyctl_get_keyring_ID(KEY_SPEC_SESSION_KEYRING, 0);
+	pamh = start("kt-keyinit");
+	assert_int_equal(authenticate(pamh), PAM_SUCCESS);
+	stash = stash_serial();
+	assert_true(stash > 0);
+	/* pam_keyinit's new keyring, and the old one collected with
+	 * the stash in it once nothing holds it: the same as the stash
+	 * unlinked from there, which does not wait on the kernel's
+	 * timing. */
+	assert_int_equal(keyctl_unlink(stash, old), 0);
+	assert_true(keyctl_join_session_keyring(NULL) > 0);
+	for (int i = 0; i < 500 && keyctl_describe(stash, d, sizeof(d)) >= 0;
+	     i++)
+		usleep(10000);
+	assert_true(keyctl_describe(stash, d, sizeof(d)) < 0);
+
+	assert_int_equal(pam_open_session(pamh, 0), PAM_SUCCESS);
+	out = read_file("agent.out");
+	assert_non_null(out);
+	assert_probe(out, "pipe", "match");
+	assert_int_equal(pam_close_session(pamh, 0), PAM_SUCCESS);
+	assert_int_equal(pam_end(pamh, PAM_SUCCESS), PAM_SUCCESS);
+}
+
 static void test_auth_in_another_process(void **state)
 {
 	pam_handle_t *pamh;
@@ -1111,6 +1170,8 @@ int main(int argc, char **argv)
 			test_shared_keyring_reveals_nothing, setup,
 			bob_teardown),
 		cmocka_unit_test_setup(test_auth_in_another_process, setup),
+		cmocka_unit_test_setup(test_keyinit_between_auth_and_session,
+				       setup),
 		cmocka_unit_test_setup(test_stash_never_taken_expires, setup),
 		cmocka_unit_test_setup(test_failed_login_leaves_nothing, setup),
 		cmocka_unit_test_setup(test_screen_locker_leaves_nothing, setup),

@@ -4,8 +4,10 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -451,6 +453,191 @@ static void test_control_unlock(void **state)
 	assert_int_equal(kt_control_format_unlock(4096, buf, 8), -ENOBUFS);
 }
 
+/* ---- the hand-over state -------------------------------------------- */
+
+static const char luks_line[] =
+	"volume home luks2 own kill 5 123 9000000123 253:0 2 home-alice "
+	"CRYPT-LUKS2-0123456789abcdef0123456789abcdef-home-alice 253:0 0 0 "
+	"/home/alice\n";
+static const char ecryptfs_line[] =
+	"volume priv ecryptfs reused lazy 10 77 9000000123 0:51 131 - - 0:0 "
+	"987654 12345 /home/alice/Private dir\n";
+
+static void test_opened_round_trip(void **state)
+{
+	struct kt_opened o, back;
+	char buf[2048];
+
+	assert_int_equal(kt_opened_parse(luks_line, strlen(luks_line), &o),
+			 0);
+	assert_string_equal(o.volume, "home");
+	assert_int_equal(o.type, KT_VOLUME_LUKS2);
+	assert_true(o.own);
+	assert_int_equal(o.busy, KT_BUSY_KILL);
+	assert_int_equal(o.busy_timeout, 5);
+	assert_int_equal(o.mnt_id, 123);
+	assert_int_equal(major(o.mnt_dev), 253);
+	assert_int_equal(o.mnt_ino, 2);
+	assert_string_equal(o.dm_name, "home-alice");
+	assert_int_equal(o.dm_dev, makedev(253, 0));
+	assert_string_equal(o.mountpoint, "/home/alice");
+	assert_int_equal(kt_opened_format(&o, buf, sizeof(buf)),
+			 (int)strlen(luks_line));
+	assert_string_equal(buf, luks_line);
+
+	/* The path is the rest of the line: spaces are kept. */
+	assert_int_equal(kt_opened_parse(ecryptfs_line, strlen(ecryptfs_line),
+					 &o), 0);
+	assert_false(o.own);
+	assert_int_equal(o.keys[0], 987654);
+	assert_int_equal(o.keys[1], 12345);
+	assert_string_equal(o.mountpoint, "/home/alice/Private dir");
+	assert_true(kt_opened_format(&o, buf, sizeof(buf)) > 0);
+	assert_string_equal(buf, ecryptfs_line);
+	assert_int_equal(kt_opened_parse(buf, strlen(buf), &back), 0);
+	assert_memory_equal(&o, &back, sizeof(o));
+
+	/* Too small a buffer is refused, never cut. */
+	assert_int_equal(kt_opened_format(&o, buf, 20), -ENOBUFS);
+}
+
+/* What sscanf/strtok_r took and the strict parser does not. */
+static void test_opened_malformed(void **state)
+{
+	static const char *const bad[] = {
+		"",
+		"volume",
+		"volume home luks2 own kill 5 123 9000000123 253:0 2 home-alice "
+		"CRYPT-LUKS2-0123456789abcdef0123456789abcdef-home-alice "
+		"253:0 0 0",		  /* no path */
+		"volume  home luks2 own kill 5 123 9000000123 253:0 2 home-alice "
+		"CRYPT-LUKS2-0123456789abcdef0123456789abcdef-home-alice "
+		"253:0 0 0 /h",		  /* two spaces */
+		"volume home luks2 own kill +5 123 0 253:0 2 home-alice "
+		"CRYPT-LUKS2-0123456789abcdef0123456789abcdef-home-alice "
+		"253:0 0 0 /h",		  /* a sign */
+		"volume home luks2 own kill 05 123 9000000123 253:0 2 home-alice "
+		"CRYPT-LUKS2-0123456789abcdef0123456789abcdef-home-alice "
+		"253:0 0 0 /h",		  /* a leading zero */
+		"volume home luks2 own kill 5 123 9000000123 253:0 2 home-alice "
+		"CRYPT-LUKS2-0123456789abcdef0123456789abcdef-home-bob "
+		"253:0 0 0 /h",		  /* UUID of another name */
+		"volume home luks2 own kill 5 123 9000000123 253:0 2 home-alice "
+		"CRYPT-LUKS2-0123456789ABCDEF0123456789abcdef-home-alice "
+		"253:0 0 0 /h",		  /* upper-case hex */
+		"volume home luks2 own kill 5 123 9000000123 253:0 2 home-alice "
+		"CRYPT-LUKS2-0123456789abcdef0123456789abcdef-home-alice "
+		"0:0 0 0 /h",		  /* no dm device */
+		"volume home luks2 own kill 5 123 9000000123 253:0 2 home-alice "
+		"CRYPT-LUKS2-0123456789abcdef0123456789abcdef-home-alice "
+		"253:0 0 0 /h/../etc",	  /* dot-dot */
+		"volume home luks2 own kill 5 123 9000000123 253:0 2 home-alice "
+		"CRYPT-LUKS2-0123456789abcdef0123456789abcdef-home-alice "
+		"253:0 0 0 relative",
+		"volume home luks2 own kill 5 0 0 0:0 0 home-alice "
+		"CRYPT-LUKS2-0123456789abcdef0123456789abcdef-home-alice "
+		"253:0 0 0 /h",		  /* a path without a mount */
+		"volume home luks2 own kill 5 123 9000000123 4096:0 2 home-alice "
+		"CRYPT-LUKS2-0123456789abcdef0123456789abcdef-home-alice "
+		"253:0 0 0 /h",		  /* major past 12 bits */
+		"volume home luks2 own kill 5 123 9000000123 253:0 2 home-alice "
+		"CRYPT-LUKS2-0123456789abcdef0123456789abcdef-home-alice "
+		"253:0 1 0 /h",		  /* keys for luks2 */
+		"volume home luks2 mine kill 5 123 0 253:0 2 home-alice "
+		"CRYPT-LUKS2-0123456789abcdef0123456789abcdef-home-alice "
+		"253:0 0 0 /h",
+		"volume home luks2 own kill 5 18446744073709551616 "
+		"9000000123 253:0 2 "
+		"home-alice "
+		"CRYPT-LUKS2-0123456789abcdef0123456789abcdef-home-alice "
+		"253:0 0 0 /h",		  /* 2^64 */
+		"volume priv ecryptfs own lazy 10 77 9000000123 0:51 131 - - 0:0 "
+		"2147483648 0 /h",	  /* past a key serial */
+		"volume priv ecryptfs own lazy 10 77 9000000123 0:51 131 x - 0:0 0 0 /h",
+		"volume priv ecryptfs own lazy 10 77 9000000123 0:51 131 - - 0:0 0 0 "
+		"/h\t",
+		"volume priv ecryptfs own lazy 10 77 9000000123 0:51 131 - - 0:0 0 0 "
+		"/h\n\n",
+	};
+	struct kt_opened o;
+
+	for (size_t i = 0; i < ELEMENTSOF(bad); i++)
+		assert_int_equal(kt_opened_parse(bad[i], strlen(bad[i]), &o),
+				 -EBADMSG);
+	/* An embedded NUL. */
+	assert_int_equal(kt_opened_parse("volume\0x", 8, &o), -EBADMSG);
+}
+
+static void test_state_round_trip(void **state)
+{
+	struct kt_state *s = calloc(1, sizeof(*s)), *back = calloc(1, sizeof(*s));
+	char *buf = malloc(KT_STATE_MAX), text[4096];
+	int n;
+
+	assert_non_null(s);
+	assert_non_null(back);
+	assert_non_null(buf);
+	snprintf(text, sizeof(text),
+		 "keyturn-state 2\nuser 1000 1000 alice\n"
+		 "control /run/keyturn/1000/agent.42\n%s%s",
+		 luks_line, ecryptfs_line);
+	assert_int_equal(kt_state_parse(text, strlen(text), s), 0);
+	assert_int_equal(s->uid, 1000);
+	assert_string_equal(s->user, "alice");
+	assert_string_equal(s->control, "/run/keyturn/1000/agent.42");
+	assert_int_equal(s->n_volumes, 2);
+	n = kt_state_format(s, buf, KT_STATE_MAX);
+	assert_int_equal(n, (int)strlen(text));
+	assert_string_equal(buf, text);
+	assert_int_equal(kt_state_parse(buf, (size_t)n, back), 0);
+	assert_memory_equal(s, back, sizeof(*s));
+
+	/* No control socket, no volume: still a state. */
+	assert_int_equal(kt_state_parse("keyturn-state 2\nuser 0 0 root\n", 30,
+					 s), 0);
+	assert_int_equal(s->n_volumes, 0);
+	assert_string_equal(s->control, "");
+	free(buf);
+	free(s);
+	free(back);
+}
+
+static void test_state_malformed(void **state)
+{
+	static const char *const bad[] = {
+		"",
+		"keyturn-hold-state 1\nvolume home\n", /* the old format */
+		"keyturn-state 2\n",
+		"keyturn-state 2\nuser 1000 1000 alice", /* no newline */
+		"keyturn-state 2\nuser 1000 1000 alice\n\n",
+		"keyturn-state 2\nuser 1000 1000 al/ice\n",
+		"keyturn-state 2\nuser 4294967295 1000 alice\n",
+		"keyturn-state 2\nuser 1000 1000 alice \n",
+		"keyturn-state 2\nuser 1000 alice\n",
+		"keyturn-state 2\nuser 1000 1000 alice\ncontrol rel\n",
+		"keyturn-state 2\nuser 1000 1000 alice\ncontrol /a\n"
+		"control /b\n",
+		"keyturn-state 2\nuser 1000 1000 alice\nauth home 12\n",
+		"keyturn-state 2\nuser 1000 1000 alice\nvolume home\n",
+	};
+	struct kt_state *s = calloc(1, sizeof(*s));
+	char text[4096];
+
+	assert_non_null(s);
+	for (size_t i = 0; i < ELEMENTSOF(bad); i++)
+		assert_int_equal(kt_state_parse(bad[i], strlen(bad[i]), s),
+				 -EBADMSG);
+	/* The same volume twice. */
+	snprintf(text, sizeof(text),
+		 "keyturn-state 2\nuser 1000 1000 alice\n%s%s", luks_line,
+		 luks_line);
+	assert_int_equal(kt_state_parse(text, strlen(text), s), -EBADMSG);
+	/* A NUL inside. */
+	assert_int_equal(kt_state_parse("keyturn-state 2\0user 0 0 a\n", 27,
+					 s), -EBADMSG);
+	free(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -470,6 +657,10 @@ int main(void)
 		cmocka_unit_test(test_line_over_long),
 		cmocka_unit_test(test_line_write_to_closed_peer),
 		cmocka_unit_test(test_control_unlock),
+		cmocka_unit_test(test_opened_round_trip),
+		cmocka_unit_test(test_opened_malformed),
+		cmocka_unit_test(test_state_round_trip),
+		cmocka_unit_test(test_state_malformed),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

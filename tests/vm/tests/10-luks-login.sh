@@ -65,9 +65,6 @@ mounted_from() {
 as_user() { # USER CMD: CMD with the user's uid, outside of any session
 	su -s /bin/sh "$1" -c "$2"
 }
-logged() { # MARK REGEX: a line syslog got since MARK matches REGEX
-	syslog_since "$1" | grep -E "$2"
-}
 
 # ---- setup: volumes made by the admin, enrolled with keyturnctl --------------
 # alice: her login password enrolled. bob: enrolled with a password that is

@@ -38,7 +38,6 @@ no_agents() { [ -z "$(agents)" ]; }
 root_keys() { awk '$1 == "0:" { split($3, a, "/"); print a[1] }' /proc/key-users; }
 root_keys_le() { [ "$(root_keys)" -le "$1" ]; }
 as_user() { su -s /bin/sh "$1" -c "$2"; }
-logged() { syslog_since "$1" | grep -E "$2"; }
 ecryptfs_on() { mount_line "$1" | grep -q ' ecryptfs '; }
 has_opt() { mount_line "$1" | awk '{ print $4 }' | tr ',' '\n' | grep -qx "$2"; }
 # only_ciphertext LOWER TEXT: every name encrypted, TEXT in no file

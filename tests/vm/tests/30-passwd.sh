@@ -25,7 +25,6 @@ fi
 chown root:root "$(command -v kt-passwd)" &&
 	chmod 4755 "$(command -v kt-passwd)"
 [ -e /etc/mtab ] || ln -s /proc/self/mounts /etc/mtab
-logged() { syslog_since "$1" | grep -E "$2"; }
 since() { awk -v a="$1" -v b="$(uptime_s)" 'BEGIN { printf "%.2f", b - a }'; }
 
 cat > /etc/pam.d/$SVC <<'EOF'

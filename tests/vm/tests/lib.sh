@@ -159,3 +159,14 @@ release() {
 # syslog_since MARK: what syslogd wrote after the line count MARK
 syslog_mark() { wc -l < /var/log/messages 2>/dev/null || echo 0; }
 syslog_since() { tail -n +"$(($1 + 1))" /var/log/messages 2>/dev/null; }
+# logged MARK REGEX: a line syslog got since MARK matches REGEX. syslogd
+# writes after the program that logged has gone on: wait up to 5 s.
+logged() {
+	_i=0
+	while [ $_i -lt 50 ]; do
+		syslog_since "$1" | grep -E "$2" && return 0
+		sleep 0.1
+		_i=$((_i + 1))
+	done
+	return 1
+}

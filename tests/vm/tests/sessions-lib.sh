@@ -11,7 +11,6 @@ now() { uptime_s; }
 since() { awk -v a="$1" -v b="$(uptime_s)" 'BEGIN { printf "%.2f", b - a }'; }
 # le A B: A <= B (decimals)
 le() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a <= b) }'; }
-logged() { syslog_since "$1" | grep -E "$2"; }
 as_user() { su -s /bin/sh "$1" -c "$2"; }
 
 installed() {
