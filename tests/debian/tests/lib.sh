@@ -48,7 +48,11 @@ wait_for() {
 # ---- what the system says ------------------------------------------------------
 dm_exists() { dmsetup info "$1" >/dev/null 2>&1; }
 is_mounted() { awk -v m="$1" '$2 == m { f = 1 } END { exit !f }' /proc/mounts; }
-keyturn_keys() { grep -E 'keyturn:' /proc/keys 2>/dev/null; }
+# keys named keyturn:* (but $KT_IGNORE_KEY, a key id a test planted itself)
+keyturn_keys() {
+	grep -E 'keyturn:' /proc/keys 2>/dev/null |
+		grep -v "^${KT_IGNORE_KEY:-no-key-ignored} "
+}
 # live agents by argv[0] (keyturn-agent, also while it waits as
 # keyturn-hold): pgrep -f reads /proc/PID/cmdline, empty for zombies
 agents() { pgrep -f '^keyturn-agent( |$)'; }
