@@ -4,7 +4,7 @@
 # outside the volume). Locked every time, no agent left, no error.
 . /kt/tests/lib.sh
 
-sid_of_alice() { loginctl list-sessions --no-legend | awk '$3 == "alice" { print $1; exit }'; }
+sid_of_alice() { alice_sessions | awk '{ print $1; exit }'; }
 by_logind() { # NAME loginctl-ARGS...
 	_n=$1
 	shift
@@ -25,7 +25,7 @@ by_logind() { # NAME loginctl-ARGS...
 	check "$_n: nothing at err from keyturn in the journal" test -z "$_e"
 	[ -n "$_e" ] && echo "$_e" | head -5 | sed 's/^/# journal: /'
 	rm -f "$KT_TMP"/end-t "$KT_TMP"/in-t
-	wait_for 20 sh -c "! loginctl list-sessions --no-legend | grep -q ' alice '"
+	wait_for 20 no_alice_session
 }
 by_logind "loginctl terminate-session" terminate-session
 by_logind "loginctl terminate-user" terminate-user alice
@@ -61,7 +61,7 @@ kill_user_processes() { # yes|no
 	check "KillUserProcesses=$1: nothing at err from keyturn in the journal" test -z "$_e"
 	[ -n "$_e" ] && echo "$_e" | head -5 | sed 's/^/# journal: /'
 	pkill -u alice -x sleep
-	wait_for 20 sh -c "! loginctl list-sessions --no-legend | grep -q ' alice '"
+	wait_for 20 no_alice_session
 }
 kill_user_processes yes
 kill_user_processes no
