@@ -98,7 +98,7 @@ check: deps
 	$(MAKE) check-all
 
 check-all: all tests
-	tests/run-suites.sh unit pam host man fuzz valgrind asan vm
+	tests/run-suites.sh unit pam host man fuzz valgrind asan vm debian
 
 check-unit: all tests
 	tests/run-suites.sh unit
@@ -110,6 +110,9 @@ check-vm: all tests
 	tests/run-suites.sh vm
 check-man:
 	tests/run-suites.sh man
+# the package built for Debian 12 and 13, tested on systems of each
+check-debian:
+	tests/run-suites.sh debian
 
 deps:
 	tests/deps.sh
@@ -136,13 +139,41 @@ install: all
 clean:
 	rm -f lib/*.o lib/*.a pam/*.o agent/*.o $(BINS) \
 		$(UNIT_TESTS) $(HOST_TESTS) $(PAM_TESTS)
-	rm -rf tests/vm/build
+	rm -rf tests/vm/build tests/debian/build build/deb
+
+# ---- Debian package --------------------------------------------------------
+# 'make deb' builds keyturn_VERSION_ARCH.deb for the release it runs on, in a
+# copy of the tree (build/deb/keyturn-VERSION: the build's files and
+# dpkg-buildpackage's outputs stay out of the worktree), and leaves it in
+# build/. lintian checks it when it is installed.
+DEB_VERSION = $(shell dpkg-parsechangelog -l debian/changelog -SVersion)
+DEB_ARCH = $(shell dpkg --print-architecture)
+DEB_SRC = build/deb/keyturn-$(DEB_VERSION)
+
+deb:
+	rm -rf build/deb
+	mkdir -p $(DEB_SRC)
+	$(MAKE) -s srctree SRCTREE=$(DEB_SRC)
+	cd $(DEB_SRC) && dpkg-buildpackage -us -uc -b
+	cp build/deb/keyturn_$(DEB_VERSION)_$(DEB_ARCH).deb build/
+	@echo "build/keyturn_$(DEB_VERSION)_$(DEB_ARCH).deb"
+	if command -v lintian >/dev/null; then \
+		lintian --fail-on error --info \
+			build/deb/keyturn_$(DEB_VERSION)_$(DEB_ARCH).changes; fi
+
+# The files of the tree (tracked, or new and not ignored) copied to SRCTREE.
+srctree:
+	test -n "$(SRCTREE)"
+	mkdir -p $(SRCTREE)
+	git ls-files -co --exclude-standard | while read -r f; do \
+		[ -e "$$f" ] && echo "$$f"; done | tar -cf - -T - | \
+		tar -xf - -C $(SRCTREE)
 
 bench: all
 	tests/bench/run.sh
 
 .PHONY: all tests check check-all check-unit check-pam check-host check-vm \
-	check-man deps demo install clean bench
+	check-man check-debian deps demo install clean bench deb srctree
 .DELETE_ON_ERROR:
 
 # Fuzzing and sanitized runs (tests/fuzz/fuzz.mk): make fuzz, check-fuzz,

@@ -36,6 +36,8 @@ for suite in "$@"; do
 		done ;;
 	vm)
 		run "tests/vm/run.sh check" tests/vm/run.sh check ;;
+	debian)	# keyturn's package on Debian 12 and 13 images, systemd as PID 1
+		run "tests/debian/run.sh" tests/debian/run.sh ;;
 	fuzz)	# replay of every corpus and regression input, then 10 s each
 		run "tests/fuzz/run.sh check" env FUZZ_SECONDS=10 \
 			tests/fuzz/run.sh check ;;
