@@ -98,7 +98,7 @@ check: deps
 	$(MAKE) check-all
 
 check-all: all tests
-	tests/run-suites.sh unit pam host man fuzz valgrind asan vm debian
+	tests/run-suites.sh unit pam host man fuzz valgrind asan vm
 
 check-unit: all tests
 	tests/run-suites.sh unit
