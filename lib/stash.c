@@ -273,11 +273,13 @@ void kt_stash_drop(key_serial_t key)
 
 	if (key <= 0 || stash_check(key) < 0)
 		return;
-	/* Revoked: unreadable at once; unlinked from the session keyring
-	 * it was put in, freed (invalidate needs search, which we have). */
-	r = RETRY_EINTR(keyctl_revoke(key));
+	/* Invalidated first: unreadable at once, and the kernel unlinks it
+	 * from every keyring and frees it now. Revoked first, it could no
+	 * longer be invalidated (a revoked key cannot be searched) and
+	 * would stay linked in a keyring this process may no longer have
+	 * (pam_keyinit replaced it) until the collector's delay, 5 min. */
 	r = RETRY_EINTR(keyctl_invalidate(key));
 	if (r < 0)
-		r = RETRY_EINTR(keyctl_unlink(key, KEY_SPEC_SESSION_KEYRING));
+		r = RETRY_EINTR(keyctl_revoke(key));
 	(void)r;
 }

@@ -400,6 +400,21 @@ static int stash_keys_here(void)
 	return found;
 }
 
+/* The serial of the stash in this process's session keyring, or 0. */
+static key_serial_t stash_serial(void)
+{
+	key_serial_t list[256];
+	long n = keyctl_read(KEY_SPEC_SESSION_KEYRING, (char *)list,
+			     sizeof(list));
+	char d[256];
+
+	for (long i = 0; n > 0 && i < n / (long)sizeof(key_serial_t); i++)
+		if (keyctl_describe(list[i], d, sizeof(d)) > 0 &&
+		    strstr(d, ";" KT_STASH_DESC_PREFIX))
+			return list[i];
+	return 0;
+}
+
 /* ---- tests -------------------------------------------------------- */
 
 static void test_no_volume_returns_at_once(void **state)
@@ -521,6 +536,7 @@ static void on_chld(int sig)
 static void test_session_with_probe_agent(void **state)
 {
 	struct sigaction mine = { .sa_handler = on_chld }, after;
+	key_serial_t stash;
 	char buf[256], pid[32], *out;
 	pam_handle_t *pamh;
 
@@ -533,6 +549,8 @@ static void test_session_with_probe_agent(void **state)
 
 	pamh = start("kt-vol");
 	assert_int_equal(authenticate(pamh), PAM_SUCCESS);
+	stash = stash_serial();
+	assert_true(stash > 0);
 	/* pam_set_items will overwrite PAM_AUTHTOK in the session stack. */
 	setenv("PAM_AUTHTOK", DECOY, 1);
 	assert_int_equal(pam_open_session(pamh, 0), PAM_SUCCESS);
@@ -570,6 +588,11 @@ static void test_session_with_probe_agent(void **state)
 	 * reference in the environment. */
 	assert_null(pam_getenv(pamh, KT_STASH_ENV));
 	assert_int_equal(stash_keys_here(), 0);
+	/* Invalidated, not only revoked: the kernel unlinks and frees it
+	 * now, wherever it is linked (a revoked key waits for the
+	 * collector, minutes, counted against root's quota). */
+	assert_true(keyctl_describe(stash, buf, sizeof(buf)) < 0);
+	assert_int_equal(errno, ENOKEY);
 
 	/* The agent still holds the session; close tells it. */
 	assert_null(strstr(out, "ended="));
@@ -898,21 +921,6 @@ static void auth_in_child(pam_handle_t *pamh, int want, char *ref,
 	}
 }
 
-/* The serial of the stash in this process's session keyring, or 0. */
-static key_serial_t stash_serial(void)
-{
-	key_serial_t list[256];
-	long n = keyctl_read(KEY_SPEC_SESSION_KEYRING, (char *)list,
-			     sizeof(list));
-	char d[256];
-
-	for (long i = 0; n > 0 && i < n / (long)sizeof(key_serial_t); i++)
-		if (keyctl_describe(list[i], d, sizeof(d)) > 0 &&
-		    strstr(d, ";" KT_STASH_DESC_PREFIX))
-			return list[i];
-	return 0;
-}
-
 /*
  * pam_keyinit force (Debian's login, sshd, gdm) gives the process a new
  * session keyring between auth and open_session: the one auth stashed in
@@ -946,6 +954,28 @@ static void test_keyinit_between_auth_and_session(void **state)
 	out = read_file("agent.out");
 	assert_non_null(out);
 	assert_probe(out, "pipe", "match");
+	assert_int_equal(pam_close_session(pamh, 0), PAM_SUCCESS);
+	assert_int_equal(pam_end(pamh, PAM_SUCCESS), PAM_SUCCESS);
+}
+
+/* With pam_keyinit in the stack, open_session runs in another session
+ * keyring than auth did: the stash must still be gone at once, not left
+ * revoked in the old keyring for the collector. */
+static void test_keyinit_stash_freed(void **state)
+{
+	pam_handle_t *pamh;
+	key_serial_t stash;
+	char d[256];
+
+	fresh_session_keyring();
+	pamh = start("kt-keyinit");
+	assert_int_equal(authenticate(pamh), PAM_SUCCESS);
+	stash = stash_serial();
+	assert_true(stash > 0);
+	assert_int_equal(pam_open_session(pamh, 0), PAM_SUCCESS);
+	assert_probe(read_file("agent.out"), "pipe", "match");
+	assert_true(keyctl_describe(stash, d, sizeof(d)) < 0);
+	assert_int_equal(errno, ENOKEY);
 	assert_int_equal(pam_close_session(pamh, 0), PAM_SUCCESS);
 	assert_int_equal(pam_end(pamh, PAM_SUCCESS), PAM_SUCCESS);
 }
@@ -1172,6 +1202,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test_setup(test_auth_in_another_process, setup),
 		cmocka_unit_test_setup(test_keyinit_between_auth_and_session,
 				       setup),
+		cmocka_unit_test_setup(test_keyinit_stash_freed, setup),
 		cmocka_unit_test_setup(test_stash_never_taken_expires, setup),
 		cmocka_unit_test_setup(test_failed_login_leaves_nothing, setup),
 		cmocka_unit_test_setup(test_screen_locker_leaves_nothing, setup),
