@@ -16,6 +16,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "rlimit.h"
 #include "pam_keyturn.h"
 
 #ifndef P_PIDFD
@@ -53,38 +54,11 @@ static void close_from(int first)
  */
 static int become_root(void)
 {
-	static const struct {
-		int resource;
-		rlim_t value;
-	} limits[] = {
-		{ RLIMIT_CPU, RLIM_INFINITY },	  { RLIMIT_FSIZE, RLIM_INFINITY },
-		{ RLIMIT_DATA, RLIM_INFINITY },	  { RLIMIT_AS, RLIM_INFINITY },
-		{ RLIMIT_MEMLOCK, RLIM_INFINITY }, { RLIMIT_NPROC, RLIM_INFINITY },
-		{ RLIMIT_STACK, 8 << 20 },	  { RLIMIT_NOFILE, 1024 },
-		{ RLIMIT_CORE, 0 },
-	};
-
 	if (syscall(SYS_setgroups, 0, NULL) < 0 ||
 	    syscall(SYS_setresgid, 0, 0, 0) < 0 ||
 	    syscall(SYS_setresuid, 0, 0, 0) < 0)
 		return -1;
-	for (size_t i = 0; i < ELEMENTSOF(limits); i++) {
-		struct rlimit rl = { limits[i].value, limits[i].value };
-
-		/* Without CAP_SYS_RESOURCE (a container) a hard limit
-		 * stays: then as far as it allows. */
-		if (syscall(SYS_prlimit64, 0, limits[i].resource, &rl, NULL) ==
-			    0 ||
-		    syscall(SYS_prlimit64, 0, limits[i].resource, NULL, &rl) <
-			    0)
-			continue;
-		if (limits[i].value == RLIM_INFINITY ||
-		    limits[i].value > rl.rlim_max)
-			rl.rlim_cur = rl.rlim_max;
-		else
-			rl.rlim_cur = limits[i].value;
-		(void)syscall(SYS_prlimit64, 0, limits[i].resource, &rl, NULL);
-	}
+	(void)kt_limits_reset();
 	return 0;
 }
 
