@@ -17,7 +17,9 @@
  *
  * Every function takes dir_fd, a directory opened by the caller with
  * O_RDONLY|O_DIRECTORY|O_NOFOLLOW|O_CLOEXEC (the ioctls need a real file,
- * not O_PATH), returns 0 or -errno, retries EINTR and never logs. What the
+ * not O_PATH; anything else is -ENOTDIR), returns 0 or -errno, retries
+ * EINTR and never logs. The key ioctls act on the whole filesystem of
+ * dir_fd. Tested on the kernel by tests/host/test_fscrypt.c. What the
  * kernel says, as -errno:
  *   -EOPNOTSUPP  the filesystem has no encryption (ext4 without
  *                -O encrypt: "tune2fs -O encrypt DEVICE" is the fix)
@@ -93,6 +95,11 @@ int kt_fscrypt_add_key(int dir_fd, const struct kt_secret *key,
  * all_users, which needs CAP_SYS_ADMIN). *ret_flags (may be NULL) gets
  * KT_FSCRYPT_REMOVED_*: 0 means the key is gone and the files are locked.
  * -ENOKEY: the key was not there (or not added by this user).
+ * dir_fd may be any directory of the filesystem, and should not be the
+ * encrypted directory itself: an open encrypted directory is one of the
+ * files that keep the key busy. The mount's root, or the directory's
+ * parent, will do. A removal that left files busy can be done again once
+ * they are closed, and then finishes.
  */
 int kt_fscrypt_remove_key(int dir_fd,
 			  const uint8_t identifier[KT_FSCRYPT_IDENTIFIER_SIZE],
