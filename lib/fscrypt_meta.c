@@ -290,7 +290,7 @@ int kt_fscrypt_protector_parse(const void *buf, size_t len,
 			      -E2BIG);
 	memset(&p, 0, sizeof(p));
 	b.p = buf;
-	b.end = b.p + len;
+	b.end = len ? b.p + len : b.p;  /* no arithmetic on NULL */
 	while ((r = pb_next(&b, &f)) > 0) {
 		r = pb_check(&schema, &f, &seen, ret_reason);
 		if (r < 0)
@@ -489,7 +489,7 @@ int kt_fscrypt_policy_parse(const void *buf, size_t len,
 	if (!p)
 		return -ENOMEM;
 	b.p = buf;
-	b.end = b.p + len;
+	b.end = len ? b.p + len : b.p;  /* no arithmetic on NULL */
 	while ((r = pb_next(&b, &f)) > 0) {
 		r = pb_check(&schema, &f, &seen, ret_reason);
 		if (r < 0)
@@ -559,13 +559,15 @@ out:
 int kt_fscrypt_link_parse(const void *buf, size_t len,
 			  const char **ret_reason)
 {
-	const char *s = buf, *end = s + len;
+	const char *s, *end;
 	bool root = false;
 
 	if (!buf && len > 0)
 		return -EINVAL;
 	if (len == 0 || len > 256)
 		return refuse(ret_reason, "not an fscrypt link file", -EBADMSG);
+	s = buf;
+	end = s + len;
 	while (s < end) {
 		const char *nl = memchr(s, '\n', (size_t)(end - s));
 		size_t n;
