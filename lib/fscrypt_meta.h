@@ -4,6 +4,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "fscrypt.h"
 #include "macro.h"
@@ -152,5 +153,34 @@ int kt_fscrypt_import_key(const struct kt_fscrypt_protector *protector,
 int kt_fscrypt_unwrap(const struct kt_secret *wrapping_key,
 		      const struct kt_fscrypt_wrapped_key *wrapped,
 		      struct kt_secret **ret_key) _wur_;
+
+/*
+ * Reads <mount_fd>/.fscrypt/KIND/NAME (KIND "policies" or "protectors";
+ * NAME one path component) into buf, through descriptors opened with
+ * O_NOFOLLOW and checked after open (lib/fscrypt_locate.c says what is
+ * accepted). -E2BIG if the file holds more than size bytes, -EPERM for
+ * unsafe ownership or modes, -ELOOP for a symlink, -ENOENT if absent.
+ */
+int kt_fscrypt_meta_read(int mount_fd, const char *kind, const char *name,
+			 uid_t uid, uint8_t *buf, size_t size,
+			 size_t *ret_len, const char **ret_reason) _wur_;
+
+/*
+ * The whole import of a directory the fscrypt tool encrypted: its v2
+ * policy (from the kernel), the policy file on its filesystem (mount_fd,
+ * the root directory of the filesystem the directory is on), the user's
+ * login protector there or, through a link file, on the root filesystem
+ * (root_fd, "/"), then kt_fscrypt_import_key(). *ret_key gets the raw key,
+ * ret_identifier its identifier. Errors as above, and those of
+ * kt_fscrypt_get_policy(); -EPERM also for a login protector of another
+ * uid. The caller finds mount_fd (a bind mount of a subtree has no
+ * .fscrypt of its own: fscrypt itself then looks at the whole
+ * filesystem's mount).
+ */
+int kt_fscrypt_import_directory(int dir_fd, int mount_fd, int root_fd,
+				uid_t uid, const struct kt_secret *passphrase,
+				struct kt_secret **ret_key,
+				uint8_t ret_identifier[KT_FSCRYPT_IDENTIFIER_SIZE],
+				const char **ret_reason) _wur_;
 
 #endif

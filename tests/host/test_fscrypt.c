@@ -34,6 +34,9 @@
 
 #define VECTORS KT_BUILDDIR "/tests/unit/vectors/fscrypt/"
 #define OTHER_UID 4243
+/* alice in make-vectors.sh, and her login protector's descriptor */
+#define REAL_UID 1500
+#define REAL_PROTECTOR "3fd3fdb4a1b23ff6"
 
 static char base[64];
 
@@ -444,6 +447,110 @@ static void test_real_fscrypt_import(void **state)
 	close(fd);
 }
 
+/* A root filesystem of the test's own for the login protector, as
+ * fscrypt keeps it in /.fscrypt/protectors/. */
+static int make_root_meta(mode_t file_mode, uid_t owner)
+{
+	return run("cd %s && rm -rf rootfs && mkdir -p rootfs/.fscrypt/policies "
+		   "rootfs/.fscrypt/protectors && chmod -R 755 rootfs && "
+		   "cp %slogin-protector rootfs/.fscrypt/protectors/%s && "
+		   "chown %u rootfs/.fscrypt/protectors/%s && "
+		   "chmod %o rootfs/.fscrypt/protectors/%s",
+		   base, VECTORS, REAL_PROTECTOR, (unsigned)owner,
+		   REAL_PROTECTOR, (unsigned)file_mode, REAL_PROTECTOR);
+}
+
+static int import_dir(uid_t uid, const char *pass, struct kt_secret **key,
+		      uint8_t *id, const char **why)
+{
+	_cleanup_secret_ struct kt_secret *p = NULL;
+	int dir = open_dir("real/login"), mnt = open_dir("real"),
+	    root = open_dir("rootfs"), r;
+
+	p = kt_secret_from(pass, strlen(pass));
+	assert_non_null(p);
+	r = kt_fscrypt_import_directory(dir, mnt, root, uid, p, key, id, why);
+	close(dir);
+	close(mnt);
+	close(root);
+	return r;
+}
+
+/* The same through kt_fscrypt_import_directory(): the metadata found on
+ * the directory's filesystem and, through the link file, on a root of the
+ * test's own; then what it refuses. */
+static void test_import_directory(void **state)
+{
+	_cleanup_secret_ struct kt_secret *key = NULL;
+	uint8_t id[KT_FSCRYPT_IDENTIFIER_SIZE];
+	struct kt_fscrypt_policy pol;
+	const char *why = NULL;
+	char text[64];
+	int fd;
+
+	assert_int_equal(make_root_meta(0600, REAL_UID), 0);
+	assert_int_equal(import_dir(REAL_UID, "correct horse", &key, id, &why),
+			 0);
+	fd = open_dir("real/login");
+	assert_int_equal(kt_fscrypt_get_policy(fd, &pol), 0);
+	close(fd);
+	assert_memory_equal(id, pol.identifier, sizeof(id));
+	fd = open_dir("real");
+	assert_int_equal(kt_fscrypt_add_key(fd, key, NULL), 0);
+	assert_int_equal(read_file("real/login/file", text, sizeof(text)), 0);
+	assert_string_equal(text, "hello\n");
+	assert_int_equal(kt_fscrypt_remove_key(fd, id, false, NULL), 0);
+	close(fd);
+	key = kt_secret_free(key);
+
+	/* The wrong password. */
+	why = NULL;
+	assert_int_equal(import_dir(REAL_UID, "correct horsE", &key, id, &why),
+			 -EACCES);
+	assert_null(key);
+	assert_non_null(why);
+
+	/* Another user's import: the files are not theirs. */
+	assert_int_equal(import_dir(REAL_UID + 1, "correct horse", &key, id,
+				    &why),
+			 -EPERM);
+	assert_null(key);
+
+	/* A protector others may write, or that another user owns. */
+	assert_int_equal(make_root_meta(0620, REAL_UID), 0);
+	assert_int_equal(import_dir(REAL_UID, "correct horse", &key, id, &why),
+			 -EPERM);
+	assert_int_equal(make_root_meta(0600, OTHER_UID), 0);
+	assert_int_equal(import_dir(REAL_UID, "correct horse", &key, id, &why),
+			 -EPERM);
+
+	/* .fscrypt a symlink (fscrypt allows it; keyturn does not follow). */
+	assert_int_equal(run("cd %s && rm -rf rootfs && mkdir -p elsewhere && "
+			     "cp -a real/.fscrypt elsewhere/ && mkdir rootfs && "
+			     "ln -s ../elsewhere/.fscrypt rootfs/.fscrypt",
+			     base),
+			 0);
+	why = NULL;
+	assert_int_equal(import_dir(REAL_UID, "correct horse", &key, id, &why),
+			 -ELOOP);
+	assert_non_null(why);
+	assert_null(key);
+
+	/* A directory with no policy. */
+	assert_int_equal(make_root_meta(0600, REAL_UID), 0);
+	{
+		_cleanup_secret_ struct kt_secret *p =
+			kt_secret_from("x", 1);
+		int mnt = open_dir("real");
+
+		assert_int_equal(kt_fscrypt_import_directory(mnt, mnt, mnt,
+							     REAL_UID, p, &key,
+							     id, &why),
+				 -ENODATA);
+		close(mnt);
+	}
+}
+
 /* Does this kernel do fscrypt on ext4 at all? */
 static const char *cannot_run(void)
 {
@@ -465,6 +572,7 @@ int main(void)
 		cmocka_unit_test(test_other_users),
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_real_fscrypt_import),
+		cmocka_unit_test(test_import_directory),
 	};
 	const char *why = cannot_run();
 
