@@ -27,6 +27,7 @@
 #include "fscrypt.h"
 #include "fscrypt_meta.h"
 #include "secret.h"
+#include "wrapped.h"
 
 #define VECTORS KT_BUILDDIR "/tests/unit/vectors/fscrypt/"
 
@@ -713,6 +714,29 @@ static void test_identifier(void **state)
 	key->len = 64;
 }
 
+/* keyturn's wrapped-file format (lib/wrapped.c) is what an fscrypt
+ * directory's key will be kept in: it holds the raw 64 bytes, NULs and
+ * all, and gives them back whole. */
+static void test_wrapped_holds_key(void **state)
+{
+	static const struct kt_wrapped_params fast = { 1, 1024, 1 };
+	_cleanup_secret_ struct kt_secret *key = kt_secret_new(64),
+					  *login = passphrase(LOGIN_PASSPHRASE),
+					  *back = NULL;
+	uint8_t *buf = NULL;
+	size_t len = 0;
+
+	assert_non_null(key);
+	unhex(LOGIN_POLICY_KEY, key->data, 64);
+	key->data[5] = 0;
+	key->data[63] = 0;
+	assert_int_equal(kt_wrapped_seal(login, key, &fast, &buf, &len), 0);
+	assert_int_equal(kt_wrapped_open(buf, len, login, &back), 0);
+	assert_int_equal(back->len, 64);
+	assert_memory_equal(back->data, key->data, 64);
+	free(buf);
+}
+
 static void test_args(void **state)
 {
 	struct kt_fscrypt_protector p;
@@ -748,6 +772,7 @@ int main(void)
 		cmocka_unit_test(test_synthetic_protector),
 		cmocka_unit_test(test_synthetic_policy),
 		cmocka_unit_test(test_identifier),
+		cmocka_unit_test(test_wrapped_holds_key),
 		cmocka_unit_test(test_args),
 	};
 
