@@ -156,6 +156,59 @@ int kt_fscrypt_meta_read(int mount_fd, const char *kind, const char *name,
 	return 0;
 }
 
+/* The mount and inode of fd, to tell where a mount begins. */
+static int mount_of(int fd, uint64_t *ret_mnt, uint64_t *ret_dev,
+		    uint64_t *ret_ino)
+{
+	struct statx stx;
+
+	if (statx(fd, "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW,
+		  STATX_INO | STATX_MNT_ID, &stx) < 0)
+		return kt_negerrno();
+	if (!(stx.stx_mask & STATX_MNT_ID))
+		return -EOPNOTSUPP;  /* kernels before 5.8 */
+	*ret_mnt = stx.stx_mnt_id;
+	*ret_dev = (uint64_t)stx.stx_dev_major << 32 | stx.stx_dev_minor;
+	*ret_ino = stx.stx_ino;
+	return 0;
+}
+
+int kt_fscrypt_mount_root(int dir_fd)
+{
+	_cleanup_close_ int fd = -1;
+	uint64_t mnt, dev, ino;
+	int r;
+
+	fd = fcntl(dir_fd, F_DUPFD_CLOEXEC, 3);
+	if (fd < 0)
+		return kt_negerrno();
+	r = mount_of(fd, &mnt, &dev, &ino);
+	if (r < 0)
+		return r;
+	/* Up through "..", which the kernel resolves from the directory
+	 * itself, until the parent is on another mount or is the same
+	 * directory (the root). No path a user names is followed. */
+	for (unsigned depth = 0; depth < 4096; depth++) {
+		_cleanup_close_ int parent = -1;
+		uint64_t pmnt, pdev, pino;
+
+		parent = openat(fd, "..", O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+						  O_CLOEXEC);
+		if (parent < 0)
+			return kt_negerrno();
+		r = mount_of(parent, &pmnt, &pdev, &pino);
+		if (r < 0)
+			return r;
+		if (pmnt != mnt || (pdev == dev && pino == ino))
+			return TAKE_FD(fd);
+		close(fd);
+		fd = TAKE_FD(parent);
+		dev = pdev;
+		ino = pino;
+	}
+	return -ELOOP;
+}
+
 /* The protector of a policy slot: on the directory's filesystem, or
  * behind a link file there on the root filesystem (where fscrypt keeps
  * every login protector). */

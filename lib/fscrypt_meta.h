@@ -166,6 +166,15 @@ int kt_fscrypt_meta_read(int mount_fd, const char *kind, const char *name,
 			 size_t *ret_len, const char **ret_reason) _wur_;
 
 /*
+ * A new descriptor (O_CLOEXEC) of the root directory of the mount that
+ * dir_fd is on: where fscrypt keeps that filesystem's .fscrypt. Found by
+ * walking ".." from the descriptor (mount IDs from statx, kernel 5.8 or
+ * later; -EOPNOTSUPP before). A bind mount of a subtree has no .fscrypt
+ * at its root: the reads that follow then say so (-ENOENT).
+ */
+int kt_fscrypt_mount_root(int dir_fd) _wur_;
+
+/*
  * The whole import of a directory the fscrypt tool encrypted: its v2
  * policy (from the kernel), the policy file on its filesystem (mount_fd,
  * the root directory of the filesystem the directory is on), the user's

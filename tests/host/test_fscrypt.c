@@ -553,6 +553,58 @@ static void test_import_directory(void **state)
 	}
 }
 
+static void same_dir(int a, int b)
+{
+	struct stat sa, sb;
+
+	assert_int_equal(fstat(a, &sa), 0);
+	assert_int_equal(fstat(b, &sb), 0);
+	assert_true(sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino);
+}
+
+static uint64_t mount_id(int fd)
+{
+	struct statx stx;
+
+	assert_int_equal(statx(fd, "", AT_EMPTY_PATH, STATX_MNT_ID, &stx), 0);
+	assert_true(stx.stx_mask & STATX_MNT_ID);
+	return stx.stx_mnt_id;
+}
+
+/* From a directory deep in a mount to that mount's root; from the root
+ * to itself; and from base, on whatever holds /tmp here, to a directory
+ * of the same mount whose parent is on another one (or is itself). */
+static void test_mount_root(void **state)
+{
+	int dir, want, got, parent;
+
+	dir = open_dir("real/login");
+	want = open_dir("real");
+	got = kt_fscrypt_mount_root(dir);
+	assert_true(got >= 0);
+	same_dir(got, want);
+	close(got);
+	got = kt_fscrypt_mount_root(want);
+	assert_true(got >= 0);
+	same_dir(got, want);
+	close(got);
+	close(dir);
+	close(want);
+
+	dir = open_dir(".");
+	got = kt_fscrypt_mount_root(dir);
+	assert_true(got >= 0);
+	assert_true(mount_id(got) == mount_id(dir));
+	parent = openat(got, "..", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	assert_true(parent >= 0);
+	if (mount_id(parent) == mount_id(got))
+		same_dir(parent, got);
+	close(parent);
+	close(got);
+	close(dir);
+	assert_int_equal(kt_fscrypt_mount_root(-1), -EBADF);
+}
+
 /* Does this kernel do fscrypt on ext4 at all? */
 static const char *cannot_run(void)
 {
@@ -575,6 +627,7 @@ int main(void)
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_real_fscrypt_import),
 		cmocka_unit_test(test_import_directory),
+		cmocka_unit_test(test_mount_root),
 	};
 	const char *why = cannot_run();
 
