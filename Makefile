@@ -18,7 +18,7 @@ CFLAGS ?= -O2 -g
 WERROR ?= -Werror
 SANITIZE ?=
 
-PKGS = pam libkeyutils libcryptsetup libsodium libargon2
+PKGS = pam libkeyutils libcryptsetup libsodium libargon2 libcrypto
 DEP_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(PKGS))
 DEP_LIBS = $(shell $(PKG_CONFIG) --libs $(PKGS))
 

@@ -12,10 +12,10 @@
 
 FUZZ_CC ?= $(shell command -v clang-14 || command -v clang)
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS ?= config wrapped protocol keydesc mount
+FUZZ_TARGETS ?= config wrapped protocol keydesc mount fscrypt_meta
 FUZZ_DIR = tests/fuzz/build/fuzz
 FUZZ_SAN = -fsanitize=address,undefined -fno-sanitize-recover=undefined
-FUZZ_PKGS = libsodium libargon2 libkeyutils
+FUZZ_PKGS = libsodium libargon2 libkeyutils libcrypto
 FUZZ_CFLAGS = -std=gnu11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer \
 	-Wall -Wextra $(WERROR) -Wno-unused-parameter \
 	-Ilib -Itests/fuzz $(shell $(PKG_CONFIG) --cflags $(FUZZ_PKGS))
@@ -27,6 +27,7 @@ FUZZ_LIB_wrapped = wrapped secret
 FUZZ_LIB_protocol = protocol secret stash keyring user
 FUZZ_LIB_keydesc = keyring user secret
 FUZZ_LIB_mount = mount
+FUZZ_LIB_fscrypt_meta = fscrypt_meta fscrypt_import fscrypt secret
 
 FUZZ_BINS = $(FUZZ_TARGETS:%=$(FUZZ_DIR)/fuzz_%)
 

@@ -17,7 +17,7 @@ if [ "$mode" = check ]; then
 else
 	: "${FUZZ_SECONDS:=60}"
 fi
-: "${FUZZ_TARGETS:=config wrapped protocol keydesc mount}"
+: "${FUZZ_TARGETS:=config wrapped protocol keydesc mount fscrypt_meta}"
 : "${FUZZ_CC:=$(command -v clang-14 || command -v clang)}"
 out=tests/fuzz/build/fuzz
 
@@ -38,6 +38,7 @@ max_len() {
 	config) echo 8192 ;;
 	wrapped) echo 4300 ;;
 	protocol) echo 2048 ;;
+	fscrypt_meta) echo 4096 ;;
 	*) echo 1024 ;;
 	esac
 }

@@ -26,8 +26,9 @@ TIMEOUT=${KT_VM_TIMEOUT:-1500}
 ARCH_LIB=/usr/lib/x86_64-linux-gnu
 T0=$(date +%s%N)
 
-# Modules for LUKS2 + ext4 + eCryptfs, in load order (dependencies are added).
-MODULES="ecb xts af_alg algif_skcipher algif_hash sha512_generic crc32c_generic
+# Modules for LUKS2 + ext4 + eCryptfs, in load order (dependencies are added);
+# cts for fscrypt's file names (AES-256-CTS).
+MODULES="ecb xts cts af_alg algif_skcipher algif_hash sha512_generic crc32c_generic
 crc16 mbcache jbd2 ext4 dm-mod dm-crypt ecryptfs loop"
 
 case $MODE in
@@ -233,6 +234,15 @@ for app in $TEST_APPS; do
 	put "$WORK/$app" "/usr/bin/$app"
 	put_libs "$WORK/$app"
 done
+# The fscrypt library's host test, run again on Debian's kernel by
+# tests/65-fscrypt-lib.sh, with its vectors.
+if flock "$BUILD/.make.lock" make -s -C "$REPO" tests/host/test_fscrypt \
+	>>"$WORK/make.log" 2>&1; then
+	put "$REPO/tests/host/test_fscrypt" /kt/host/test_fscrypt
+	put_libs "$REPO/tests/host/test_fscrypt"
+	mkdir -p "$ROOT/kt/vectors"
+	cp -r "$REPO/tests/unit/vectors/fscrypt" "$ROOT/kt/vectors/"
+fi
 
 # keyturn at its real paths
 KT_INSTALLED=0
