@@ -160,14 +160,18 @@ int kt_stash_open(const uint8_t seal_key[KT_STASH_SEAL_KEY_BYTES],
  * Made in the thread keyring, which only this thread possesses, so that
  * the key never sits in the shared keyring with the permissions a new
  * key gets (possessor: everything); linked there only once they are the
- * stash's own.
+ * stash's own. A process without a session keyring gets a new one of
+ * its own, which ends with it: a stash of a login killed before its
+ * session goes with it (under systemd every service has a session
+ * keyring, which sshd's keyboard-interactive child shares with its
+ * parent; a host without one cannot hand a stash to another process).
  */
 static int stash_add(const uint8_t *sealed, size_t len, unsigned timeout,
 		     key_serial_t *ret)
 {
 	char desc[sizeof(KT_STASH_DESC_PREFIX) + 16];
 	uint8_t id[8];
-	key_serial_t key, session;
+	key_serial_t key;
 	long r;
 
 	randombytes_buf(id, sizeof(id));
@@ -175,14 +179,6 @@ static int stash_add(const uint8_t *sealed, size_t len, unsigned timeout,
 	sodium_bin2hex(desc + sizeof(KT_STASH_DESC_PREFIX) - 1, 17, id,
 		       sizeof(id));
 
-	/* The session keyring the host's other processes share. Asked for
-	 * without "create": a process without one then gets its user's
-	 * user-session keyring, which outlives it, not a new keyring only
-	 * it holds (a forked child's would die with the child). */
-	session = RETRY_EINTR(
-		keyctl_get_keyring_ID(KEY_SPEC_SESSION_KEYRING, 0));
-	if (session < 0)
-		return kt_negerrno();
 	key = RETRY_EINTR(add_key("user", desc, sealed, len,
 				  KEY_SPEC_THREAD_KEYRING));
 	if (key < 0)
@@ -191,7 +187,7 @@ static int stash_add(const uint8_t *sealed, size_t len, unsigned timeout,
 	    RETRY_EINTR(keyctl_chown(key, 0, 0)) < 0 ||
 	    RETRY_EINTR(keyctl_setperm(key, KT_STASH_PERM | KEY_USR_LINK)) <
 		    0 ||
-	    RETRY_EINTR(keyctl_link(key, session)) < 0 ||
+	    RETRY_EINTR(keyctl_link(key, KEY_SPEC_SESSION_KEYRING)) < 0 ||
 	    RETRY_EINTR(keyctl_setperm(key, KT_STASH_PERM)) < 0)
 		goto fail;
 	r = RETRY_EINTR(keyctl_unlink(key, KEY_SPEC_THREAD_KEYRING));
