@@ -6,10 +6,13 @@
 # boot by a systemd unit. See tests/debian/README.md.
 #
 #   tests/debian/run.sh [RELEASE...] [-- NN...]   (default: bookworm trixie)
+#   tests/debian/run.sh --prepare [RELEASE...]   only the images and packages
+#                                                (make check starts it early)
 #
 # Exit: 0 all passed, 1 something failed, 77 cannot run here (says why).
 # Knobs: KT_DEB_TIMEOUT (s per boot, default 1800), KT_DEB_VERBOSE=1 (the
-# whole console), KT_DEB_KEEP=1 (keep the run directory).
+# whole console), KT_DEB_KEEP=1 (keep the run directory), KT_DEB_CHROOT=1
+# (build in a chroot even on a host of the release).
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -21,9 +24,11 @@ T0=$(date +%s%N)
 
 RELEASES=""
 ONLY=""
+PREPARE_ONLY=""
 while [ $# -gt 0 ]; do
 	case $1 in
 	--) shift; ONLY="$*"; break ;;
+	--prepare) PREPARE_ONLY=1; shift ;;
 	*) RELEASES="$RELEASES $1"; shift ;;
 	esac
 done
@@ -55,7 +60,9 @@ done
 mkdir -p "$BUILD" "$CACHE"
 WORK=$(mktemp -d "$BUILD/run.XXXXXX")
 QPID=""
+PREP_PID=""
 cleanup() {
+	[ -n "$PREP_PID" ] && kill "$PREP_PID" 2>/dev/null
 	if [ -n "$QPID" ] && kill -0 "$QPID" 2>/dev/null; then
 		kill "$QPID" 2>/dev/null || true
 		sleep 1
@@ -144,8 +151,33 @@ TREE_KEY=$(cd "$REPO" && git ls-files -co --exclude-standard |
 	grep -v '^tests/' | while read -r f; do [ -f "$f" ] && echo "$f"; done |
 	xargs sha256sum | sha256sum | cut -c1-12)
 VERSION=$(dpkg-parsechangelog -l "$REPO/debian/changelog" -SVersion)
+HOST_RELEASE=$(. /etc/os-release 2>/dev/null && echo "${VERSION_CODENAME:-}")
+# On a host of that release with the Build-Depends installed (make deps does
+# it on Debian 12) the package is built right there: a build chroot would
+# only repeat the host, at a minute and a half a run.
+build_deb_host() { # RELEASE: prints the .deb
+	local rel=$1 key out src=$WORK/hostbuild/keyturn-$VERSION
+	key=$(key_of host "$rel" "$(dpkg-query -W dpkg-dev debhelper gcc \
+		libc6-dev 2>/dev/null)" "$TREE_KEY")
+	out=$CACHE/deb-$rel-host-$key/keyturn_${VERSION}_amd64.deb
+	[ -e "$out" ] && { echo "$out"; return 0; }
+	rm -rf "$CACHE"/deb-"$rel"-host-*
+	make -s -C "$REPO" srctree SRCTREE="$src"
+	(cd "$src" && dpkg-buildpackage -us -uc -b) \
+		>"$WORK/deb-$rel.log" 2>&1 ||
+		{ tail -30 "$WORK/deb-$rel.log" >&2; return 1; }
+	mkdir -p "$(dirname "$out")"
+	cp "$WORK/hostbuild/keyturn_${VERSION}_amd64.deb" "$out"
+	rm -rf "$WORK/hostbuild"
+	echo "$out"
+}
 build_deb() { # RELEASE: prints the .deb
 	local rel=$1 root key out
+	if [ "$rel" = "$HOST_RELEASE" ] && [ -z "${KT_DEB_CHROOT:-}" ] &&
+		(cd "$REPO" && dpkg-checkbuilddeps) >/dev/null 2>&1; then
+		build_deb_host "$rel"
+		return
+	fi
 	root=$(build_chroot "$rel") || return 1
 	key=$(key_of "$root" "$TREE_KEY")
 	out=$CACHE/deb-$rel-$key/keyturn_${VERSION}_amd64.deb
@@ -222,19 +254,53 @@ boot() { # RELEASE IMAGE-DIR DISK LUKS KTDISK PHASE
 # ---- per release ---------------------------------------------------------------
 cc -static -O2 -std=gnu11 -Wall -Wextra -Werror -o "$WORK/kt-memscan" \
 	"$REPO/tests/vm/kt-memscan.c"
-for rel in $RELEASES; do
-	t=$(date +%s%N)
-	say "$rel: image"
+# The image and the package of a release, into $WORK/prep-RELEASE (two
+# lines: the image directory, the .deb) or $WORK/prep-RELEASE.fail. The next
+# release is prepared while this one boots: most of it is waiting for the
+# mirror and for dpkg, which the emulated CPUs leave room for.
+prepare() { # RELEASE
+	local rel=$1 t img deb
 	exec 9>"$CACHE/.lock-$rel"
 	flock 9
-	img=$(build_image "$rel") ||
-		{ flock -u 9; echo "not ok - $rel: mmdebstrap of the image"; FAILED=$((FAILED + 1)); continue; }
+	t=$(date +%s%N)
+	img=$(build_image "$rel") || {
+		echo "not ok - $rel: mmdebstrap of the image" > "$WORK/prep-$rel.fail"
+		return 1
+	}
 	say "$rel: image ready in $(elapsed "$t") s (built once in $(cat "$img/seconds") s; kernel $(cat "$img/kver"))"
 	t=$(date +%s%N)
-	deb=$(build_deb "$rel") ||
-		{ flock -u 9; echo "not ok - $rel: keyturn's package built in a $rel chroot"; FAILED=$((FAILED + 1)); continue; }
-	flock -u 9
+	deb=$(build_deb "$rel") || {
+		echo "not ok - $rel: keyturn's package built for $rel" > "$WORK/prep-$rel.fail"
+		return 1
+	}
 	say "$rel: package $(basename "$deb") ready in $(elapsed "$t") s"
+	printf '%s\n%s\n' "$img" "$deb" > "$WORK/prep-$rel"
+}
+if [ -n "$PREPARE_ONLY" ]; then
+	for rel in $RELEASES; do
+		prepare "$rel" || { cat "$WORK/prep-$rel.fail"; exit 1; }
+	done
+	say "prepared in $(elapsed) s"
+	exit 0
+fi
+set -- $RELEASES
+( prepare "$1" ) &
+PREP_PID=$!
+while [ $# -gt 0 ]; do
+	rel=$1
+	shift
+	wait "$PREP_PID" || true
+	if [ $# -gt 0 ]; then
+		( prepare "$1" ) &
+		PREP_PID=$!
+	fi
+	if [ ! -s "$WORK/prep-$rel" ]; then
+		cat "$WORK/prep-$rel.fail" 2>/dev/null ||
+			echo "not ok - $rel: image and package"
+		FAILED=$((FAILED + 1))
+		continue
+	fi
+	{ read -r img; read -r deb; } < "$WORK/prep-$rel"
 
 	t=$(date +%s%N)
 	disk=$WORK/root-$rel.img
