@@ -36,7 +36,7 @@ struct agent {
 	bool resumed;		     /* given back by keyturn-hold */
 	bool holder_failed;	     /* hold in this image from now on */
 	/* The wrapped file of the eCryptfs volume being opened, read once
-	 * for its cost and its unwrap (agent/unlock.c, agent/ecryptfs.c). */
+	 * for its cost and its unwrap (agent/unlock.c, agent/backend_ecryptfs.c). */
 	const struct kt_volume *wrapped_volume;
 	const uint8_t *wrapped_buf;
 	size_t wrapped_len;

@@ -50,7 +50,7 @@ int ctl_parse_user_config(const char *command, int argc, char **argv,
 			  const char **ret_user, const char **ret_config) _wur_;
 
 /*
- * Pinning a LUKS2 volume at enrollment (agent/ctl_pin.c). plan: reads
+ * Pinning a LUKS2 volume at enrollment (ctl/pin_luks.c). plan: reads
  * device's UUID and finds the user's volume in c (may be NULL) whose
  * device is device; refuses (-EEXIST, said why) when that volume pins
  * another UUID. apply: writes "uuid = ..." into that volume's section
