@@ -42,7 +42,7 @@ PAM_SRC = pam/auth.c pam/chauthtok.c pam/hook_session.c pam/log.c \
 PAM_OBJ = $(PAM_SRC:.c=.o)
 # keyturn-agent: its life (agent.c), the hand-over, unlocking, one file per
 # backend, mounting, the re-key mode, limits and the record of what it did.
-AGENT_SRC = agent/agent.c agent/handover.c agent/unlock.c \
+AGENT_SRC = agent/agent.c agent/handover.c agent/unlock.c agent/backend.c \
 	agent/backend_luks2.c agent/backend_ecryptfs.c agent/mount_volume.c \
 	agent/rekey.c agent/limits.c agent/record.c
 AGENT_OBJ = $(AGENT_SRC:.c=.o)

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "backend.h"
 #include "hold.h"
 #include "luks.h"
 #include "order.h"
@@ -104,25 +105,17 @@ static void send_report(struct agent *a, int fd, const struct kt_report *r)
 int volume_open(struct agent *a, const struct kt_volume *v,
 		struct kt_report *r)
 {
-	switch (v->type) {
-	case KT_VOLUME_LUKS2:
-		return luks_open_volume(a, v, r);
-	case KT_VOLUME_ECRYPTFS:
-		return ecryptfs_open_volume(a, v, r);
-	}
-	return -EINVAL;
+	const struct backend *b = backend_of(v->type);
+
+	return b ? b->open(a, v, r) : -EINVAL;
 }
 
 static int volume_close(struct agent *a, const struct kt_opened *o,
 			struct kt_report *r)
 {
-	switch (o->type) {
-	case KT_VOLUME_LUKS2:
-		return luks_close_volume(a, o, r);
-	case KT_VOLUME_ECRYPTFS:
-		return ecryptfs_close_volume(a, o, r);
-	}
-	return -EINVAL;
+	const struct backend *b = backend_of(o->type);
+
+	return b ? b->close(a, o, r) : -EINVAL;
 }
 
 static void drop_passphrase(struct agent *a)

@@ -35,8 +35,9 @@ struct agent {
 	bool human;		     /* reports for a person (--lock) */
 	bool resumed;		     /* given back by keyturn-hold */
 	bool holder_failed;	     /* hold in this image from now on */
-	/* The wrapped file of the eCryptfs volume being opened, read once
-	 * for its cost and its unwrap (agent/unlock.c, agent/backend_ecryptfs.c). */
+	/* What the cost op read for the volume being opened (eCryptfs:
+	 * its wrapped file), read once for its cost and its open
+	 * (agent/unlock.c, agent/backend.h). */
 	const struct kt_volume *wrapped_volume;
 	const uint8_t *wrapped_buf;
 	size_t wrapped_len;
@@ -97,7 +98,7 @@ int agent_take_passphrase(struct agent *a, const struct kt_secret *pass);
 /* Replaces the passphrase key in the agent's own keyring. */
 int agent_set_passphrase(struct agent *a, const struct kt_secret *pass);
 
-/* Opens one volume with the backend of its type. */
+/* Opens one volume with the backend of its type (agent/backend.h). */
 int volume_open(struct agent *a, const struct kt_volume *v,
 		struct kt_report *r);
 
@@ -125,29 +126,6 @@ size_t records_collect(struct agent *a, bool files, struct kt_opened *out,
 		       size_t max);
 void record_closed(struct agent *a, const struct kt_opened *o,
 		   const struct kt_report *r);
-
-/*
- * Reads v's wrapped file through its checked directory, once: the buffer
- * serves the cost estimate and the unwrap. ecryptfs_wrapped_cost: the
- * Argon2 cost of that buffer, 0 when it is refused (unreadable, or above
- * the config's wrapped_max_memory / wrapped_max_iterations).
- */
-int ecryptfs_wrapped_read(struct agent *a, const struct kt_volume *v,
-			  uint8_t **ret_buf, size_t *ret_len) _wur_;
-void ecryptfs_wrapped_cost(const struct agent *a, const uint8_t *buf,
-			   size_t len, uint32_t *ret_memory_kib,
-			   uint32_t *ret_threads);
-
-/* Per backend. open: unlock and mount (or reuse); close: unmount and
- * lock. Both fill the report and return 0 or -errno. */
-int luks_open_volume(struct agent *a, const struct kt_volume *v,
-		     struct kt_report *r);
-int luks_close_volume(struct agent *a, const struct kt_opened *o,
-		      struct kt_report *r);
-int ecryptfs_open_volume(struct agent *a, const struct kt_volume *v,
-			 struct kt_report *r);
-int ecryptfs_close_volume(struct agent *a, const struct kt_opened *o,
-			  struct kt_report *r);
 
 /*
  * Mounts source on v->mountpoint through a checked descriptor (the mount
