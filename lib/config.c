@@ -212,17 +212,6 @@ struct kt_config *kt_config_free(struct kt_config *c)
 	return NULL;
 }
 
-const char *kt_volume_type_name(enum kt_volume_type t)
-{
-	switch (t) {
-	case KT_VOLUME_LUKS2:
-		return "luks2";
-	case KT_VOLUME_ECRYPTFS:
-		return "ecryptfs";
-	}
-	return "unknown";
-}
-
 const char *kt_busy_policy_name(enum kt_busy_policy p)
 {
 	switch (p) {
@@ -617,11 +606,7 @@ static int set_volume_key(struct parser *p, unsigned line, enum key_id id,
 		strv_free(words);
 		return set_string(&v->users, value);
 	case K_TYPE:
-		if (strcmp(value, "luks2") == 0)
-			v->type = KT_VOLUME_LUKS2;
-		else if (strcmp(value, "ecryptfs") == 0)
-			v->type = KT_VOLUME_ECRYPTFS;
-		else
+		if (kt_volume_type_parse(value, strlen(value), &v->type) < 0)
 			return fail(p, line,
 				    "bad value '%.*s' for 'type': expected "
 				    "luks2 or ecryptfs",

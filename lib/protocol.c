@@ -201,11 +201,6 @@ int kt_report_parse(const char *line, struct kt_report *ret)
 
 /* ---- the record of what a session opened -------------------------- */
 
-static const char *const type_names[] = {
-	[KT_VOLUME_LUKS2] = "luks2",
-	[KT_VOLUME_ECRYPTFS] = "ecryptfs",
-};
-
 static const char *const busy_names[] = {
 	[KT_BUSY_LAZY] = "lazy",
 	[KT_BUSY_KEEP] = "keep",
@@ -330,7 +325,7 @@ static bool opened_valid(const struct kt_opened *o)
 	size_t ulen = strnlen(o->dm_uuid, sizeof(o->dm_uuid));
 
 	if (!volume_name_valid(o->volume, vlen) ||
-	    (unsigned)o->type >= ELEMENTSOF(type_names) ||
+	    !kt_volume_type_info(o->type) ||
 	    (unsigned)o->busy >= ELEMENTSOF(busy_names) ||
 	    o->busy_timeout > 86400 || plen >= sizeof(o->mountpoint) ||
 	    dlen >= sizeof(o->dm_name) || ulen >= sizeof(o->dm_uuid) ||
@@ -342,7 +337,7 @@ static bool opened_valid(const struct kt_opened *o)
 			      o->mnt_unique != 0
 		    : !state_path_valid(o->mountpoint, plen))
 		return false;
-	if (o->type == KT_VOLUME_LUKS2)
+	if (kt_volume_type_info(o->type)->dm)
 		return dm_name_valid(o->dm_name, dlen) &&
 		       dm_uuid_valid(o->dm_uuid, ulen, o->dm_name) &&
 		       o->dm_dev != 0 && o->keys[0] == 0 && o->keys[1] == 0;
@@ -361,7 +356,7 @@ int kt_opened_format(const struct kt_opened *o, char *buf, size_t size)
 		     "volume %s %s %s %s %u %" PRIu64 " %" PRIu64
 		     " %u:%u %" PRIu64
 		     " %s %s %u:%u %" PRId32 " %" PRId32 " %s\n",
-		     o->volume, type_names[o->type],
+		     o->volume, kt_volume_type_name(o->type),
 		     o->own ? "own" : "reused", busy_names[o->busy],
 		     o->busy_timeout, o->mnt_id, o->mnt_unique,
 		     major(o->mnt_dev),
@@ -424,9 +419,8 @@ int kt_opened_parse(const char *line, size_t len, struct kt_opened *ret)
 		return -EBADMSG;
 	memcpy(o.volume, f, flen);
 	if (!next_field(&p, end, &f, &flen) ||
-	    (i = name_index(type_names, ELEMENTSOF(type_names), f, flen)) < 0)
+	    kt_volume_type_parse(f, flen, &o.type) < 0)
 		return -EBADMSG;
-	o.type = (enum kt_volume_type)i;
 	if (!next_field(&p, end, &f, &flen))
 		return -EBADMSG;
 	if (field_is(f, flen, "own"))
