@@ -31,9 +31,7 @@
 #include "ratelimit.h"
 #include "session.h"
 
-#define AGENT_FD HOLD_FD_MODULE
 #define CONTROL_TIMEOUT_MS 10000
-#define PASSPHRASE_FD 4 /* before it becomes HOLD_FD_SESSIONS */
 #define PASSPHRASE_TIMEOUT_MS 10000
 /* keyturnctl unlock: at most this many requests of a user per window. */
 #define CONTROL_RATE_MAX 5
@@ -498,19 +496,10 @@ int agent_load(struct agent *a, const char *user, const char *config)
 	}
 	kt_user_free(a->user);
 	a->user = u;
-	r = kt_config_volumes_for(a->config, a->user, &all, &n_all, &diag);
+	r = kt_user_volumes(a->config, a->user, &all, &n, &n_all, &diag);
 	if (r < 0) {
 		agent_log(LOG_ERR, "%s", diag.message);
 		return r;
-	}
-	/* "user = *" volumes apply only where the user has one. */
-	for (size_t i = 0; i < n_all; i++) {
-		struct kt_volume keep;
-
-		if (all[i].any_user && !kt_volume_present(&all[i]))
-			continue;
-		keep = all[n], all[n] = all[i], all[i] = keep;
-		n++;
 	}
 	a->volumes = all;
 	a->n_volumes = n;
@@ -562,11 +551,11 @@ static void passphrase_read(struct kt_secret **ret)
 	struct stat st;
 	int r;
 
-	if (fstat(PASSPHRASE_FD, &st) < 0 || !S_ISFIFO(st.st_mode))
+	if (fstat(KT_AGENT_FD_PASSPHRASE, &st) < 0 || !S_ISFIFO(st.st_mode))
 		return;
-	r = kt_secret_pipe_read(PASSPHRASE_FD,
+	r = kt_secret_pipe_read(KT_AGENT_FD_PASSPHRASE,
 				kt_now_ms() + PASSPHRASE_TIMEOUT_MS, ret);
-	(void)close(PASSPHRASE_FD);
+	(void)close(KT_AGENT_FD_PASSPHRASE);
 	if (r < 0)
 		agent_log(LOG_ERR, "Failed to read the passphrase from the "
 				   "module: %s", strerror(-r));
@@ -582,7 +571,7 @@ int main(int argc, char **argv)
 		{ "resume", no_argument, NULL, 'R' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct agent a = { .sock = AGENT_FD, .sessions_fd = -1, .control = -1 };
+	struct agent a = { .sock = KT_AGENT_FD_MODULE, .sessions_fd = -1, .control = -1 };
 	_cleanup_secret_ struct kt_secret *pass = NULL;
 	const char *user = NULL, *config = KT_CONFIG_PATH;
 	bool lock_mode = false, resume = false;
@@ -590,7 +579,7 @@ int main(int argc, char **argv)
 	socklen_t len = sizeof(type);
 
 	/* Password change: a separate mode (agent/rekey.c). */
-	if (argc > 1 && !strcmp(argv[1], "--rekey"))
+	if (argc > 1 && !strcmp(argv[1], KT_AGENT_MODE_REKEY))
 		return rekey_main(argc - 1, argv + 1);
 
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -624,7 +613,7 @@ int main(int argc, char **argv)
 	}
 	if (!user || !a.service || optind != argc || lock_mode)
 		return usage();
-	if (getsockopt(AGENT_FD, SOL_SOCKET, SO_TYPE, &type, &len) < 0 ||
+	if (getsockopt(KT_AGENT_FD_MODULE, SOL_SOCKET, SO_TYPE, &type, &len) < 0 ||
 	    type != SOCK_STREAM)
 		return usage();
 	if (geteuid() != 0) {
@@ -633,7 +622,7 @@ int main(int argc, char **argv)
 	}
 
 	/* The login passphrase, if the module had one: read and closed
-	 * before fd 4 becomes a placeholder (agent/hold.h). */
+	 * before fd 4 becomes a placeholder (lib/agent_fds.h). */
 	if (!resume)
 		passphrase_read(&pass);
 
@@ -673,7 +662,7 @@ int main(int argc, char **argv)
 
 	/* Waits here while a teardown of this user's volumes runs. */
 	a.sessions_fd = agent_fd_place(kt_session_join(a.user->uid),
-				       HOLD_FD_SESSIONS);
+				       KT_AGENT_FD_SESSIONS);
 	if (a.sessions_fd < 0)
 		agent_log(LOG_ERR, "Failed to join the sessions of %s: %s",
 			  a.user->name, strerror(-a.sessions_fd));
@@ -686,7 +675,7 @@ int main(int argc, char **argv)
 	a.control = agent_fd_place(kt_control_listen(a.user->uid, a.user->gid,
 						     a.control_path,
 						     sizeof(a.control_path)),
-				   HOLD_FD_CONTROL);
+				   KT_AGENT_FD_CONTROL);
 	if (a.control < 0)
 		agent_log(LOG_WARNING, "Failed to listen for keyturnctl "
 				       "unlock: %s, ignoring",

@@ -24,13 +24,14 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "agent_fds.h"
 #include "backend.h"
 #include "luks.h"
 #include "mount.h"
 #include "session.h"
 
-#define REPORT_FD 3
-#define SECRET_FD 4
+#define REPORT_FD KT_AGENT_FD_MODULE
+#define SECRET_FD KT_AGENT_FD_PASSPHRASE
 #define SECRET_TIMEOUT_MS 10000
 
 static void send_report(struct rekey *k, const struct kt_report *rep)

@@ -106,7 +106,7 @@ static int status_user(const struct kt_config *c, const char *name,
 	_cleanup_user_ struct kt_user *u = NULL;
 	struct kt_diag diag = { .message = "" };
 	struct kt_volume *v = NULL;
-	size_t n = 0;
+	size_t n = 0, n_alloc = 0;
 	int r, sessions;
 
 	r = kt_user_lookup(name, &u);
@@ -115,7 +115,7 @@ static int status_user(const struct kt_config *c, const char *name,
 			ctl_fail(r, "look up user %s", name);
 		return r;
 	}
-	r = kt_config_volumes_for(c, u, &v, &n, &diag);
+	r = kt_user_volumes(c, u, &v, &n, &n_alloc, &diag);
 	if (r < 0) {
 		if (diag.message[0])
 			ctl_error("%s (user %s), ignoring", diag.message,
@@ -128,13 +128,11 @@ static int status_user(const struct kt_config *c, const char *name,
 	if (sessions == -ENOENT)
 		sessions = 0;
 	for (size_t i = 0; i < n; i++) {
-		if (v[i].any_user && !kt_volume_present(&v[i]))
-			continue;
 		if ((*shown)++)
 			putchar('\n');
 		print_volume(c, u, &v[i], sessions);
 	}
-	kt_volumes_free(v, n);
+	kt_volumes_free(v, n_alloc);
 	print_teardown_failures(u, shown);
 	return 0;
 }

@@ -127,6 +127,17 @@ void kt_volumes_free(struct kt_volume *v, size_t n);
 bool kt_volume_present(const struct kt_volume *v);
 
 /*
+ * The volumes of user u, as everyone who acts for a user sees them
+ * (lib/user_volumes.c): kt_config_volumes_for(), then the "user = *"
+ * ones the user has not (kt_volume_present()) moved behind the others.
+ * *ret_n: those that apply, first in *ret; *ret_alloc: all of them, for
+ * kt_volumes_free(). Errors as kt_config_volumes_for().
+ */
+int kt_user_volumes(const struct kt_config *c, const struct kt_user *u,
+		    struct kt_volume **ret, size_t *ret_n, size_t *ret_alloc,
+		    struct kt_diag *diag) _wur_;
+
+/*
  * keyturnctl enroll's edit: the config text with "uuid = UUID" added to
  * [volume NAME], after its last key; every other byte kept. Returns 0
  * (ret, ret_len: the new text, NUL-terminated, to free), 1 when the
