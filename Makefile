@@ -40,11 +40,15 @@ LIB_OBJ = $(LIB_SRC:.c=.o)
 PAM_SRC = pam/auth.c pam/chauthtok.c pam/hook_session.c pam/log.c \
 	pam/spawn.c
 PAM_OBJ = $(PAM_SRC:.c=.o)
-# keyturn-agent: its life (agent.c), the hand-over, unlocking, one file per
-# backend, mounting, the re-key mode, limits and the record of what it did.
-AGENT_SRC = agent/agent.c agent/handover.c agent/unlock.c agent/backend.c \
+# keyturn-agent: main, the session's life (agent.c); loading, log and
+# reports, opening and locking all, the unlock, one file per backend and
+# their table, mounting, the records, the control socket, the wait and
+# the hand-over to keyturn-hold, the re-key mode, limits.
+AGENT_SRC = agent/agent.c agent/load.c agent/log_report.c \
+	agent/open_lock.c agent/unlock.c agent/backend.c \
 	agent/backend_luks2.c agent/backend_ecryptfs.c agent/mount_volume.c \
-	agent/rekey.c agent/limits.c agent/record.c
+	agent/record.c agent/control_server.c agent/wait_loop.c \
+	agent/handover.c agent/rekey.c agent/limits.c
 AGENT_OBJ = $(AGENT_SRC:.c=.o)
 # keyturn-hold: what an idle agent execs into, libc alone.
 HOLD_SRC = agent/hold.c
