@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 
 #include "config.h"
+#include "mount.h"
 
 #define KT_CONFIG_MAX (1024 * 1024)
 #define KT_VOLUME_NAME_MAX 32
@@ -97,12 +98,6 @@ struct parser {
 	unsigned defaults_line;  /* first [defaults], 0 if none yet */
 	unsigned key_line[K_MAX]; /* where each key of the section was set */
 	bool type_set;
-};
-
-/* Mount options that would give back what nosuid,nodev take away, or that
- * are mount(8) operations rather than options. */
-static const char *const refused_options[] = {
-	"suid", "dev", "defaults", "bind", "rbind", "move", "remount",
 };
 
 static const char *const default_skip_services[] = { "systemd-user", "cron" };
@@ -515,13 +510,11 @@ static int parse_options(struct parser *p, unsigned line, const char *value,
 		name_len = strcspn(s, "=");
 		if (name_len > (size_t)(end - s))
 			name_len = (size_t)(end - s);
-		for (size_t i = 0; i < ELEMENTSOF(refused_options); i++)
-			if (strlen(refused_options[i]) == name_len &&
-			    memcmp(s, refused_options[i], name_len) == 0)
-				return fail(p, line,
-					    "mount option '%s' is refused: "
-					    "keyturn always mounts nosuid,nodev",
-					    refused_options[i]);
+		if (kt_mount_option_refused(s, name_len))
+			return fail(p, line,
+				    "mount option '%.*s' is refused: "
+				    "keyturn always mounts nosuid,nodev",
+				    (int)name_len, s);
 		if (n)
 			out[n++] = ',';
 		memcpy(out + n, s, (size_t)(end - s));
