@@ -13,17 +13,15 @@
 #include <sys/stat.h>
 
 #include "config.h"
+#include "config_internal.h"
 #include "mount.h"
 
-#define KT_CONFIG_MAX (1024 * 1024)
 #define KT_VOLUME_NAME_MAX 32
 #define KT_KEY_PREFIX_MAX 32
 #define KT_SERVICE_MAX 64
 #define KT_DM_NAME_MAX 127
 #define KT_FSTYPE_MAX 32
 
-/* How much of a value a message quotes. */
-#define Q 64
 
 enum section { SEC_NONE, SEC_DEFAULTS, SEC_VOLUME };
 
@@ -102,7 +100,7 @@ struct parser {
 
 static const char *const default_skip_services[] = { "systemd-user", "cron" };
 
-_printf_(2, 3) static void diag_set(struct kt_diag *diag, const char *fmt, ...)
+void kt_config_diag_set(struct kt_diag *diag, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -123,13 +121,8 @@ _printf_(3, 4) static int fail(struct parser *p, unsigned line,
 	va_start(ap, fmt);
 	vsnprintf(what, sizeof(what), fmt, ap);
 	va_end(ap);
-	diag_set(p->diag, "%s:%u: %s", p->file, line, what);
+	kt_config_diag_set(p->diag, "%s:%u: %s", p->file, line, what);
 	return -EINVAL;
-}
-
-static bool is_blank(char c)
-{
-	return c == ' ' || c == '\t';
 }
 
 static bool is_alnum(char c)
@@ -169,7 +162,7 @@ static void strv_free(char **v)
 	free(v);
 }
 
-static void volume_done(struct kt_volume *v)
+void kt_config_volume_done(struct kt_volume *v)
 {
 	free(v->name);
 	free(v->file);
@@ -190,7 +183,7 @@ void kt_volumes_free(struct kt_volume *v, size_t n)
 	if (!v)
 		return;
 	for (size_t i = 0; i < n; i++)
-		volume_done(&v[i]);
+		kt_config_volume_done(&v[i]);
 	free(v);
 }
 
@@ -389,7 +382,7 @@ static const struct kt_user template_user = {
  * Collapses repeated slashes and drops a trailing one, so that what the
  * agent compares and mounts has one spelling. Returns a reason or NULL.
  */
-static const char *path_problem(char *path)
+const char *kt_config_path_problem(char *path)
 {
 	char *w = path;
 
@@ -419,7 +412,7 @@ static const char *path_problem(char *path)
 	return NULL;
 }
 
-static const char *dm_name_problem(const char *name)
+const char *kt_config_dm_name_problem(const char *name)
 {
 	size_t len = strlen(name);
 
@@ -448,7 +441,7 @@ static int check_path_template(struct parser *p, unsigned line,
 			    "bad value '%.*s' for '%s': unknown %% escape "
 			    "(only %%u, %%h, %%U and %%%% expand)",
 			    Q, value, key);
-	problem = path_problem(expanded);
+	problem = kt_config_path_problem(expanded);
 	if (problem)
 		return fail(p, line, "bad value '%.*s' for '%s': %s", Q, value,
 			    key, problem);
@@ -475,7 +468,7 @@ static int check_dm_name_template(struct parser *p, unsigned line,
 	r = kt_user_expand(value, &template_user, &expanded);
 	if (r < 0)
 		return r;
-	problem = dm_name_problem(expanded);
+	problem = kt_config_dm_name_problem(expanded);
 	if (problem)
 		return fail(p, line,
 			    "bad value '%.*s' for 'name': a device-mapper name "
@@ -949,7 +942,7 @@ int kt_config_parse(const char *text, size_t len, const char *file,
 	if (!text && len > 0)
 		return -EINVAL;
 	if (len > KT_CONFIG_MAX) {
-		diag_set(diag, "%s: larger than 1 MiB (%zu bytes), refusing it",
+		kt_config_diag_set(diag, "%s: larger than 1 MiB (%zu bytes), refusing it",
 			 p.file, len);
 		return -EINVAL;
 	}
@@ -994,350 +987,6 @@ int kt_config_parse(const char *text, size_t len, const char *file,
 	return 0;
 fail:
 	if (r == -ENOMEM)
-		diag_set(diag, "%s: out of memory", p.file);
+		kt_config_diag_set(diag, "%s: out of memory", p.file);
 	return r;
-}
-
-/* ---- loading ----------------------------------------------------------- */
-
-static const char *file_type_name(mode_t mode)
-{
-	switch (mode & S_IFMT) {
-	case S_IFDIR:
-		return "a directory";
-	case S_IFIFO:
-		return "a FIFO";
-	case S_IFSOCK:
-		return "a socket";
-	case S_IFCHR:
-		return "a character device";
-	case S_IFBLK:
-		return "a block device";
-	case S_IFLNK:
-		return "a symbolic link";
-	}
-	return "not a regular file";
-}
-
-/* Owner root and no write bit for group or other (sticky dirs aside). */
-static int check_owner_mode(const char *what, const struct stat *st,
-			    bool directory, struct kt_diag *diag)
-{
-	const char *label = directory ? "directory " : "";
-	mode_t mode = st->st_mode & 07777;
-
-	if (st->st_uid != 0) {
-		diag_set(diag, "%s: %sowned by uid %u, not root, refusing it",
-			 what, label, (unsigned)st->st_uid);
-		return -EPERM;
-	}
-	if (directory && (mode & S_ISVTX))
-		return 0;
-	if (mode & (S_IWGRP | S_IWOTH)) {
-		diag_set(diag,
-			 "%s: %swritable by %s (mode %04o), refusing it", what,
-			 label,
-			 (mode & S_IWGRP) && (mode & S_IWOTH) ? "group and other"
-			 : (mode & S_IWGRP)		    ? "group"
-							    : "other",
-			 (unsigned)mode);
-		return -EPERM;
-	}
-	return 0;
-}
-
-int kt_config_load(const char *path, struct kt_config **ret,
-		   struct kt_diag *diag)
-{
-	_cleanup_close_ int dir_fd = -1, fd = -1;
-	_cleanup_free_ char *dir = NULL, *text = NULL;
-	const char *base, *slash;
-	struct stat st;
-	size_t len = 0;
-	int r;
-
-	if (!path)
-		path = KT_CONFIG_PATH;
-	slash = strrchr(path, '/');
-	if (slash) {
-		dir = slash == path ? strdup("/")
-				    : strndup(path, (size_t)(slash - path));
-		base = slash + 1;
-	} else {
-		dir = strdup(".");
-		base = path;
-	}
-	if (!dir)
-		return -ENOMEM;
-	if (!*base) {
-		diag_set(diag, "%s: not a file name", path);
-		return -EINVAL;
-	}
-
-	/* Check the directory, then open the file relative to the very
-	 * directory that was checked. */
-	dir_fd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (dir_fd < 0) {
-		r = kt_negerrno();
-		diag_set(diag, "%s: cannot open directory %s: %s", path, dir,
-			 strerror(-r));
-		return r;
-	}
-	if (fstat(dir_fd, &st) < 0) {
-		r = kt_negerrno();
-		diag_set(diag, "%s: cannot stat directory %s: %s", path, dir,
-			 strerror(-r));
-		return r;
-	}
-	r = check_owner_mode(dir, &st, true, diag);
-	if (r < 0)
-		return r;
-
-	fd = openat(dir_fd, base,
-		    O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-	if (fd < 0) {
-		r = kt_negerrno();
-		if (r == -ELOOP)
-			diag_set(diag,
-				 "%s: is a symbolic link, refusing to follow it",
-				 path);
-		else if (r == -ENOENT)
-			diag_set(diag, "%s: does not exist", path);
-		else
-			diag_set(diag, "%s: cannot open: %s", path,
-				 strerror(-r));
-		return r;
-	}
-	if (fstat(fd, &st) < 0) {
-		r = kt_negerrno();
-		diag_set(diag, "%s: cannot stat: %s", path, strerror(-r));
-		return r;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		diag_set(diag, "%s: is %s, not a regular file, refusing it",
-			 path, file_type_name(st.st_mode));
-		return -EPERM;
-	}
-	r = check_owner_mode(path, &st, false, diag);
-	if (r < 0)
-		return r;
-
-	/* Read one byte past the limit so that the parser can refuse it;
-	 * st_size is only a hint for a file that may still grow. */
-	text = malloc(KT_CONFIG_MAX + 1);
-	if (!text)
-		return -ENOMEM;
-	while (len < KT_CONFIG_MAX + 1) {
-		ssize_t n = read(fd, text + len, KT_CONFIG_MAX + 1 - len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			r = kt_negerrno();
-			diag_set(diag, "%s: cannot read: %s", path,
-				 strerror(-r));
-			return r;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
-	return kt_config_parse(text, len, path, ret, diag);
-}
-
-/* ---- services ---------------------------------------------------------- */
-
-static bool strv_contains(char *const *v, const char *s)
-{
-	for (; v && *v; v++)
-		if (strcmp(*v, s) == 0)
-			return true;
-	return false;
-}
-
-bool kt_config_skips_service(const struct kt_config *c, const char *service)
-{
-	if (!service)
-		return c->services != NULL;
-	if (c->services && !strv_contains(c->services, service))
-		return true;
-	return strv_contains(c->skip_services, service);
-}
-
-/* ---- volumes of a user ------------------------------------------------- */
-
-static bool volume_names_user(const struct kt_volume *v, const char *name)
-{
-	size_t n = strlen(name);
-
-	if (v->any_user)
-		return true;
-	for (const char *s = v->users; s && *s;) {
-		size_t len;
-
-		while (is_blank(*s))
-			s++;
-		len = strcspn(s, " \t");
-		if (len == n && memcmp(s, name, n) == 0)
-			return true;
-		s += len;
-	}
-	return false;
-}
-
-/* Copies a user-supplied string for a message, control bytes as '?'. */
-static const char *printable(const char *s, char *buf, size_t size)
-{
-	size_t i;
-
-	for (i = 0; s && s[i] && i + 1 < size; i++)
-		buf[i] = (unsigned char)s[i] < 0x20 || s[i] == 0x7f ? '?'
-								   : s[i];
-	buf[i] = '\0';
-	return buf;
-}
-
-static int expand_field(const struct kt_volume *tmpl, const struct kt_user *u,
-			const char *key, const char *template, bool dm_name,
-			char **ret, struct kt_diag *diag)
-{
-	_cleanup_free_ char *s = NULL;
-	const char *problem;
-	char shown[Q + 1];
-	int r;
-
-	if (!template)
-		return 0;
-	r = kt_user_expand(template, u, &s);
-	if (r == -ENOMEM)
-		return r;
-	if (r < 0)
-		problem = "has an unknown % escape";
-	else if (dm_name)
-		problem = dm_name_problem(s);
-	else {
-		problem = path_problem(s);
-		if (!problem && strcmp(key, "mountpoint") == 0 &&
-		    strcmp(s, "/") == 0)
-			problem = "is the root directory";
-	}
-	if (problem) {
-		diag_set(diag,
-			 "%s:%u: [volume %s] for user %s: '%s' expands to "
-			 "'%s', which %s",
-			 tmpl->file, tmpl->line, tmpl->name, u->name, key,
-			 printable(s ? s : template, shown, sizeof(shown)),
-			 problem);
-		return -EINVAL;
-	}
-	*ret = TAKE_PTR(s);
-	return 0;
-}
-
-static int volume_expand(const struct kt_volume *t, const struct kt_user *u,
-			 struct kt_volume *v, struct kt_diag *diag)
-{
-	int r;
-
-	memset(v, 0, sizeof(*v));
-	v->line = t->line;
-	v->type = t->type;
-	v->fnek = t->fnek;
-	v->required = t->required;
-	v->any_user = t->any_user;
-	v->busy = t->busy;
-	v->busy_timeout = t->busy_timeout;
-	v->name = strdup(t->name);
-	v->file = strdup(t->file);
-	v->users = strdup(t->users ? t->users : "");
-	if (!v->name || !v->file || !v->users)
-		return -ENOMEM;
-	if (t->fstype && !(v->fstype = strdup(t->fstype)))
-		return -ENOMEM;
-	if (t->options && !(v->options = strdup(t->options)))
-		return -ENOMEM;
-	if (t->uuid && !(v->uuid = strdup(t->uuid)))
-		return -ENOMEM;
-
-	r = expand_field(t, u, "device", t->device, false, &v->device, diag);
-	if (r < 0)
-		return r;
-	r = expand_field(t, u, "name", t->dm_name, true, &v->dm_name, diag);
-	if (r < 0)
-		return r;
-	r = expand_field(t, u, "source", t->source, false, &v->source, diag);
-	if (r < 0)
-		return r;
-	r = expand_field(t, u, "wrapped", t->wrapped, false, &v->wrapped,
-			 diag);
-	if (r < 0)
-		return r;
-	return expand_field(t, u, "mountpoint", t->mountpoint, false,
-			    &v->mountpoint, diag);
-}
-
-int kt_config_volumes_for(const struct kt_config *c, const struct kt_user *u,
-			  struct kt_volume **ret, size_t *ret_n,
-			  struct kt_diag *diag)
-{
-	struct kt_volume *out = NULL;
-	struct kt_diag local = { "" };
-	const char *problem;
-	char shown[Q + 1];
-	size_t n = 0;
-	int r = 0;
-
-	if (!c || !u)
-		return -EINVAL;
-	problem = kt_user_name_problem(u->name);
-	if (problem) {
-		diag_set(diag, "%s: user name '%s' %s, refusing it", c->path,
-			 printable(u->name, shown, sizeof(shown)), problem);
-		return -EINVAL;
-	}
-	if (!u->home || u->home[0] != '/') {
-		diag_set(diag,
-			 "%s: home of user %s is not an absolute path, "
-			 "refusing it",
-			 c->path, u->name);
-		return -EINVAL;
-	}
-
-	for (size_t i = 0; i < c->n_volumes; i++) {
-		struct kt_volume *grown;
-
-		if (!volume_names_user(&c->volumes[i], u->name))
-			continue;
-		grown = realloc(out, (n + 1) * sizeof(*out));
-		if (!grown) {
-			r = -ENOMEM;
-			break;
-		}
-		out = grown;
-		/* Counted before it is filled, so that a failure half-way
-		 * frees what was set. */
-		r = volume_expand(&c->volumes[i], u, &out[n++], &local);
-		if (r == -EINVAL && c->volumes[i].any_user) {
-			/* "*" means every user that has the volume; one
-			 * whose home or name does not expand safely (a
-			 * system account with home "/") has none. */
-			volume_done(&out[--n]);
-			r = 0;
-			continue;
-		}
-		if (r < 0) {
-			if (diag)
-				*diag = local;
-			break;
-		}
-	}
-	if (r < 0) {
-		if (r == -ENOMEM)
-			diag_set(diag, "%s: out of memory", c->path);
-		kt_volumes_free(out, n);
-		return r;
-	}
-	*ret = out;
-	*ret_n = n;
-	return 0;
 }
