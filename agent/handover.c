@@ -69,7 +69,8 @@ void agent_fds_reserve(bool resumed)
 	{
 		int exe = open("/proc/self/exe", O_PATH | O_CLOEXEC);
 
-		if (exe >= 0 && agent_fd_place(exe, KT_AGENT_FD_AGENT) != KT_AGENT_FD_AGENT)
+		if (exe >= 0 &&
+		    agent_fd_place(exe, KT_AGENT_FD_AGENT) != KT_AGENT_FD_AGENT)
 			(void)close(exe);
 	}
 }
@@ -156,8 +157,9 @@ int agent_hold_exec(struct agent *a)
 			 "--service", (char *)a->service,
 			 "--config", (char *)a->config_path, NULL };
 	char *envp[] = { NULL };
-	int passed[] = { KT_AGENT_FD_MODULE, KT_AGENT_FD_SESSIONS, KT_AGENT_FD_CONTROL,
-			 KT_AGENT_FD_STATE, KT_AGENT_FD_AGENT };
+	int passed[] = { KT_AGENT_FD_MODULE, KT_AGENT_FD_SESSIONS,
+			 KT_AGENT_FD_CONTROL, KT_AGENT_FD_STATE,
+			 KT_AGENT_FD_AGENT };
 	int r;
 
 	/* The passphrase key was revoked after the open phase; nothing
@@ -230,8 +232,8 @@ int agent_resume(struct agent *a, const char *user, const char *config)
 	int r = 0;
 
 	a->resumed = true;
-	a->sessions_fd = fd_is(KT_AGENT_FD_SESSIONS, S_IFREG) ? KT_AGENT_FD_SESSIONS
-							   : -1;
+	a->sessions_fd = fd_is(KT_AGENT_FD_SESSIONS, S_IFREG) ?
+				 KT_AGENT_FD_SESSIONS : -1;
 	a->control = hold_is_stream_socket(KT_AGENT_FD_CONTROL, true) ?
 			     KT_AGENT_FD_CONTROL :
 			     -1;

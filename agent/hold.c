@@ -64,7 +64,8 @@ static bool check_fds(void)
 		bool ok;
 
 		if (!fd_open(fd)) {
-			ok = fd == KT_AGENT_FD_SESSIONS || fd == KT_AGENT_FD_CONTROL;
+			ok = fd == KT_AGENT_FD_SESSIONS ||
+			     fd == KT_AGENT_FD_CONTROL;
 		} else {
 			switch (fd) {
 			case KT_AGENT_FD_MODULE:
@@ -92,7 +93,8 @@ static bool check_fds(void)
 static void wait_for_event(void)
 {
 	sigset_t mask;
-	int sfd, control = fd_open(KT_AGENT_FD_CONTROL) ? KT_AGENT_FD_CONTROL : -1;
+	int sfd, control = fd_open(KT_AGENT_FD_CONTROL) ? KT_AGENT_FD_CONTROL
+							  : -1;
 
 	/* Blocked here and across execve(): a signal that ends the wait
 	 * stays pending for the agent's signalfd. */

@@ -323,7 +323,8 @@ void unlock_volumes(struct agent *a, struct kt_report *reports)
 			 * alone. */
 			while (running > 0 &&
 			       (used_mem + j->cost.memory_kib > budget ||
-				used_threads + j->cost.threads > (uint32_t)cpus)) {
+				used_threads + j->cost.threads >
+					(uint32_t)cpus)) {
 				size_t done = wait_one(a, jobs, a->n_volumes);
 
 				if (done >= a->n_volumes)

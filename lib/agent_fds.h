@@ -30,7 +30,7 @@
 
 /* argv[1] of keyturn-agent, before --user, --service, --config. */
 #define KT_AGENT_MODE_REKEY "--rekey"	/* the password change */
-#define KT_AGENT_MODE_LOCK "--lock"	/* keyturnctl lock: teardown by hand */
+#define KT_AGENT_MODE_LOCK "--lock"	/* keyturnctl lock: by hand */
 #define KT_AGENT_MODE_RESUME "--resume" /* given back by keyturn-hold */
 
 #endif

@@ -16,44 +16,10 @@
 #include "config_internal.h"
 #include "mount.h"
 
-#define KT_VOLUME_NAME_MAX 32
-#define KT_KEY_PREFIX_MAX 32
-#define KT_SERVICE_MAX 64
-#define KT_DM_NAME_MAX 127
-#define KT_FSTYPE_MAX 32
-
-
-enum section { SEC_NONE, SEC_DEFAULTS, SEC_VOLUME };
-
 /* Volume types as bits, for the key table. */
 #define T_LUKS2 (1u << KT_VOLUME_LUKS2)
 #define T_ECRYPTFS (1u << KT_VOLUME_ECRYPTFS)
 #define T_ANY (T_LUKS2 | T_ECRYPTFS)
-
-enum key_id {
-	K_KEY_TIMEOUT,
-	K_UNLOCK_TIMEOUT,
-	K_KEY_PREFIX,
-	K_SERVICES,
-	K_SKIP_SERVICES,
-	K_WRAPPED_MAX_MEMORY,
-	K_WRAPPED_MAX_ITERATIONS,
-	K_USER,
-	K_TYPE,
-	K_DEVICE,
-	K_NAME,
-	K_FSTYPE,
-	K_SOURCE,
-	K_WRAPPED,
-	K_FNEK,
-	K_MOUNTPOINT,
-	K_OPTIONS,
-	K_REQUIRED,
-	K_BUSY,
-	K_BUSY_TIMEOUT,
-	K_UUID,
-	K_MAX
-};
 
 struct key_desc {
 	const char *name;
@@ -87,17 +53,6 @@ static const struct key_desc keys[K_MAX] = {
 	[K_UUID] = { "uuid", SEC_VOLUME, T_LUKS2, 0 },
 };
 
-struct parser {
-	const char *file;
-	struct kt_diag *diag;
-	struct kt_config *config;
-	enum section section;
-	unsigned section_line;
-	unsigned defaults_line;  /* first [defaults], 0 if none yet */
-	unsigned key_line[K_MAX]; /* where each key of the section was set */
-	bool type_set;
-};
-
 static const char *const default_skip_services[] = { "systemd-user", "cron" };
 
 void kt_config_diag_set(struct kt_diag *diag, const char *fmt, ...)
@@ -112,8 +67,8 @@ void kt_config_diag_set(struct kt_diag *diag, const char *fmt, ...)
 }
 
 /* "FILE:LINE: what", returns -EINVAL. */
-_printf_(3, 4) static int fail(struct parser *p, unsigned line,
-			       const char *fmt, ...)
+int kt_config_fail(struct parser *p, unsigned line,
+		   const char *fmt, ...)
 {
 	char what[KT_DIAG_MAX];
 	va_list ap;
@@ -132,7 +87,7 @@ static bool is_alnum(char c)
 }
 
 /* Every byte of s[0..len) is alphanumeric or in extra. */
-static bool chars_ok(const char *s, size_t len, const char *extra)
+bool kt_config_chars_ok(const char *s, size_t len, const char *extra)
 {
 	for (size_t i = 0; i < len; i++)
 		if (!is_alnum(s[i]) && !strchr(extra, s[i]))
@@ -153,7 +108,7 @@ static char *trim(char *s)
 	return s;
 }
 
-static void strv_free(char **v)
+void kt_config_strv_free(char **v)
 {
 	if (!v)
 		return;
@@ -193,8 +148,8 @@ struct kt_config *kt_config_free(struct kt_config *c)
 		return NULL;
 	free(c->path);
 	free(c->key_prefix);
-	strv_free(c->services);
-	strv_free(c->skip_services);
+	kt_config_strv_free(c->services);
+	kt_config_strv_free(c->skip_services);
 	kt_volumes_free(c->volumes, c->n_volumes);
 	free(c);
 	return NULL;
@@ -223,305 +178,6 @@ static struct kt_volume *current_volume(struct parser *p)
 	return &p->config->volumes[p->config->n_volumes - 1];
 }
 
-/* ---- values ------------------------------------------------------------ */
-
-static int parse_uint_unit(struct parser *p, unsigned line,
-			   const char *key, const char *value, unsigned min,
-			   unsigned max, const char *unit, unsigned *ret)
-{
-	unsigned long long n = 0;
-	const char *s;
-
-	for (s = value; *s >= '0' && *s <= '9'; s++) {
-		n = n * 10 + (unsigned)(*s - '0');
-		if (n > max)
-			break;
-	}
-	if (s == value || *s || n < min || n > max)
-		return fail(p, line,
-			    "bad value '%.*s' for '%s': expected a number of "
-			    "%s from %u to %u",
-			    Q, value, key, unit, min, max);
-	*ret = (unsigned)n;
-	return 0;
-}
-
-static int parse_uint(struct parser *p, unsigned line, const char *key,
-		      const char *value, unsigned min, unsigned max,
-		      unsigned *ret)
-{
-	return parse_uint_unit(p, line, key, value, min, max, "seconds", ret);
-}
-
-static int parse_bool(struct parser *p, unsigned line, const char *key,
-		      const char *value, bool *ret)
-{
-	static const char *const yes[] = { "yes", "true", "on", "1" };
-	static const char *const no[] = { "no", "false", "off", "0" };
-
-	for (size_t i = 0; i < ELEMENTSOF(yes); i++) {
-		if (strcmp(value, yes[i]) == 0) {
-			*ret = true;
-			return 0;
-		}
-		if (strcmp(value, no[i]) == 0) {
-			*ret = false;
-			return 0;
-		}
-	}
-	return fail(p, line,
-		    "bad value '%.*s' for '%s': expected yes/no, true/false, "
-		    "on/off or 1/0",
-		    Q, value, key);
-}
-
-static int set_string(char **field, const char *value)
-{
-	char *s = strdup(value);
-
-	if (!s)
-		return -ENOMEM;
-	free(*field);
-	*field = s;
-	return 0;
-}
-
-/*
- * Splits a blank-separated list into a NULL-terminated vector, checking
- * each word with check (which writes the diagnostic).
- */
-static int split_words(struct parser *p, unsigned line, const char *key,
-		       const char *value, char ***ret,
-		       int (*check)(struct parser *, unsigned, const char *,
-				    const char *, size_t))
-{
-	char **v = NULL;
-	size_t n = 0;
-	int r;
-
-	v = calloc(1, sizeof(char *));
-	if (!v)
-		return -ENOMEM;
-	for (const char *s = value; *s;) {
-		size_t len;
-		char **grown;
-
-		while (is_blank(*s))
-			s++;
-		if (!*s)
-			break;
-		len = strcspn(s, " \t");
-		r = check(p, line, key, s, len);
-		if (r < 0)
-			goto out;
-		grown = realloc(v, (n + 2) * sizeof(char *));
-		if (!grown) {
-			r = -ENOMEM;
-			goto out;
-		}
-		v = grown;
-		v[n] = strndup(s, len);
-		if (!v[n]) {
-			r = -ENOMEM;
-			goto out;
-		}
-		v[++n] = NULL;
-		s += len;
-	}
-	*ret = v;
-	return 0;
-out:
-	strv_free(v);
-	return r;
-}
-
-static int check_service(struct parser *p, unsigned line, const char *key,
-			 const char *s, size_t len)
-{
-	if (len > KT_SERVICE_MAX || s[0] == '.' ||
-	    !chars_ok(s, len, "_.+@-"))
-		return fail(p, line,
-			    "invalid PAM service name '%.*s' in '%s'",
-			    (int)(len < Q ? len : Q), s, key);
-	return 0;
-}
-
-static int check_user(struct parser *p, unsigned line, const char *key,
-		      const char *s, size_t len)
-{
-	char name[Q + 2];
-	const char *problem;
-
-	if (len == 1 && s[0] == '*')
-		return fail(p, line,
-			    "'*' must be the only entry of '%s'", key);
-	if (len > sizeof(name) - 1)
-		return fail(p, line,
-			    "invalid user name '%.*s...' in '%s': is longer "
-			    "than 32 bytes",
-			    Q, s, key);
-	memcpy(name, s, len);
-	name[len] = '\0';
-	problem = kt_user_name_problem(name);
-	if (problem)
-		return fail(p, line, "invalid user name '%s' in '%s': %s",
-			    name, key, problem);
-	return 0;
-}
-
-/* A user that exists only to check templates while parsing. */
-static const struct kt_user template_user = {
-	.name = "user",
-	.uid = 1000,
-	.gid = 1000,
-	.home = "/home/user",
-};
-
-/*
- * Checks an expanded path: absolute, no "." or ".." component, bounded.
- * Collapses repeated slashes and drops a trailing one, so that what the
- * agent compares and mounts has one spelling. Returns a reason or NULL.
- */
-const char *kt_config_path_problem(char *path)
-{
-	char *w = path;
-
-	if (path[0] != '/')
-		return "is not an absolute path";
-	if (strlen(path) >= PATH_MAX)
-		return "is too long";
-	for (const char *r = path; *r;) {
-		size_t len;
-
-		while (*r == '/')
-			r++;
-		if (!*r)
-			break;
-		len = strcspn(r, "/");
-		if ((len == 1 && r[0] == '.') ||
-		    (len == 2 && r[0] == '.' && r[1] == '.'))
-			return "has a '.' or '..' component";
-		*w++ = '/';
-		memmove(w, r, len);
-		w += len;
-		r += len;
-	}
-	if (w == path)
-		*w++ = '/';
-	*w = '\0';
-	return NULL;
-}
-
-const char *kt_config_dm_name_problem(const char *name)
-{
-	size_t len = strlen(name);
-
-	if (len == 0 || len > KT_DM_NAME_MAX)
-		return "must be 1 to 127 bytes long";
-	if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0 ||
-	    name[0] == '-')
-		return "must not be '.', '..' or start with '-'";
-	if (!chars_ok(name, len, "_.+-"))
-		return "may hold only [A-Za-z0-9_.+-]";
-	return NULL;
-}
-
-static int check_path_template(struct parser *p, unsigned line,
-			       const char *key, const char *value)
-{
-	_cleanup_free_ char *expanded = NULL;
-	const char *problem;
-	int r;
-
-	r = kt_user_expand(value, &template_user, &expanded);
-	if (r == -ENOMEM)
-		return r;
-	if (r < 0)
-		return fail(p, line,
-			    "bad value '%.*s' for '%s': unknown %% escape "
-			    "(only %%u, %%h, %%U and %%%% expand)",
-			    Q, value, key);
-	problem = kt_config_path_problem(expanded);
-	if (problem)
-		return fail(p, line, "bad value '%.*s' for '%s': %s", Q, value,
-			    key, problem);
-	return 0;
-}
-
-static int check_dm_name_template(struct parser *p, unsigned line,
-				  const char *value)
-{
-	_cleanup_free_ char *expanded = NULL;
-	const char *problem;
-	int r;
-
-	for (const char *s = value; *s; s++) {
-		if (*s != '%')
-			continue;
-		if (s[1] != 'u' && s[1] != 'U')
-			return fail(p, line,
-				    "bad value '%.*s' for 'name': only %%u and "
-				    "%%U expand in a device-mapper name",
-				    Q, value);
-		s++;
-	}
-	r = kt_user_expand(value, &template_user, &expanded);
-	if (r < 0)
-		return r;
-	problem = kt_config_dm_name_problem(expanded);
-	if (problem)
-		return fail(p, line,
-			    "bad value '%.*s' for 'name': a device-mapper name "
-			    "%s",
-			    Q, value, problem);
-	return 0;
-}
-
-static int parse_options(struct parser *p, unsigned line, const char *value,
-			 char **field)
-{
-	_cleanup_free_ char *out = malloc(strlen(value) + 1);
-	size_t n = 0;
-
-	if (!out)
-		return -ENOMEM;
-	for (const char *s = value;; s++) {
-		const char *end = s + strcspn(s, ",");
-		size_t name_len;
-
-		while (is_blank(*s))
-			s++;
-		while (end > s && is_blank(end[-1]))
-			end--;
-		if (end == s)
-			return fail(p, line, "empty mount option in 'options'");
-		if (!chars_ok(s, (size_t)(end - s), "_=.:/@+-"))
-			return fail(p, line,
-				    "bad mount option '%.*s' in 'options': "
-				    "only [A-Za-z0-9_=.:/@+-] are allowed",
-				    (int)(end - s < Q ? end - s : Q), s);
-		name_len = strcspn(s, "=");
-		if (name_len > (size_t)(end - s))
-			name_len = (size_t)(end - s);
-		if (kt_mount_option_refused(s, name_len))
-			return fail(p, line,
-				    "mount option '%.*s' is refused: "
-				    "keyturn always mounts nosuid,nodev",
-				    (int)name_len, s);
-		if (n)
-			out[n++] = ',';
-		memcpy(out + n, s, (size_t)(end - s));
-		n += (size_t)(end - s);
-		s = end + strcspn(end, ",");
-		if (!*s)
-			break;
-	}
-	out[n] = '\0';
-	free(*field);
-	*field = TAKE_PTR(out);
-	return 0;
-}
-
 static int set_defaults_key(struct parser *p, unsigned line, enum key_id id,
 			    const char *value)
 {
@@ -531,39 +187,39 @@ static int set_defaults_key(struct parser *p, unsigned line, enum key_id id,
 
 	switch (id) {
 	case K_KEY_TIMEOUT:
-		return parse_uint(p, line, keys[id].name, value, 1, 3600,
-				  &c->key_timeout);
+		return kt_config_uint(p, line, keys[id].name, value, 1, 3600,
+				      &c->key_timeout);
 	case K_UNLOCK_TIMEOUT:
-		return parse_uint(p, line, keys[id].name, value, 1, 600,
-				  &c->unlock_timeout);
+		return kt_config_uint(p, line, keys[id].name, value, 1, 600,
+				      &c->unlock_timeout);
 	case K_WRAPPED_MAX_MEMORY:
-		return parse_uint_unit(p, line, keys[id].name, value, 1,
-				       KT_WRAPPED_MAX_MEMORY_LIMIT, "MiB",
-				       &c->wrapped_max_memory);
+		return kt_config_uint_unit(p, line, keys[id].name, value, 1,
+					   KT_WRAPPED_MAX_MEMORY_LIMIT, "MiB",
+					   &c->wrapped_max_memory);
 	case K_WRAPPED_MAX_ITERATIONS:
-		return parse_uint_unit(p, line, keys[id].name, value, 1,
-				       KT_WRAPPED_MAX_ITERATIONS_LIMIT,
-				       "Argon2 iterations",
-				       &c->wrapped_max_iterations);
+		return kt_config_uint_unit(p, line, keys[id].name, value, 1,
+					   KT_WRAPPED_MAX_ITERATIONS_LIMIT,
+					   "Argon2 iterations",
+					   &c->wrapped_max_iterations);
 	case K_KEY_PREFIX:
 		if (strlen(value) > KT_KEY_PREFIX_MAX ||
-		    !chars_ok(value, strlen(value), "_.:-"))
-			return fail(p, line,
-				    "bad value '%.*s' for 'key_prefix': "
-				    "expected 1 to 32 of [A-Za-z0-9_.:-]",
-				    Q, value);
-		return set_string(&c->key_prefix, value);
+		    !kt_config_chars_ok(value, strlen(value), "_.:-"))
+			return kt_config_fail(p, line,
+				"bad value '%.*s' for 'key_prefix': "
+				"expected 1 to 32 of [A-Za-z0-9_.:-]",
+				Q, value);
+		return kt_config_set_string(&c->key_prefix, value);
 	case K_SERVICES:
 	case K_SKIP_SERVICES:
-		r = split_words(p, line, keys[id].name, value, &v,
-				check_service);
+		r = kt_config_words(p, line, keys[id].name, value, &v,
+				    kt_config_check_service);
 		if (r < 0)
 			return r;
 		if (id == K_SERVICES) {
-			strv_free(c->services);
+			kt_config_strv_free(c->services);
 			c->services = v;
 		} else {
-			strv_free(c->skip_services);
+			kt_config_strv_free(c->skip_services);
 			c->skip_services = v;
 		}
 		return 0;
@@ -584,52 +240,53 @@ static int set_volume_key(struct parser *p, unsigned line, enum key_id id,
 	case K_USER:
 		if (strcmp(value, "*") == 0) {
 			v->any_user = true;
-			return set_string(&v->users, value);
+			return kt_config_set_string(&v->users, value);
 		}
-		r = split_words(p, line, key, value, &words, check_user);
+		r = kt_config_words(p, line, key, value, &words,
+				    kt_config_check_user);
 		if (r < 0)
 			return r;
-		strv_free(words);
-		return set_string(&v->users, value);
+		kt_config_strv_free(words);
+		return kt_config_set_string(&v->users, value);
 	case K_TYPE:
 		if (kt_volume_type_parse(value, strlen(value), &v->type) < 0)
-			return fail(p, line,
-				    "bad value '%.*s' for 'type': expected "
-				    "luks2 or ecryptfs",
-				    Q, value);
+			return kt_config_fail(p, line,
+				"bad value '%.*s' for 'type': expected "
+				"luks2 or ecryptfs",
+				Q, value);
 		p->type_set = true;
 		return 0;
 	case K_DEVICE:
 	case K_SOURCE:
 	case K_WRAPPED:
 	case K_MOUNTPOINT:
-		r = check_path_template(p, line, key, value);
+		r = kt_config_path_template(p, line, key, value);
 		if (r < 0)
 			return r;
-		return set_string(id == K_DEVICE    ? &v->device
-				  : id == K_SOURCE  ? &v->source
-				  : id == K_WRAPPED ? &v->wrapped
-						    : &v->mountpoint,
-				  value);
+		return kt_config_set_string(id == K_DEVICE    ? &v->device
+					    : id == K_SOURCE  ? &v->source
+					    : id == K_WRAPPED ? &v->wrapped
+					    : &v->mountpoint,
+					    value);
 	case K_NAME:
-		r = check_dm_name_template(p, line, value);
+		r = kt_config_dm_name_template(p, line, value);
 		if (r < 0)
 			return r;
-		return set_string(&v->dm_name, value);
+		return kt_config_set_string(&v->dm_name, value);
 	case K_FSTYPE:
 		if (strlen(value) > KT_FSTYPE_MAX ||
-		    !chars_ok(value, strlen(value), "_.+-"))
-			return fail(p, line,
-				    "bad value '%.*s' for 'fstype': expected "
-				    "a file system type such as ext4",
-				    Q, value);
-		return set_string(&v->fstype, value);
+		    !kt_config_chars_ok(value, strlen(value), "_.+-"))
+			return kt_config_fail(p, line,
+				"bad value '%.*s' for 'fstype': expected "
+				"a file system type such as ext4",
+				Q, value);
+		return kt_config_set_string(&v->fstype, value);
 	case K_FNEK:
-		return parse_bool(p, line, key, value, &v->fnek);
+		return kt_config_bool(p, line, key, value, &v->fnek);
 	case K_REQUIRED:
-		return parse_bool(p, line, key, value, &v->required);
+		return kt_config_bool(p, line, key, value, &v->required);
 	case K_OPTIONS:
-		return parse_options(p, line, value, &v->options);
+		return kt_config_options(p, line, value, &v->options);
 	case K_BUSY:
 		if (strcmp(value, "lazy") == 0)
 			v->busy = KT_BUSY_LAZY;
@@ -638,23 +295,23 @@ static int set_volume_key(struct parser *p, unsigned line, enum key_id id,
 		else if (strcmp(value, "kill") == 0)
 			v->busy = KT_BUSY_KILL;
 		else
-			return fail(p, line,
-				    "bad value '%.*s' for 'busy': expected "
-				    "lazy, keep or kill",
-				    Q, value);
+			return kt_config_fail(p, line,
+				"bad value '%.*s' for 'busy': expected "
+				"lazy, keep or kill",
+				Q, value);
 		return 0;
 	case K_BUSY_TIMEOUT:
-		return parse_uint(p, line, key, value, 0, 120,
-				  &v->busy_timeout);
+		return kt_config_uint(p, line, key, value, 0, 120,
+				      &v->busy_timeout);
 	case K_UUID:
 		if (!kt_uuid_valid(value))
-			return fail(p, line,
-				    "bad value '%.*s' for 'uuid': expected a "
-				    "LUKS2 UUID such as "
-				    "12345678-9abc-4def-8123-456789abcdef "
-				    "(cryptsetup luksUUID DEVICE)",
-				    Q, value);
-		return set_string(&v->uuid, value);
+			return kt_config_fail(p, line,
+				"bad value '%.*s' for 'uuid': expected a "
+				"LUKS2 UUID such as "
+				"12345678-9abc-4def-8123-456789abcdef "
+				"(cryptsetup luksUUID DEVICE)",
+				Q, value);
+		return kt_config_set_string(&v->uuid, value);
 	default:
 		return -EINVAL;
 	}
@@ -717,9 +374,9 @@ static int end_section(struct parser *p)
 		return 0;
 	v = current_volume(p);
 	if (!p->type_set)
-		return fail(p, p->section_line,
-			    "[volume %s] has no 'type' (luks2 or ecryptfs)",
-			    v->name);
+		return kt_config_fail(p, p->section_line,
+			"[volume %s] has no 'type' (luks2 or ecryptfs)",
+			v->name);
 	type_bit = 1u << v->type;
 	/* Of several keys that do not fit the type, name the first one. */
 	for (int id = 0; id < K_MAX; id++)
@@ -727,27 +384,27 @@ static int end_section(struct parser *p)
 		    (wrong < 0 || p->key_line[id] < p->key_line[wrong]))
 			wrong = id;
 	if (wrong >= 0)
-		return fail(p, p->key_line[wrong],
-			    "key '%s' is not valid for type %s",
-			    keys[wrong].name, kt_volume_type_name(v->type));
+		return kt_config_fail(p, p->key_line[wrong],
+			"key '%s' is not valid for type %s",
+			keys[wrong].name, kt_volume_type_name(v->type));
 	for (int id = 0; id < K_MAX; id++)
 		if (!p->key_line[id] && (keys[id].required & type_bit))
-			return fail(p, p->section_line,
-				    "[volume %s] has no '%s' (required for "
-				    "type %s)",
-				    v->name, keys[id].name,
-				    kt_volume_type_name(v->type));
+			return kt_config_fail(p, p->section_line,
+				"[volume %s] has no '%s' (required for "
+				"type %s)",
+				v->name, keys[id].name,
+				kt_volume_type_name(v->type));
 	/* One UUID pins one device: a device path that changes with the
 	 * user, for several users, is several devices. */
 	if (v->uuid && template_per_user(v->device) && several_users(v))
-		return fail(p, p->key_line[K_UUID],
-			    "[volume %s]: 'uuid' pins one device, but "
-			    "'device' (%.*s) depends on the user and the "
-			    "volume applies to several users: give each "
-			    "user a [volume] section of their own to pin it",
-			    v->name, Q, v->device);
+		return kt_config_fail(p, p->key_line[K_UUID],
+			"[volume %s]: 'uuid' pins one device, but "
+			"'device' (%.*s) depends on the user and the "
+			"volume applies to several users: give each "
+			"user a [volume] section of their own to pin it",
+			v->name, Q, v->device);
 	if (v->type == KT_VOLUME_LUKS2 && !v->fstype)
-		return set_string(&v->fstype, "ext4");
+		return kt_config_set_string(&v->fstype, "ext4");
 	return 0;
 }
 
@@ -758,19 +415,20 @@ static int begin_volume(struct parser *p, unsigned line, const char *name)
 	struct kt_volume *grown, *v;
 
 	if (len == 0)
-		return fail(p, line, "missing volume name in '[volume NAME]'");
+		return kt_config_fail(p, line,
+				      "missing volume name in '[volume NAME]'");
 	if (len > KT_VOLUME_NAME_MAX || name[0] == '.' || name[0] == '-' ||
-	    !chars_ok(name, len, "_.-"))
-		return fail(p, line,
-			    "invalid volume name '%.*s': expected 1 to 32 of "
-			    "[A-Za-z0-9_.-], not starting with '.' or '-'",
-			    Q, name);
+	    !kt_config_chars_ok(name, len, "_.-"))
+		return kt_config_fail(p, line,
+			"invalid volume name '%.*s': expected 1 to 32 of "
+			"[A-Za-z0-9_.-], not starting with '.' or '-'",
+			Q, name);
 	for (size_t i = 0; i < c->n_volumes; i++)
 		if (strcmp(c->volumes[i].name, name) == 0)
-			return fail(p, line,
-				    "duplicate volume name '%s' (first on "
-				    "line %u)",
-				    name, c->volumes[i].line);
+			return kt_config_fail(p, line,
+				"duplicate volume name '%s' (first on "
+				"line %u)",
+				name, c->volumes[i].line);
 
 	grown = realloc(c->volumes, (c->n_volumes + 1) * sizeof(*grown));
 	if (!grown)
@@ -798,12 +456,12 @@ static int parse_section(struct parser *p, unsigned line, char *s)
 	int r;
 
 	if (!close)
-		return fail(p, line, "missing ']' in section header");
+		return kt_config_fail(p, line, "missing ']' in section header");
 	rest = close + 1;
 	while (is_blank(*rest))
 		rest++;
 	if (*rest && *rest != '#' && *rest != ';')
-		return fail(p, line, "unexpected text after ']'");
+		return kt_config_fail(p, line, "unexpected text after ']'");
 	*close = '\0';
 	inside = trim(s + 1);
 
@@ -816,10 +474,10 @@ static int parse_section(struct parser *p, unsigned line, char *s)
 
 	if (strcmp(inside, "defaults") == 0) {
 		if (p->defaults_line)
-			return fail(p, line,
-				    "duplicate section [defaults] (first on "
-				    "line %u)",
-				    p->defaults_line);
+			return kt_config_fail(p, line,
+				"duplicate section [defaults] (first on "
+				"line %u)",
+				p->defaults_line);
 		p->defaults_line = line;
 		p->section = SEC_DEFAULTS;
 		return 0;
@@ -827,10 +485,10 @@ static int parse_section(struct parser *p, unsigned line, char *s)
 	if (strncmp(inside, "volume", 6) == 0 &&
 	    (inside[6] == '\0' || is_blank(inside[6])))
 		return begin_volume(p, line, trim(inside + 6));
-	return fail(p, line,
-		    "unknown section '[%.*s]' (expected [defaults] or "
-		    "[volume NAME])",
-		    Q, inside);
+	return kt_config_fail(p, line,
+		"unknown section '[%.*s]' (expected [defaults] or "
+		"[volume NAME])",
+		Q, inside);
 }
 
 static int parse_assignment(struct parser *p, unsigned line, char *s)
@@ -840,8 +498,8 @@ static int parse_assignment(struct parser *p, unsigned line, char *s)
 	int id;
 
 	if (!eq)
-		return fail(p, line,
-			    "expected 'key = value', '[section]' or a comment");
+		return kt_config_fail(p, line,
+			"expected 'key = value', '[section]' or a comment");
 	*eq = '\0';
 	key = trim(s);
 	value = eq + 1;
@@ -854,33 +512,35 @@ static int parse_assignment(struct parser *p, unsigned line, char *s)
 	value = trim(value);
 
 	if (!*key)
-		return fail(p, line, "missing key before '='");
-	if (!chars_ok(key, strlen(key), "_"))
-		return fail(p, line, "bad key name '%.*s'", Q, key);
+		return kt_config_fail(p, line, "missing key before '='");
+	if (!kt_config_chars_ok(key, strlen(key), "_"))
+		return kt_config_fail(p, line, "bad key name '%.*s'", Q, key);
 	if (p->section == SEC_NONE)
-		return fail(p, line,
-			    "key '%.*s' outside of a section ([defaults] or "
-			    "[volume NAME] must come first)",
-			    Q, key);
+		return kt_config_fail(p, line,
+			"key '%.*s' outside of a section ([defaults] or "
+			"[volume NAME] must come first)",
+			Q, key);
 
 	for (id = 0; id < K_MAX; id++)
 		if (strcmp(keys[id].name, key) == 0)
 			break;
 	if (id == K_MAX)
-		return fail(p, line, "unknown key '%.*s' in %s", Q, key,
-			    section_label(p));
+		return kt_config_fail(p, line, "unknown key '%.*s' in %s", Q,
+				      key,
+				      section_label(p));
 	if (keys[id].section != p->section)
-		return fail(p, line, "unknown key '%s' in %s (it belongs in %s)",
-			    key, section_label(p),
-			    keys[id].section == SEC_DEFAULTS ? "[defaults]"
-							     : "a [volume]");
+		return kt_config_fail(p, line,
+			"unknown key '%s' in %s (it belongs in %s)",
+			key, section_label(p),
+			keys[id].section == SEC_DEFAULTS ? "[defaults]"
+			: "a [volume]");
 	if (p->key_line[id])
-		return fail(p, line,
-			    "duplicate key '%s' in %s (first on line %u)", key,
-			    section_label(p), p->key_line[id]);
+		return kt_config_fail(p, line,
+			"duplicate key '%s' in %s (first on line %u)", key,
+			section_label(p), p->key_line[id]);
 	p->key_line[id] = line;
 	if (!*value && id != K_SKIP_SERVICES)
-		return fail(p, line, "empty value for '%s'", key);
+		return kt_config_fail(p, line, "empty value for '%s'", key);
 
 	if (p->section == SEC_DEFAULTS)
 		return set_defaults_key(p, line, id, value);
@@ -898,8 +558,9 @@ static int parse_line(struct parser *p, unsigned line, char *s)
 		unsigned char c = (unsigned char)s[i];
 
 		if ((c < 0x20 && c != '\t') || c == 0x7f)
-			return fail(p, line, "control character 0x%02x in line",
-				    c);
+			return kt_config_fail(p, line,
+				"control character 0x%02x in line",
+				c);
 	}
 	s = trim(s);
 	if (!*s || *s == '#' || *s == ';')
@@ -942,15 +603,17 @@ int kt_config_parse(const char *text, size_t len, const char *file,
 	if (!text && len > 0)
 		return -EINVAL;
 	if (len > KT_CONFIG_MAX) {
-		kt_config_diag_set(diag, "%s: larger than 1 MiB (%zu bytes), refusing it",
-			 p.file, len);
+		kt_config_diag_set(diag,
+				   "%s: larger than 1 MiB (%zu bytes), "
+				   "refusing it",
+				   p.file, len);
 		return -EINVAL;
 	}
 	nul = len ? memchr(text, '\0', len) : NULL;
 	if (nul) {
 		for (const char *s = text; s < nul; s++)
 			line += *s == '\n';
-		return fail(&p, line, "NUL byte in the text");
+		return kt_config_fail(&p, line, "NUL byte in the text");
 	}
 
 	c = calloc(1, sizeof(*c));

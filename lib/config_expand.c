@@ -94,11 +94,11 @@ static int expand_field(const struct kt_volume *tmpl, const struct kt_user *u,
 	}
 	if (problem) {
 		kt_config_diag_set(diag,
-			 "%s:%u: [volume %s] for user %s: '%s' expands to "
-			 "'%s', which %s",
-			 tmpl->file, tmpl->line, tmpl->name, u->name, key,
-			 printable(s ? s : template, shown, sizeof(shown)),
-			 problem);
+			"%s:%u: [volume %s] for user %s: '%s' expands to "
+			"'%s', which %s",
+			tmpl->file, tmpl->line, tmpl->name, u->name, key,
+			printable(s ? s : template, shown, sizeof(shown)),
+			problem);
 		return -EINVAL;
 	}
 	*ret = TAKE_PTR(s);
@@ -162,15 +162,16 @@ int kt_config_volumes_for(const struct kt_config *c, const struct kt_user *u,
 		return -EINVAL;
 	problem = kt_user_name_problem(u->name);
 	if (problem) {
-		kt_config_diag_set(diag, "%s: user name '%s' %s, refusing it", c->path,
-			 printable(u->name, shown, sizeof(shown)), problem);
+		kt_config_diag_set(diag, "%s: user name '%s' %s, refusing it",
+			c->path,
+			printable(u->name, shown, sizeof(shown)), problem);
 		return -EINVAL;
 	}
 	if (!u->home || u->home[0] != '/') {
 		kt_config_diag_set(diag,
-			 "%s: home of user %s is not an absolute path, "
-			 "refusing it",
-			 c->path, u->name);
+			"%s: home of user %s is not an absolute path, "
+			"refusing it",
+			c->path, u->name);
 		return -EINVAL;
 	}
 

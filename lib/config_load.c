@@ -43,20 +43,21 @@ static int check_owner_mode(const char *what, const struct stat *st,
 	mode_t mode = st->st_mode & 07777;
 
 	if (st->st_uid != 0) {
-		kt_config_diag_set(diag, "%s: %sowned by uid %u, not root, refusing it",
-			 what, label, (unsigned)st->st_uid);
+		kt_config_diag_set(diag,
+			"%s: %sowned by uid %u, not root, refusing it",
+			what, label, (unsigned)st->st_uid);
 		return -EPERM;
 	}
 	if (directory && (mode & S_ISVTX))
 		return 0;
 	if (mode & (S_IWGRP | S_IWOTH)) {
 		kt_config_diag_set(diag,
-			 "%s: %swritable by %s (mode %04o), refusing it", what,
-			 label,
-			 (mode & S_IWGRP) && (mode & S_IWOTH) ? "group and other"
-			 : (mode & S_IWGRP)		    ? "group"
-							    : "other",
-			 (unsigned)mode);
+			"%s: %swritable by %s (mode %04o), refusing it", what,
+			label,
+			(mode & S_IWGRP) && (mode & S_IWOTH) ? "group and other"
+			: (mode & S_IWGRP)		    ? "group"
+			: "other",
+			(unsigned)mode);
 		return -EPERM;
 	}
 	return 0;
@@ -95,14 +96,16 @@ int kt_config_load(const char *path, struct kt_config **ret,
 	dir_fd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (dir_fd < 0) {
 		r = kt_negerrno();
-		kt_config_diag_set(diag, "%s: cannot open directory %s: %s", path, dir,
-			 strerror(-r));
+		kt_config_diag_set(diag, "%s: cannot open directory %s: %s",
+				   path, dir,
+				   strerror(-r));
 		return r;
 	}
 	if (fstat(dir_fd, &st) < 0) {
 		r = kt_negerrno();
-		kt_config_diag_set(diag, "%s: cannot stat directory %s: %s", path, dir,
-			 strerror(-r));
+		kt_config_diag_set(diag, "%s: cannot stat directory %s: %s",
+				   path, dir,
+				   strerror(-r));
 		return r;
 	}
 	r = check_owner_mode(dir, &st, true, diag);
@@ -115,23 +118,25 @@ int kt_config_load(const char *path, struct kt_config **ret,
 		r = kt_negerrno();
 		if (r == -ELOOP)
 			kt_config_diag_set(diag,
-				 "%s: is a symbolic link, refusing to follow it",
-				 path);
+				"%s: is a symbolic link, refusing to follow it",
+				path);
 		else if (r == -ENOENT)
 			kt_config_diag_set(diag, "%s: does not exist", path);
 		else
 			kt_config_diag_set(diag, "%s: cannot open: %s", path,
-				 strerror(-r));
+					   strerror(-r));
 		return r;
 	}
 	if (fstat(fd, &st) < 0) {
 		r = kt_negerrno();
-		kt_config_diag_set(diag, "%s: cannot stat: %s", path, strerror(-r));
+		kt_config_diag_set(diag, "%s: cannot stat: %s", path,
+				   strerror(-r));
 		return r;
 	}
 	if (!S_ISREG(st.st_mode)) {
-		kt_config_diag_set(diag, "%s: is %s, not a regular file, refusing it",
-			 path, file_type_name(st.st_mode));
+		kt_config_diag_set(diag,
+				   "%s: is %s, not a regular file, refusing it",
+				   path, file_type_name(st.st_mode));
 		return -EPERM;
 	}
 	r = check_owner_mode(path, &st, false, diag);
@@ -151,7 +156,7 @@ int kt_config_load(const char *path, struct kt_config **ret,
 		if (n < 0) {
 			r = kt_negerrno();
 			kt_config_diag_set(diag, "%s: cannot read: %s", path,
-				 strerror(-r));
+					   strerror(-r));
 			return r;
 		}
 		if (n == 0)
