@@ -25,7 +25,7 @@ FUZZ_LIBS = $(shell $(PKG_CONFIG) --libs $(FUZZ_PKGS))
 FUZZ_LIB_config = config config_values config_expand config_load \
 	volume_type mount_options user
 FUZZ_LIB_wrapped = wrapped secret
-FUZZ_LIB_protocol = protocol volume_type secret stash keyring user
+FUZZ_LIB_protocol = protocol protocol_io volume_type secret stash keyring user
 FUZZ_LIB_keydesc = keyring user secret
 FUZZ_LIB_mount = mount_options
 FUZZ_LIB_fscrypt_meta = fscrypt_meta fscrypt_import fscrypt secret
