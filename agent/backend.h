@@ -12,7 +12,7 @@
  * lib/volume_type.c (with its "present" check), its lib/ file for what
  * needs no agent (the kernel or tool interface), agent/backend_<name>.c
  * with the operations below, one row in agent/backend.c, and a row in
- * ctl/backend.c for keyturnctl's status and check.
+ * ctl/backend_output.c for keyturnctl's status and check.
  */
 
 #include <stdint.h>

@@ -81,7 +81,7 @@ const char *ctl_yes_no(bool b);
 void ctl_print_field(const char *key, const char *value);
 
 /*
- * keyturnctl's operations per volume type (ctl/backend.c, one table
+ * keyturnctl's operations per volume type (ctl/backend_output.c, one table
  * indexed by enum kt_volume_type). status: the volume's own lines of
  * keyturnctl status (device, state, enrolled), mounted the mount on its
  * mount point or NULL. check: its type's keys, in keyturnctl check.

@@ -13,7 +13,7 @@
 #endif
 
 /* A new type: its value here, its row in lib/volume_type.c,
- * agent/backend.c and ctl/backend.c (HACKING.md). */
+ * agent/backend.c and ctl/backend_output.c (HACKING.md). */
 enum kt_volume_type {
 	KT_VOLUME_LUKS2,
 	KT_VOLUME_ECRYPTFS,

@@ -5,7 +5,7 @@
  * names a device-mapper mapping, and whether a "user = *" volume exists
  * for the user it was expanded for (the one piece of config logic that
  * looks at the file system). The agent's operations per type are in
- * agent/backend.c, keyturnctl's in ctl/backend.c.
+ * agent/backend.c, keyturnctl's in ctl/backend_output.c.
  */
 #include <errno.h>
 #include <string.h>
