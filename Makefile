@@ -32,19 +32,36 @@ KT_CFLAGS = -std=gnu11 -D_GNU_SOURCE -Wall -Wextra $(WERROR) -Wshadow -Wstrict-p
 	-DKT_RUNDIR='"$(RUNDIR)"'
 KT_LDFLAGS = -Wl,-z,relro,-z,now $(SANITIZE) $(LDFLAGS)
 
+# Each program's sources, listed: what belongs to which program is read
+# here, not worked out from globs.
 LIB_SRC = $(sort $(wildcard lib/*.c))
 LIB_OBJ = $(LIB_SRC:.c=.o)
-PAM_SRC = $(sort $(wildcard pam/*.c))
+# The PAM module: one file per hook, the spawn of the agent, the logging.
+PAM_SRC = pam/auth.c pam/chauthtok.c pam/hook_session.c pam/log.c \
+	pam/spawn.c
 PAM_OBJ = $(PAM_SRC:.c=.o)
-AGENT_SRC = $(filter-out agent/ctl%.c agent/keyturnctl.c agent/hold.c,\
-	$(sort $(wildcard agent/*.c)))
+# keyturn-agent: main, the session's life (agent.c); loading, log and
+# reports, opening and locking all, the unlock, one file per backend and
+# their table, mounting, the records, the control socket, the wait and
+# the hand-over to keyturn-hold, the re-key mode, limits.
+AGENT_SRC = agent/agent.c agent/load.c agent/log_report.c \
+	agent/open_lock.c agent/unlock.c agent/backend.c \
+	agent/backend_luks2.c agent/backend_ecryptfs.c agent/mount_volume.c \
+	agent/record.c agent/control_server.c agent/wait_loop.c \
+	agent/handover.c agent/rekey.c agent/limits.c
 AGENT_OBJ = $(AGENT_SRC:.c=.o)
-CTL_SRC = $(sort $(wildcard agent/ctl*.c agent/keyturnctl.c))
+# keyturn-hold: what an idle agent execs into, libc alone.
+HOLD_SRC = agent/hold.c
+HOLD_OBJ = $(HOLD_SRC:.c=.o)
+# keyturnctl: one file per command, plus its command-line helpers.
+CTL_SRC = ctl/keyturnctl.c ctl/cli.c ctl/backend_output.c ctl/read_secret.c \
+	ctl/enroll_luks.c ctl/pin_luks.c ctl/enroll_ecryptfs.c ctl/ecryptfs_place.c \
+	ctl/rekey_user.c ctl/lock_unlock.c ctl/status.c ctl/check_config.c
 CTL_OBJ = $(CTL_SRC:.c=.o)
-HEADERS = $(wildcard lib/*.h pam/*.h agent/*.h)
+HEADERS = $(wildcard lib/*.h pam/*.h agent/*.h ctl/*.h)
 
 BINS = pam/pam_keyturn.so agent/keyturn-agent agent/keyturn-hold \
-	agent/keyturnctl
+	ctl/keyturnctl
 MANS = $(wildcard man/*.[58])
 
 all: $(BINS)
@@ -64,10 +81,10 @@ agent/keyturn-agent: $(AGENT_OBJ) lib/libkeyturn.a
 	$(CC) -pie $(KT_LDFLAGS) -o $@ $(AGENT_OBJ) lib/libkeyturn.a $(DEP_LIBS) -lpthread
 
 # What an idle agent execs into: libc alone (agent/hold.c).
-agent/keyturn-hold: agent/hold.o
-	$(CC) -pie $(KT_LDFLAGS) -o $@ agent/hold.o
+agent/keyturn-hold: $(HOLD_OBJ)
+	$(CC) -pie $(KT_LDFLAGS) -o $@ $(HOLD_OBJ)
 
-agent/keyturnctl: $(CTL_OBJ) lib/libkeyturn.a
+ctl/keyturnctl: $(CTL_OBJ) lib/libkeyturn.a
 	$(CC) -pie $(KT_LDFLAGS) -o $@ $(CTL_OBJ) lib/libkeyturn.a $(DEP_LIBS)
 
 # ---- tests ---------------------------------------------------------------
@@ -136,7 +153,7 @@ install: all
 	install -m 0644 pam/pam_keyturn.so $(DESTDIR)$(SECUREDIR)/
 	install -m 0755 agent/keyturn-agent agent/keyturn-hold \
 		$(DESTDIR)$(LIBEXECDIR)/
-	install -m 0755 agent/keyturnctl $(DESTDIR)$(SBINDIR)/
+	install -m 0755 ctl/keyturnctl $(DESTDIR)$(SBINDIR)/
 	for m in $(MANS); do \
 		install -m 0644 $$m $(DESTDIR)$(MANDIR)/man$${m##*.}/; done
 	[ -e $(DESTDIR)$(SYSCONFDIR)/security/keyturn.conf ] || \
@@ -144,7 +161,7 @@ install: all
 	install -m 0644 conf/pam-configs/keyturn $(DESTDIR)$(PAMCONFIGDIR)/keyturn
 
 clean:
-	rm -f lib/*.o lib/*.a pam/*.o agent/*.o $(BINS) \
+	rm -f lib/*.o lib/*.a pam/*.o agent/*.o ctl/*.o $(BINS) \
 		$(UNIT_TESTS) $(HOST_TESTS) $(PAM_TESTS)
 	rm -rf tests/vm/build tests/debian/build build/deb
 

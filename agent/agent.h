@@ -35,8 +35,9 @@ struct agent {
 	bool human;		     /* reports for a person (--lock) */
 	bool resumed;		     /* given back by keyturn-hold */
 	bool holder_failed;	     /* hold in this image from now on */
-	/* The wrapped file of the eCryptfs volume being opened, read once
-	 * for its cost and its unwrap (agent/unlock.c, agent/ecryptfs.c). */
+	/* What the cost op read for the volume being opened (eCryptfs:
+	 * its wrapped file), read once for its cost and its open
+	 * (agent/unlock.c, agent/backend.h). */
 	const struct kt_volume *wrapped_volume;
 	const uint8_t *wrapped_buf;
 	size_t wrapped_len;
@@ -47,9 +48,22 @@ struct agent {
 	struct kt_state state;
 };
 
+/*
+ * The agent's files, by job: agent.c (main: the session's life),
+ * load.c, open_lock.c, backend*.c, unlock.c, mount_volume.c, record.c,
+ * control_server.c, wait_loop.c, handover.c, rekey.c, limits.c,
+ * log_report.c.
+ */
+
+/* Log and reports (agent/log_report.c). agent_log: syslog only.
+ * send_line: one line to the module, its absence not an error.
+ * send_report: one volume's report, logged and sent to fd (as text for
+ * a person with a->human). */
 void agent_log(int priority, const char *fmt, ...) _printf_(2, 3);
 /* libcryptsetup's messages, to the log only (kt_luks_set_log). */
 void agent_cryptsetup_log(int priority, const char *message, void *userdata);
+void agent_send_line(int fd, const char *line);
+void agent_send_report(struct agent *a, int fd, const struct kt_report *r);
 
 /* Loads the config, the user, the user's volumes (a "user = *" volume
  * only where the user has one) and the key description; logs why not.
@@ -64,6 +78,35 @@ void agent_harden(void);
 void agent_reset_limits(void);
 /* Frees what agent_load() loaded. */
 void agent_unload(struct agent *a);
+/* The login passphrase from the module's pipe at fd 4, when there is
+ * one; the descriptor is closed (agent/load.c). */
+void agent_passphrase_read(struct kt_secret **ret);
+
+/*
+ * A session's volumes, all at once (agent/open_lock.c). open_all: each
+ * with a->passphrase_key (or reused), one report each to fd, then the
+ * key is dropped. lock_all: what was recorded (with files, also what
+ * earlier sessions recorded), children first, under the user's lock.
+ * close_all: the session's end: leaves the session count and locks
+ * when it was the user's last, else reports them kept. lock_by_hand:
+ * keyturnctl lock, reports on stdout. state_set_user: the state's user
+ * from a->user.
+ */
+void agent_open_all(struct agent *a, int fd);
+void agent_lock_all(struct agent *a, int fd, bool files);
+void agent_close_all(struct agent *a);
+void agent_lock_by_hand(struct agent *a);
+void agent_state_set_user(struct agent *a);
+int agent_volume_close(struct agent *a, const struct kt_opened *o,
+		       struct kt_report *r);
+
+/* keyturnctl unlock: one request on the control socket, served
+ * (agent/control_server.c). */
+void agent_control_accept(struct agent *a);
+
+/* Holds the session until "close", EOF or a termination signal, in
+ * keyturn-hold as much as it can (agent/wait_loop.c). */
+void agent_hold(struct agent *a);
 
 /*
  * The hand-over to keyturn-hold (agent/handover.c, agent/hold.h).
@@ -97,7 +140,7 @@ int agent_take_passphrase(struct agent *a, const struct kt_secret *pass);
 /* Replaces the passphrase key in the agent's own keyring. */
 int agent_set_passphrase(struct agent *a, const struct kt_secret *pass);
 
-/* Opens one volume with the backend of its type. */
+/* Opens one volume with the backend of its type (agent/backend.h). */
 int volume_open(struct agent *a, const struct kt_volume *v,
 		struct kt_report *r);
 
@@ -125,29 +168,6 @@ size_t records_collect(struct agent *a, bool files, struct kt_opened *out,
 		       size_t max);
 void record_closed(struct agent *a, const struct kt_opened *o,
 		   const struct kt_report *r);
-
-/*
- * Reads v's wrapped file through its checked directory, once: the buffer
- * serves the cost estimate and the unwrap. ecryptfs_wrapped_cost: the
- * Argon2 cost of that buffer, 0 when it is refused (unreadable, or above
- * the config's wrapped_max_memory / wrapped_max_iterations).
- */
-int ecryptfs_wrapped_read(struct agent *a, const struct kt_volume *v,
-			  uint8_t **ret_buf, size_t *ret_len) _wur_;
-void ecryptfs_wrapped_cost(const struct agent *a, const uint8_t *buf,
-			   size_t len, uint32_t *ret_memory_kib,
-			   uint32_t *ret_threads);
-
-/* Per backend. open: unlock and mount (or reuse); close: unmount and
- * lock. Both fill the report and return 0 or -errno. */
-int luks_open_volume(struct agent *a, const struct kt_volume *v,
-		     struct kt_report *r);
-int luks_close_volume(struct agent *a, const struct kt_opened *o,
-		      struct kt_report *r);
-int ecryptfs_open_volume(struct agent *a, const struct kt_volume *v,
-			 struct kt_report *r);
-int ecryptfs_close_volume(struct agent *a, const struct kt_opened *o,
-			  struct kt_report *r);
 
 /*
  * Mounts source on v->mountpoint through a checked descriptor (the mount

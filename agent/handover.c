@@ -47,13 +47,13 @@ void agent_fds_reserve(bool resumed)
 	/* Above the reserved numbers itself: opened at one of them, it
 	 * would be closed below and free that number for the next open
 	 * (syslog's socket), which a placed descriptor would then share. */
-	if (null >= 0 && null < HOLD_FD_END) {
-		int high = fcntl(null, F_DUPFD_CLOEXEC, HOLD_FD_END);
+	if (null >= 0 && null < KT_AGENT_FD_END) {
+		int high = fcntl(null, F_DUPFD_CLOEXEC, KT_AGENT_FD_END);
 
 		(void)close(null);
 		null = high;
 	}
-	for (int fd = HOLD_FD_SESSIONS; fd < HOLD_FD_END; fd++) {
+	for (int fd = KT_AGENT_FD_SESSIONS; fd < KT_AGENT_FD_END; fd++) {
 		/* What the holder passed back stays, close-on-exec again. */
 		if (resumed && set_cloexec(fd, true) == 0)
 			continue;
@@ -69,7 +69,8 @@ void agent_fds_reserve(bool resumed)
 	{
 		int exe = open("/proc/self/exe", O_PATH | O_CLOEXEC);
 
-		if (exe >= 0 && agent_fd_place(exe, HOLD_FD_AGENT) != HOLD_FD_AGENT)
+		if (exe >= 0 &&
+		    agent_fd_place(exe, KT_AGENT_FD_AGENT) != KT_AGENT_FD_AGENT)
 			(void)close(exe);
 	}
 }
@@ -115,7 +116,7 @@ static int state_write(struct agent *a)
 		  F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) <
 	    0)
 		return kt_negerrno();
-	n = agent_fd_place(fd, HOLD_FD_STATE);
+	n = agent_fd_place(fd, KT_AGENT_FD_STATE);
 	if (n < 0)
 		return n;
 	fd = -1;
@@ -156,18 +157,19 @@ int agent_hold_exec(struct agent *a)
 			 "--service", (char *)a->service,
 			 "--config", (char *)a->config_path, NULL };
 	char *envp[] = { NULL };
-	int passed[] = { HOLD_FD_MODULE, HOLD_FD_SESSIONS, HOLD_FD_CONTROL,
-			 HOLD_FD_STATE, HOLD_FD_AGENT };
+	int passed[] = { KT_AGENT_FD_MODULE, KT_AGENT_FD_SESSIONS,
+			 KT_AGENT_FD_CONTROL, KT_AGENT_FD_STATE,
+			 KT_AGENT_FD_AGENT };
 	int r;
 
 	/* The passphrase key was revoked after the open phase; nothing
 	 * else secret outlives a request. */
 	if (a->passphrase_key > 0)
 		return -EBUSY;
-	if (a->sock != HOLD_FD_MODULE ||
-	    (a->sessions_fd >= 0 && a->sessions_fd != HOLD_FD_SESSIONS) ||
-	    (a->control >= 0 && a->control != HOLD_FD_CONTROL) ||
-	    !fd_is(HOLD_FD_AGENT, S_IFREG))
+	if (a->sock != KT_AGENT_FD_MODULE ||
+	    (a->sessions_fd >= 0 && a->sessions_fd != KT_AGENT_FD_SESSIONS) ||
+	    (a->control >= 0 && a->control != KT_AGENT_FD_CONTROL) ||
+	    !fd_is(KT_AGENT_FD_AGENT, S_IFREG))
 		return -EBADF;
 	r = holder_path(path, sizeof(path));
 	if (r < 0)
@@ -189,8 +191,8 @@ int agent_hold_exec(struct agent *a)
 	for (size_t i = 0; i < ELEMENTSOF(passed); i++) {
 		int fd = passed[i];
 
-		if ((fd == HOLD_FD_SESSIONS && a->sessions_fd < 0) ||
-		    (fd == HOLD_FD_CONTROL && a->control < 0))
+		if ((fd == KT_AGENT_FD_SESSIONS && a->sessions_fd < 0) ||
+		    (fd == KT_AGENT_FD_CONTROL && a->control < 0))
 			continue; /* a placeholder: closed by execve() */
 		(void)set_cloexec(fd, false);
 	}
@@ -200,7 +202,7 @@ int agent_hold_exec(struct agent *a)
 
 	openlog(HOLD_COMM, LOG_PID | LOG_NDELAY, LOG_AUTHPRIV);
 	for (size_t i = 0; i < ELEMENTSOF(passed); i++)
-		if (passed[i] != HOLD_FD_MODULE)
+		if (passed[i] != KT_AGENT_FD_MODULE)
 			(void)set_cloexec(passed[i], true);
 	return r;
 }
@@ -230,21 +232,21 @@ int agent_resume(struct agent *a, const char *user, const char *config)
 	int r = 0;
 
 	a->resumed = true;
-	a->sessions_fd = fd_is(HOLD_FD_SESSIONS, S_IFREG) ? HOLD_FD_SESSIONS
-							   : -1;
-	a->control = hold_is_stream_socket(HOLD_FD_CONTROL, true) ?
-			     HOLD_FD_CONTROL :
+	a->sessions_fd = fd_is(KT_AGENT_FD_SESSIONS, S_IFREG) ?
+				 KT_AGENT_FD_SESSIONS : -1;
+	a->control = hold_is_stream_socket(KT_AGENT_FD_CONTROL, true) ?
+			     KT_AGENT_FD_CONTROL :
 			     -1;
 	/* Without its own image the holder cannot give the process back:
 	 * hold here from now on. */
-	a->holder_failed = !fd_is(HOLD_FD_AGENT, S_IFREG);
+	a->holder_failed = !fd_is(KT_AGENT_FD_AGENT, S_IFREG);
 
 	text = malloc(KT_STATE_MAX + 1);
 	if (!text)
 		return -ENOMEM;
-	if (!fd_is(HOLD_FD_STATE, S_IFREG))
+	if (!fd_is(KT_AGENT_FD_STATE, S_IFREG))
 		r = -EBADF;
-	else if ((n = pread(HOLD_FD_STATE, text, KT_STATE_MAX + 1, 0)) < 0)
+	else if ((n = pread(KT_AGENT_FD_STATE, text, KT_STATE_MAX + 1, 0)) < 0)
 		r = kt_negerrno();
 	if (r < 0) {
 		agent_log(LOG_ERR, "%s: Failed to read the state of the "

@@ -56,21 +56,22 @@ static bool check_fds(void)
 					    "control socket", "state",
 					    "agent image" };
 
-	if (close_range(HOLD_FD_END, ~0U, 0) < 0) {
-		for (int fd = HOLD_FD_END; fd < 1024; fd++)
+	if (close_range(KT_AGENT_FD_END, ~0U, 0) < 0) {
+		for (int fd = KT_AGENT_FD_END; fd < 1024; fd++)
 			(void)close(fd);
 	}
-	for (int fd = HOLD_FD_MODULE; fd < HOLD_FD_END; fd++) {
+	for (int fd = KT_AGENT_FD_MODULE; fd < KT_AGENT_FD_END; fd++) {
 		bool ok;
 
 		if (!fd_open(fd)) {
-			ok = fd == HOLD_FD_SESSIONS || fd == HOLD_FD_CONTROL;
+			ok = fd == KT_AGENT_FD_SESSIONS ||
+			     fd == KT_AGENT_FD_CONTROL;
 		} else {
 			switch (fd) {
-			case HOLD_FD_MODULE:
+			case KT_AGENT_FD_MODULE:
 				ok = hold_is_stream_socket(fd, false);
 				break;
-			case HOLD_FD_CONTROL:
+			case KT_AGENT_FD_CONTROL:
 				ok = hold_is_stream_socket(fd, true);
 				break;
 			default: /* a file, a memfd, the agent's image */
@@ -81,7 +82,7 @@ static bool check_fds(void)
 		if (!ok) {
 			syslog(LOG_ERR, "%s: %s (fd %d) missing or not what "
 					"it should be",
-			       user, what[fd - HOLD_FD_MODULE], fd);
+			       user, what[fd - KT_AGENT_FD_MODULE], fd);
 			return false;
 		}
 	}
@@ -92,7 +93,8 @@ static bool check_fds(void)
 static void wait_for_event(void)
 {
 	sigset_t mask;
-	int sfd, control = fd_open(HOLD_FD_CONTROL) ? HOLD_FD_CONTROL : -1;
+	int sfd, control = fd_open(KT_AGENT_FD_CONTROL) ? KT_AGENT_FD_CONTROL
+							  : -1;
 
 	/* Blocked here and across execve(): a signal that ends the wait
 	 * stays pending for the agent's signalfd. */
@@ -109,7 +111,7 @@ static void wait_for_event(void)
 
 	for (;;) {
 		struct pollfd p[3] = {
-			{ .fd = HOLD_FD_MODULE, .events = POLLIN },
+			{ .fd = KT_AGENT_FD_MODULE, .events = POLLIN },
 			{ .fd = sfd, .events = POLLIN },
 			{ .fd = control, .events = POLLIN },
 		};
@@ -162,14 +164,14 @@ int main(int argc, char **argv)
 	wait_for_event();
 
 	resume_argv[0] = HOLD_COMM;
-	resume_argv[1] = HOLD_RESUME_ARG;
+	resume_argv[1] = KT_AGENT_MODE_RESUME;
 	for (int i = 1; i < 7; i++)
 		resume_argv[i + 1] = argv[i];
 	resume_argv[8] = NULL;
 	for (int i = 0; i < RESUME_TRIES; i++) {
 		/* The image the agent ran from, even if the file was
 		 * replaced or removed meanwhile: it knows this state. */
-		fexecve(HOLD_FD_AGENT, resume_argv, envp);
+		fexecve(KT_AGENT_FD_AGENT, resume_argv, envp);
 		syslog(LOG_ERR, "%s: Failed to resume keyturn-agent: %m", user);
 		if (errno != EAGAIN && errno != ENOMEM && errno != ETXTBSY)
 			break;

@@ -12,21 +12,15 @@
 #include <stdbool.h>
 #include <sys/socket.h>
 
-#define HOLD_FD_MODULE 3   /* socket to pam_keyturn.so (agent-contract) */
-#define HOLD_FD_SESSIONS 4 /* shared flock: this session counts; absent
-			    * when joining failed */
-#define HOLD_FD_CONTROL 5  /* listening: keyturnctl unlock; may be absent */
-#define HOLD_FD_STATE 6	   /* memfd: what the agent must know again */
-#define HOLD_FD_AGENT 7	   /* O_PATH: the very agent image to resume */
-#define HOLD_FD_END 8	   /* first descriptor that is not passed */
+#include "agent_fds.h"
+
+/* The descriptors passed: KT_AGENT_FD_MODULE to KT_AGENT_FD_AGENT
+ * (lib/agent_fds.h). */
 
 /* Beside keyturn-agent, in the same directory. */
 #define HOLD_NAME "keyturn-hold"
 /* What ps, pgrep and syslog see, in either image. */
 #define HOLD_COMM "keyturn-agent"
-/* keyturn-agent's mode when the holder gives the process back. */
-#define HOLD_RESUME_ARG "--resume"
-
 /* The state memfd's format: KT_STATE_MAGIC, lib/protocol.h. */
 
 /* fd is a stream socket, listening or not as asked (both images check

@@ -23,7 +23,7 @@
 #include <unistd.h>
 
 #include "agent.h"
-#include "dm.h"
+#include "backend.h"
 #include "mount.h"
 #include "session.h"
 
@@ -33,6 +33,7 @@
 int record_volume(struct agent *a, const struct kt_volume *v, bool own,
 		  struct kt_opened *ret)
 {
+	const struct backend *b;
 	struct kt_opened o;
 	struct kt_mount_id id;
 	int k;
@@ -47,21 +48,18 @@ int record_volume(struct agent *a, const struct kt_volume *v, bool own,
 	o.busy = v->busy;
 	o.busy_timeout = v->busy_timeout > 86400 ? 86400 : v->busy_timeout;
 
-	if (v->type == KT_VOLUME_LUKS2) {
-		if (!v->dm_name || strlen(v->dm_name) >= sizeof(o.dm_name))
-			return -EINVAL;
-		k = kt_dm_identify(v->dm_name, &o.dm_dev, o.dm_uuid,
-				   sizeof(o.dm_uuid));
-		if (k < 0)
-			return k;
-		strcpy(o.dm_name, v->dm_name);
-	}
+	b = backend_of(v->type);
+	if (!b)
+		return -EINVAL;
 	k = kt_mount_identify(v->mountpoint, a->user->uid, &id);
 	if (k < 0)
 		return k;
-	/* What is mounted there must be the mapping just identified. */
-	if (v->type == KT_VOLUME_LUKS2 && id.dev != o.dm_dev)
-		return -EXDEV;
+	/* The backend's part: what is mounted there must be its volume. */
+	if (b->record) {
+		k = b->record(a, v, &id, &o);
+		if (k < 0)
+			return k;
+	}
 	o.mnt_id = id.mnt_id;
 	o.mnt_unique = id.unique;
 	o.mnt_dev = id.dev;

@@ -11,7 +11,6 @@
  */
 #include <errno.h>
 #include <getopt.h>
-#include <libgen.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdint.h>
@@ -25,123 +24,15 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "agent_fds.h"
+#include "backend.h"
 #include "luks.h"
 #include "mount.h"
 #include "session.h"
-#include "wrapped.h"
 
-#define REPORT_FD 3
-#define SECRET_FD 4
+#define REPORT_FD KT_AGENT_FD_MODULE
+#define SECRET_FD KT_AGENT_FD_PASSPHRASE
 #define SECRET_TIMEOUT_MS 10000
-
-struct rekey {
-	struct agent a; /* config, user, volumes, key description */
-	struct kt_secret *old, *new_pass;
-};
-
-static void luks_rekey(struct rekey *k, const struct kt_volume *v,
-		       struct kt_report *rep)
-{
-	struct kt_luks_token tok;
-	int r;
-
-	r = kt_luks_rekey(v->device, k->a.key_desc, k->old, k->new_pass, &tok);
-	if (r == 0)
-		report_set(rep, KT_REPORT_REKEYED, 0,
-			   "%s: keyslot %d now takes the new password",
-			   v->device, tok.keyslot);
-	else if (r == 1)
-		report_set(rep, KT_REPORT_UNCHANGED, 0,
-			   "%s: keyslot %d took the new password already",
-			   v->device, tok.keyslot);
-	else if (r == -EPERM)
-		report_set(rep, KT_REPORT_FAILED, EPERM,
-			   "%s: the old password opens no keyslot of it",
-			   v->device);
-	else if (r == -ENOENT)
-		report_set(rep, KT_REPORT_FAILED, ENOENT,
-			   "%s: no luks2-keyring token %s (run keyturnctl "
-			   "enroll luks)",
-			   v->device, k->a.key_desc);
-	else
-		report_set(rep, KT_REPORT_FAILED, r, "Failed to re-key %s: %s",
-			   v->device, strerror(-r));
-}
-
-static void ecryptfs_rekey(struct rekey *k, const struct kt_volume *v,
-			   struct kt_report *rep)
-{
-	_cleanup_free_ char *dir_copy = NULL, *name_copy = NULL;
-	_cleanup_free_ uint8_t *buf = NULL, *sealed = NULL;
-	_cleanup_close_ int dir = -1;
-	struct kt_wrapped_header h;
-	size_t len = 0, sealed_len = 0;
-	const char *name;
-	int r;
-
-	dir_copy = strdup(v->wrapped);
-	name_copy = strdup(v->wrapped);
-	if (!dir_copy || !name_copy) {
-		report_set(rep, KT_REPORT_FAILED, ENOMEM, "out of memory");
-		return;
-	}
-	name = basename(name_copy);
-	/* The user's directory: opened once, checked, then used only
-	 * through the descriptor, for the read and for the replacement. */
-	dir = kt_dir_open_checked(dirname(dir_copy), k->a.user->uid);
-	r = dir < 0 ? dir :
-		      kt_wrapped_read_at(dir, name, k->a.user->uid, &buf, &len);
-	if (r < 0) {
-		report_set(rep, KT_REPORT_FAILED, r, "wrapped file %s refused: "
-			   "%s", v->wrapped, strerror(-r));
-		return;
-	}
-	/* Its cost is the user's choice: the same bounds as at unlock. */
-	r = kt_wrapped_parse(buf, len, &h);
-	if (r == 0 && (h.params.t_cost > k->a.config->wrapped_max_iterations ||
-		       h.params.m_cost_kib >
-			       (uint64_t)k->a.config->wrapped_max_memory * 1024))
-		r = -E2BIG;
-	if (r < 0) {
-		report_set(rep, KT_REPORT_FAILED, r, "wrapped file %s refused: "
-			   "%s", v->wrapped,
-			   r == -E2BIG ? "its Argon2 cost is above "
-					 "wrapped_max_iterations or "
-					 "wrapped_max_memory"
-				       : strerror(-r));
-		return;
-	}
-	r = kt_wrapped_rewrap(buf, len, k->old, k->new_pass, NULL, &sealed,
-			      &sealed_len);
-	if (r == -EBADMSG) {
-		_cleanup_secret_ struct kt_secret *mount_pass = NULL;
-
-		if (kt_wrapped_open(buf, len, k->new_pass, &mount_pass) == 0)
-			report_set(rep, KT_REPORT_UNCHANGED, 0,
-				   "%s took the new password already",
-				   v->wrapped);
-		else
-			report_set(rep, KT_REPORT_FAILED, EBADMSG,
-				   "%s: the old password does not unwrap it",
-				   v->wrapped);
-		return;
-	}
-	if (r < 0) {
-		report_set(rep, KT_REPORT_FAILED, r, "Failed to re-wrap %s: %s",
-			   v->wrapped, strerror(-r));
-		return;
-	}
-	r = kt_wrapped_write_at(dir, name, k->a.user->uid, k->a.user->gid, sealed,
-				sealed_len);
-	if (r < 0) {
-		report_set(rep, KT_REPORT_FAILED, r,
-			   "Failed to replace %s: %s", v->wrapped,
-			   strerror(-r));
-		return;
-	}
-	report_set(rep, KT_REPORT_REKEYED, 0,
-		   "%s re-wrapped under the new password", v->wrapped);
-}
 
 static void send_report(struct rekey *k, const struct kt_report *rep)
 {
@@ -170,10 +61,8 @@ static void rekey_all(struct rekey *k)
 			report_set(&rep, KT_REPORT_FAILED, lock,
 				   "could not take the lock of %s",
 				   k->a.user->name);
-		else if (v->type == KT_VOLUME_LUKS2)
-			luks_rekey(k, v, &rep);
-		else if (v->type == KT_VOLUME_ECRYPTFS)
-			ecryptfs_rekey(k, v, &rep);
+		else if (backend_of(v->type))
+			backend_of(v->type)->rekey(k, v, &rep);
 		else
 			report_set(&rep, KT_REPORT_FAILED, EINVAL,
 				   "unknown volume type");

@@ -22,7 +22,7 @@
 #include <unistd.h>
 
 #include "agent.h"
-#include "luks.h"
+#include "backend.h"
 #include "order.h"
 
 struct child_result {
@@ -35,10 +35,7 @@ struct child_result {
 
 struct job {
 	const struct kt_volume *volume;
-	uint32_t memory_kib, threads;
-	uint8_t *wrapped; /* eCryptfs: the wrapped file, read once */
-	size_t wrapped_len;
-	int wrapped_error;
+	struct volume_cost cost;
 	pid_t pid;
 	int pipe;
 	bool done;
@@ -87,25 +84,12 @@ int agent_set_passphrase(struct agent *a, const struct kt_secret *pass)
 /* What opening v costs; 0 when nothing is to be derived. */
 static void volume_cost(struct agent *a, struct job *j)
 {
-	struct kt_luks_token tok;
+	const struct backend *b = backend_of(j->volume->type);
 
-	j->memory_kib = 0;
-	j->threads = 1;
-	if (a->passphrase_key <= 0)
+	j->cost = (struct volume_cost){ .threads = 1 };
+	if (a->passphrase_key <= 0 || !b)
 		return;
-	if (j->volume->type == KT_VOLUME_LUKS2) {
-		if (kt_luks_find_token(j->volume->device, a->key_desc, &tok) ==
-		    0) {
-			j->memory_kib = tok.memory_kib;
-			j->threads = tok.threads ? tok.threads : 1;
-		}
-	} else {
-		j->wrapped_error = ecryptfs_wrapped_read(a, j->volume,
-							 &j->wrapped,
-							 &j->wrapped_len);
-		ecryptfs_wrapped_cost(a, j->wrapped, j->wrapped_len,
-				      &j->memory_kib, &j->threads);
-	}
+	b->cost(a, j->volume, &j->cost);
 }
 
 /* Half of what the kernel says is available: the rest of the machine
@@ -146,12 +130,11 @@ static int job_start(struct agent *a, struct job *j)
 		close(p[0]);
 		snprintf(res.report.volume, sizeof(res.report.volume), "%s",
 			 j->volume->name);
-		if (j->volume->type == KT_VOLUME_ECRYPTFS &&
-		    (j->wrapped || j->wrapped_error < 0)) {
+		if (j->cost.buf || j->cost.error < 0) {
 			a->wrapped_volume = j->volume;
-			a->wrapped_buf = j->wrapped;
-			a->wrapped_len = j->wrapped_len;
-			a->wrapped_error = j->wrapped_error;
+			a->wrapped_buf = j->cost.buf;
+			a->wrapped_len = j->cost.len;
+			a->wrapped_error = j->cost.error;
 		}
 		(void)volume_open(a, j->volume, &res.report);
 		for (size_t i = first;
@@ -339,14 +322,15 @@ void unlock_volumes(struct agent *a, struct kt_report *reports)
 			/* Start it when it fits beside what runs, or
 			 * alone. */
 			while (running > 0 &&
-			       (used_mem + j->memory_kib > budget ||
-				used_threads + j->threads > (uint32_t)cpus)) {
+			       (used_mem + j->cost.memory_kib > budget ||
+				used_threads + j->cost.threads >
+					(uint32_t)cpus)) {
 				size_t done = wait_one(a, jobs, a->n_volumes);
 
 				if (done >= a->n_volumes)
 					break;
-				used_mem -= jobs[done].memory_kib;
-				used_threads -= jobs[done].threads;
+				used_mem -= jobs[done].cost.memory_kib;
+				used_threads -= jobs[done].cost.threads;
 				running--;
 			}
 			r = job_start(a, j);
@@ -360,8 +344,8 @@ void unlock_volumes(struct agent *a, struct kt_report *reports)
 					   strerror(-r));
 				continue;
 			}
-			used_mem += j->memory_kib;
-			used_threads += j->threads;
+			used_mem += j->cost.memory_kib;
+			used_threads += j->cost.threads;
 			running++;
 		}
 		while (running > 0 &&
@@ -373,6 +357,6 @@ void unlock_volumes(struct agent *a, struct kt_report *reports)
 
 	for (size_t i = 0; i < a->n_volumes; i++) {
 		reports[i] = jobs[i].result.report;
-		free(jobs[i].wrapped);
+		free(jobs[i].cost.buf);
 	}
 }

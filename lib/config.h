@@ -12,6 +12,8 @@
 #define KT_CONFIG_PATH "/etc/security/keyturn.conf"
 #endif
 
+/* A new type: its value here, its row in lib/volume_type.c,
+ * agent/backend.c and ctl/backend_output.c (HACKING.md). */
 enum kt_volume_type {
 	KT_VOLUME_LUKS2,
 	KT_VOLUME_ECRYPTFS,
@@ -125,6 +127,17 @@ void kt_volumes_free(struct kt_volume *v, size_t n);
 bool kt_volume_present(const struct kt_volume *v);
 
 /*
+ * The volumes of user u, as everyone who acts for a user sees them
+ * (lib/user_volumes.c): kt_config_volumes_for(), then the "user = *"
+ * ones the user has not (kt_volume_present()) moved behind the others.
+ * *ret_n: those that apply, first in *ret; *ret_alloc: all of them, for
+ * kt_volumes_free(). Errors as kt_config_volumes_for().
+ */
+int kt_user_volumes(const struct kt_config *c, const struct kt_user *u,
+		    struct kt_volume **ret, size_t *ret_n, size_t *ret_alloc,
+		    struct kt_diag *diag) _wur_;
+
+/*
  * keyturnctl enroll's edit: the config text with "uuid = UUID" added to
  * [volume NAME], after its last key; every other byte kept. Returns 0
  * (ret, ret_len: the new text, NUL-terminated, to free), 1 when the
@@ -138,6 +151,19 @@ int kt_config_pin_uuid(const char *text, size_t len, const char *volume,
 /* Whether s is a UUID as LUKS2 headers carry it (8-4-4-4-12 hex). */
 bool kt_uuid_valid(const char *s);
 
+/*
+ * The volume types (lib/volume_type.c, one table indexed by enum
+ * kt_volume_type). info: NULL for a value that is no type. parse: the
+ * type named by s[0..len), -EINVAL for none. name: "unknown" for none.
+ */
+struct kt_volume_type_info {
+	const char *name;   /* in keyturn.conf and the session records */
+	bool dm;	    /* a record of it names a device-mapper mapping */
+	bool (*present)(const struct kt_volume *v); /* kt_volume_present() */
+};
+const struct kt_volume_type_info *kt_volume_type_info(enum kt_volume_type t);
+int kt_volume_type_parse(const char *s, size_t len,
+			 enum kt_volume_type *ret) _wur_;
 const char *kt_volume_type_name(enum kt_volume_type t);
 const char *kt_busy_policy_name(enum kt_busy_policy p);
 

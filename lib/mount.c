@@ -119,62 +119,6 @@ int kt_dir_open_checked(const char *path, uid_t owner)
 	return TAKE_FD(fd);
 }
 
-static const struct {
-	const char *name;
-	unsigned long set, clear;
-} mount_flags[] = {
-	{ "ro", MS_RDONLY, 0 },		{ "rw", 0, MS_RDONLY },
-	{ "noexec", MS_NOEXEC, 0 },	{ "exec", 0, MS_NOEXEC },
-	{ "noatime", MS_NOATIME, 0 },	{ "relatime", MS_RELATIME, 0 },
-	{ "nodiratime", MS_NODIRATIME, 0 },
-	{ "strictatime", MS_STRICTATIME, 0 },
-	{ "sync", MS_SYNCHRONOUS, 0 },	{ "async", 0, MS_SYNCHRONOUS },
-	{ "dirsync", MS_DIRSYNC, 0 },	{ "lazytime", MS_LAZYTIME, 0 },
-	{ "nosuid", MS_NOSUID, 0 },	{ "nodev", MS_NODEV, 0 },
-	{ "defaults", 0, 0 },
-};
-
-int kt_mount_options(const char *options, unsigned long *ret_flags,
-		     char **ret_data)
-{
-	_cleanup_free_ char *copy = NULL, *data = NULL;
-	unsigned long flags = 0;
-	size_t used = 0;
-	char *save = NULL, *opt;
-
-	copy = strdup(options ? options : "");
-	data = calloc(1, strlen(copy) + 1);
-	if (!copy || !data)
-		return -ENOMEM;
-
-	for (opt = strtok_r(copy, ",", &save); opt;
-	     opt = strtok_r(NULL, ",", &save)) {
-		bool known = false;
-
-		if (!strcmp(opt, "suid") || !strcmp(opt, "dev"))
-			return -EINVAL;
-		for (const char *p = opt; *p; p++)
-			if (*p <= ' ' || *p == 0x7f || *p == '\\')
-				return -EINVAL;
-		for (size_t i = 0; i < ELEMENTSOF(mount_flags); i++) {
-			if (strcmp(opt, mount_flags[i].name))
-				continue;
-			flags = (flags | mount_flags[i].set) &
-				~mount_flags[i].clear;
-			known = true;
-		}
-		if (known)
-			continue;
-		if (used)
-			data[used++] = ',';
-		strcpy(data + used, opt);
-		used += strlen(opt);
-	}
-	*ret_flags = flags | MS_NOSUID | MS_NODEV;
-	*ret_data = TAKE_PTR(data);
-	return 0;
-}
-
 int kt_mount_at(const char *source, int dir_fd, const char *fstype,
 		unsigned long flags, const char *data)
 {

@@ -27,11 +27,14 @@ int kt_dir_open_checked(const char *path, uid_t owner) _wur_;
 
 /*
  * Splits a mount option list into MS_* flags and the filesystem's data
- * string, always adding MS_NOSUID|MS_NODEV. -EINVAL for an option that
- * would undo them (suid, dev) or a malformed list.
+ * string, always adding MS_NOSUID|MS_NODEV. -EINVAL for a refused option
+ * (kt_mount_option_refused()) or a malformed list (lib/mount_options.c).
  */
 int kt_mount_options(const char *options, unsigned long *ret_flags,
 		     char **ret_data) _wur_;
+/* Whether the option named name[0..len) is one keyturn refuses: suid,
+ * dev, defaults (which means suid,dev), bind, rbind, move, remount. */
+bool kt_mount_option_refused(const char *name, size_t len);
 
 /* Mounts source (fstype, flags, data) on the directory behind dir_fd. */
 int kt_mount_at(const char *source, int dir_fd, const char *fstype,

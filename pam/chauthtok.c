@@ -75,23 +75,12 @@ static int change_load(struct kt_pam *p, struct change *c)
 				   c->user);
 		return r;
 	}
-	r = kt_config_volumes_for(c->config, c->account, &c->volumes,
-				  &c->n_alloc, &diag);
+	r = kt_user_volumes(c->config, c->account, &c->volumes, &c->n,
+			    &c->n_alloc, &diag);
 	if (r < 0) {
 		(void)kt_pam_error(p, r, diag.message,
 				   "Failed to find the volumes of %s", c->user);
 		return r;
-	}
-	for (size_t i = 0; i < c->n_alloc; i++) {
-		struct kt_volume keep;
-
-		if (c->volumes[i].any_user &&
-		    !kt_volume_present(&c->volumes[i]))
-			continue;
-		keep = c->volumes[c->n];
-		c->volumes[c->n] = c->volumes[i];
-		c->volumes[i] = keep;
-		c->n++;
 	}
 	return c->n > 0;
 }

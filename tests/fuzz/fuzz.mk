@@ -22,11 +22,12 @@ FUZZ_CFLAGS = -std=gnu11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer \
 FUZZ_LIBS = $(shell $(PKG_CONFIG) --libs $(FUZZ_PKGS))
 
 # The real lib/ sources each target needs (no stubs).
-FUZZ_LIB_config = config user
+FUZZ_LIB_config = config config_values config_expand config_load \
+	volume_type mount_options user
 FUZZ_LIB_wrapped = wrapped secret
-FUZZ_LIB_protocol = protocol secret stash keyring user
+FUZZ_LIB_protocol = protocol protocol_io volume_type secret stash keyring user
 FUZZ_LIB_keydesc = keyring user secret
-FUZZ_LIB_mount = mount
+FUZZ_LIB_mount = mount_options
 FUZZ_LIB_fscrypt_meta = fscrypt_meta fscrypt_import fscrypt secret
 
 FUZZ_BINS = $(FUZZ_TARGETS:%=$(FUZZ_DIR)/fuzz_%)

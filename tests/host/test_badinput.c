@@ -289,7 +289,7 @@ static void test_token_without_keyslot(void **state)
 		char out[2048];
 
 		assert_int_not_equal(kt_test_spawnl(KT_BUILDDIR
-						    "/agent/keyturnctl",
+						    "/ctl/keyturnctl",
 						    0, "first passphrase\n"
 						    LOGIN "\n",
 						    out, sizeof(out), "enroll",

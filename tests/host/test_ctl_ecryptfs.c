@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * The built agent/keyturnctl's "enroll ecryptfs", run as root for a real
+ * The built ctl/keyturnctl's "enroll ecryptfs", run as root for a real
  * user (made with useradd, home in a temporary directory): the directories
  * and the wrapped file it makes, read back through the library; imports
  * checked against ~/.ecryptfs/Private.sig; symlinks planted in the home
@@ -605,7 +605,7 @@ int main(void)
 	};
 
 	signal(SIGPIPE, SIG_IGN);
-	snprintf(ctl, sizeof(ctl), "%s/agent/keyturnctl", KT_BUILDDIR);
+	snprintf(ctl, sizeof(ctl), "%s/ctl/keyturnctl", KT_BUILDDIR);
 	if (access(ctl, X_OK) < 0) {
 		printf("SKIP: %s not built\n", ctl);
 		return 77;

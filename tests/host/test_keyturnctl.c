@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * The built agent/keyturnctl, run as a program: enrollment on real LUKS2
+ * The built ctl/keyturnctl, run as a program: enrollment on real LUKS2
  * image files (checked afterwards through the library and the kernel
  * keyring), config checks, status, and its exit codes.
  */
@@ -523,7 +523,7 @@ int main(void)
 	};
 
 	signal(SIGPIPE, SIG_IGN);
-	snprintf(ctl, sizeof(ctl), "%s/agent/keyturnctl", KT_BUILDDIR);
+	snprintf(ctl, sizeof(ctl), "%s/ctl/keyturnctl", KT_BUILDDIR);
 	if (access(ctl, X_OK) < 0) {
 		printf("SKIP: %s not built\n", ctl);
 		return 77;

@@ -21,7 +21,12 @@ static void test_options_table(void **state)
 	} cases[] = {
 		{ NULL, 0, 0, "" },
 		{ "", 0, 0, "" },
-		{ "defaults", 0, 0, "" },
+		/* refused, as in keyturn.conf: one table (lib/mount_options.c) */
+		{ "defaults", -EINVAL, 0, NULL },
+		{ "noatime,defaults", -EINVAL, 0, NULL },
+		{ "bind", -EINVAL, 0, NULL },
+		{ "remount", -EINVAL, 0, NULL },
+		{ "suid=1", -EINVAL, 0, NULL },
 		{ "noatime", 0, MS_NOATIME, "" },
 		{ "ro,noexec", 0, MS_RDONLY | MS_NOEXEC, "" },
 		{ "ro,rw", 0, 0, "" },
@@ -55,6 +60,27 @@ static void test_options_table(void **state)
 	}
 }
 
+/* The names the config refuses are the names kt_mount_options() refuses. */
+static void test_refused_names(void **state)
+{
+	static const char *const refused[] = {
+		"suid", "dev", "defaults", "bind", "rbind", "move", "remount",
+	};
+
+	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+		unsigned long flags;
+		char *data = NULL;
+
+		assert_true(kt_mount_option_refused(refused[i],
+						    strlen(refused[i])));
+		assert_int_equal(kt_mount_options(refused[i], &flags, &data),
+				 -EINVAL);
+	}
+	assert_false(kt_mount_option_refused("noatime", 7));
+	assert_false(kt_mount_option_refused("devices", 7));
+	assert_true(kt_mount_option_refused("devices", 3));
+}
+
 static void test_relative_paths_refused(void **state)
 {
 	assert_int_equal(kt_dir_open_checked("home/alice", 0), -EINVAL);
@@ -68,6 +94,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_options_table),
+		cmocka_unit_test(test_refused_names),
 		cmocka_unit_test(test_relative_paths_refused),
 	};
 

@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "agent_spawn.h"
 #include "ctl.h"
 #include "protocol.h"
 #include "session.h"
@@ -197,27 +198,21 @@ int ctl_lock(int argc, char **argv)
 	}
 	/* The agent's teardown, with its busy policy, under the user's
 	 * lock: one implementation of locking, not two. */
-	pid = fork();
-	if (pid < 0)
-		return ctl_fail(-errno, "start the agent");
-	if (pid == 0) {
-		char *const args[] = { (char *)"keyturn-agent",
-				       (char *)"--lock",
-				       (char *)"--user",
-				       user->name,
-				       (char *)"--config",
-				       (char *)config,
-				       NULL };
-		char *const env[] = { NULL };
-
-		execve(KT_AGENT_PATH, args, env);
-		fprintf(stderr, "keyturnctl: Failed to start %s: %s\n",
-			KT_AGENT_PATH, strerror(errno));
-		_exit(127);
-	}
+	r = kt_agent_spawn(&(struct kt_agent_start){
+				   .agent = KT_AGENT_PATH,
+				   .mode = KT_AGENT_MODE_LOCK,
+				   .user = user->name,
+				   .config = config,
+				   .module_fd = -1,
+				   .extra_fd = -1,
+			   }, &pid);
+	if (r < 0)
+		return ctl_fail(r, "start the agent");
 	while (waitpid(pid, &status, 0) < 0)
 		if (errno != EINTR)
 			return ctl_fail(-errno, "wait for the agent");
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 127)
+		ctl_error("Failed to start %s", KT_AGENT_PATH);
 	return WIFEXITED(status) && WEXITSTATUS(status) == 0
 		       ? CTL_EXIT_OK
 		       : CTL_EXIT_FAILURE;

@@ -5,74 +5,39 @@
 #include <string.h>
 
 #include "ctl.h"
-#include "luks.h"
 #include "user.h"
 
-static const char *yes_no(bool b)
-{
-	return b ? "yes" : "no";
-}
-
-static void print_field(const char *key, const char *value)
-{
-	if (value)
-		printf("  %-12s = %s\n", key, value);
-}
-
-/* A volume without a pin: whatever LUKS2 device its path names is
- * taken. The line that pins it, read from the device when we can. */
-static void print_unpinned(const struct kt_volume *v)
-{
-	char uuid[64];
-
-	if (kt_luks_uuid(v->device, uuid, sizeof(uuid)) == 0)
-		printf("  # not pinned: any LUKS2 device at %s is taken; "
-		       "add\n  #   uuid = %s\n", v->device, uuid);
-	else
-		printf("  # not pinned: any LUKS2 device at %s is taken; add "
-		       "'uuid = ' and the output of 'cryptsetup luksUUID "
-		       "%s'\n", v->device, v->device);
-}
-
-/* The LUKS2 sections of the config that pin no device. */
+/* What the backends say about the sections as they are (LUKS2: not
+ * pinned to a device). */
 static void print_unpinned_sections(const struct kt_config *c)
 {
 	for (size_t i = 0; i < c->n_volumes; i++) {
 		const struct kt_volume *v = &c->volumes[i];
 
-		if (v->type != KT_VOLUME_LUKS2 || v->uuid)
-			continue;
-		printf("warning: [volume %s] (%s:%u) is not pinned: no 'uuid', "
-		       "so any LUKS2 device at %s is taken (keyturnctl enroll "
-		       "luks writes it; check --user USER shows it)\n",
-		       v->name, v->file, v->line, v->device);
+		const struct ctl_backend *b = ctl_backend_of(v->type);
+
+		if (b && b->check_section)
+			b->check_section(v);
 	}
 }
 
 static void print_volume(const struct kt_volume *v)
 {
+	const struct ctl_backend *b;
+
 	printf("[volume %s]", v->name);
 	if (v->file)
 		printf("  # %s:%u", v->file, v->line);
 	putchar('\n');
-	print_field("user", v->any_user ? "*" : v->users);
-	print_field("type", kt_volume_type_name(v->type));
-	if (v->type == KT_VOLUME_LUKS2) {
-		print_field("device", v->device);
-		print_field("name", v->dm_name);
-		print_field("fstype", v->fstype);
-		print_field("uuid", v->uuid);
-		if (!v->uuid)
-			print_unpinned(v);
-	} else {
-		print_field("source", v->source);
-		print_field("wrapped", v->wrapped);
-		print_field("fnek", yes_no(v->fnek));
-	}
-	print_field("mountpoint", v->mountpoint);
-	print_field("options", v->options);
-	print_field("required", yes_no(v->required));
-	print_field("busy", kt_busy_policy_name(v->busy));
+	ctl_print_field("user", v->any_user ? "*" : v->users);
+	ctl_print_field("type", kt_volume_type_name(v->type));
+	b = ctl_backend_of(v->type);
+	if (b)
+		b->check(v);
+	ctl_print_field("mountpoint", v->mountpoint);
+	ctl_print_field("options", v->options);
+	ctl_print_field("required", ctl_yes_no(v->required));
+	ctl_print_field("busy", kt_busy_policy_name(v->busy));
 	printf("  %-12s = %u\n", "busy_timeout", v->busy_timeout);
 }
 

@@ -50,7 +50,7 @@ int ctl_parse_user_config(const char *command, int argc, char **argv,
 			  const char **ret_user, const char **ret_config) _wur_;
 
 /*
- * Pinning a LUKS2 volume at enrollment (agent/ctl_pin.c). plan: reads
+ * Pinning a LUKS2 volume at enrollment (ctl/pin_luks.c). plan: reads
  * device's UUID and finds the user's volume in c (may be NULL) whose
  * device is device; refuses (-EEXIST, said why) when that volume pins
  * another UUID. apply: writes "uuid = ..." into that volume's section
@@ -74,6 +74,29 @@ int ctl_pin_plan(const struct kt_config *c, const struct kt_user *u,
 		 const char *device, struct ctl_pin *ret) _wur_;
 int ctl_pin_apply(const struct ctl_pin *pin, const char *device,
 		  const char *user);
+
+/* "yes" or "no". A "  key = value" line of keyturnctl check; nothing
+ * for a NULL value. */
+const char *ctl_yes_no(bool b);
+void ctl_print_field(const char *key, const char *value);
+
+/*
+ * keyturnctl's operations per volume type (ctl/backend_output.c, one table
+ * indexed by enum kt_volume_type). status: the volume's own lines of
+ * keyturnctl status (device, state, enrolled), mounted the mount on its
+ * mount point or NULL. check: its type's keys, in keyturnctl check.
+ * check_section: a warning about a section as written, or NULL.
+ */
+struct kt_mount_entry;
+struct ctl_backend {
+	void (*status)(const struct kt_config *c, const struct kt_user *u,
+		       const struct kt_volume *v,
+		       const struct kt_mount_entry *mounted);
+	void (*check)(const struct kt_volume *v);
+	void (*check_section)(const struct kt_volume *v);
+};
+/* NULL for a type without one. */
+const struct ctl_backend *ctl_backend_of(enum kt_volume_type type);
 
 /* Parses a positive decimal number no larger than max. */
 int ctl_parse_uint(const char *s, unsigned max, unsigned *ret) _wur_;

@@ -130,3 +130,14 @@ int ctl_parse_user_config(const char *command, int argc, char **argv,
 	*ret_config = config;
 	return 0;
 }
+
+const char *ctl_yes_no(bool b)
+{
+	return b ? "yes" : "no";
+}
+
+void ctl_print_field(const char *key, const char *value)
+{
+	if (value)
+		printf("  %-12s = %s\n", key, value);
+}

@@ -11,83 +11,24 @@
 #include <unistd.h>
 
 #include "ctl.h"
-#include "keyring.h"
 #include "luks.h"
 #include "mount.h"
 #include "protocol.h"
 #include "session.h"
 #include "user.h"
 
-static void print_luks(const struct kt_config *c, const struct kt_user *u,
-		       const struct kt_volume *v)
-{
-	const char *prefix = c->key_prefix ? c->key_prefix
-					   : KT_KEY_PREFIX_DEFAULT;
-	struct kt_luks_token tok;
-	char desc[KT_KEY_DESC_MAX];
-	struct stat st;
-	int r;
-
-	printf("  device:   %s\n", v->device);
-	printf("  dm name:  %s\n", v->dm_name ? v->dm_name : "-");
-	if (stat(v->device, &st) < 0) {
-		printf("  state:    missing (%s)\n", strerror(errno));
-		return;
-	}
-	r = v->dm_name ? kt_luks_active(v->dm_name, v->device) : 0;
-	if (r == 1)
-		printf("  state:    open (/dev/mapper/%s)\n", v->dm_name);
-	else if (r == 0)
-		printf("  state:    locked\n");
-	else if (r == -EEXIST)
-		printf("  state:    locked (/dev/mapper/%s is something "
-		       "else)\n", v->dm_name);
-	else
-		printf("  state:    unknown (%s)\n", strerror(-r));
-
-	r = kt_key_description(prefix, u->name, desc, sizeof(desc));
-	if (r == 0)
-		r = kt_luks_find_token(v->device, desc, &tok);
-	if (r == 0 && tok.keyslot >= 0)
-		printf("  enrolled: yes (%s: token %d, keyslot %d)\n", desc,
-		       tok.token, tok.keyslot);
-	else if (r == 0)
-		printf("  enrolled: no (%s: token %d has no keyslot)\n", desc,
-		       tok.token);
-	else if (r == -ENOENT)
-		printf("  enrolled: no\n");
-	else if (r == -EINVAL)
-		printf("  enrolled: no (not a LUKS2 volume)\n");
-	else
-		printf("  enrolled: unknown (%s)\n", strerror(-r));
-}
-
-static void print_ecryptfs(const struct kt_volume *v, bool mounted)
-{
-	struct stat st;
-
-	printf("  source:   %s\n", v->source);
-	if (mounted)
-		printf("  state:    open\n");
-	else if (lstat(v->source, &st) < 0)
-		printf("  state:    missing (%s)\n", strerror(errno));
-	else
-		printf("  state:    locked\n");
-}
-
 static void print_volume(const struct kt_config *c, const struct kt_user *u,
 			 const struct kt_volume *v, int sessions)
 {
+	const struct ctl_backend *b;
 	struct kt_mount_entry m = {};
 	int mounted;
 
 	printf("%s/%s (%s)\n", u->name, v->name, kt_volume_type_name(v->type));
 	mounted = v->mountpoint ? kt_mount_find(v->mountpoint, &m) : 0;
-	if (v->type == KT_VOLUME_LUKS2)
-		print_luks(c, u, v);
-	else
-		print_ecryptfs(v, mounted == 1 && m.fstype &&
-					  strcmp(m.fstype, "ecryptfs") == 0);
+	b = ctl_backend_of(v->type);
+	if (b)
+		b->status(c, u, v, mounted == 1 ? &m : NULL);
 	if (mounted == 1)
 		printf("  mounted:  yes (%s on %s, %s)\n",
 		       m.source ? m.source : "?", v->mountpoint,
@@ -165,7 +106,7 @@ static int status_user(const struct kt_config *c, const char *name,
 	_cleanup_user_ struct kt_user *u = NULL;
 	struct kt_diag diag = { .message = "" };
 	struct kt_volume *v = NULL;
-	size_t n = 0;
+	size_t n = 0, n_alloc = 0;
 	int r, sessions;
 
 	r = kt_user_lookup(name, &u);
@@ -174,7 +115,7 @@ static int status_user(const struct kt_config *c, const char *name,
 			ctl_fail(r, "look up user %s", name);
 		return r;
 	}
-	r = kt_config_volumes_for(c, u, &v, &n, &diag);
+	r = kt_user_volumes(c, u, &v, &n, &n_alloc, &diag);
 	if (r < 0) {
 		if (diag.message[0])
 			ctl_error("%s (user %s), ignoring", diag.message,
@@ -187,13 +128,11 @@ static int status_user(const struct kt_config *c, const char *name,
 	if (sessions == -ENOENT)
 		sessions = 0;
 	for (size_t i = 0; i < n; i++) {
-		if (v[i].any_user && !kt_volume_present(&v[i]))
-			continue;
 		if ((*shown)++)
 			putchar('\n');
 		print_volume(c, u, &v[i], sessions);
 	}
-	kt_volumes_free(v, n);
+	kt_volumes_free(v, n_alloc);
 	print_teardown_failures(u, shown);
 	return 0;
 }

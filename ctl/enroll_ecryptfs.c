@@ -24,6 +24,7 @@
 
 #include "ctl.h"
 #include "ecryptfs.h"
+#include "ecryptfs_place.h"
 #include "mount.h"
 #include "user.h"
 #include "wrapped.h"
@@ -47,22 +48,6 @@ struct ecr_args {
 	unsigned argon2_ms;     /* 0: default */
 	unsigned argon2_memory; /* KiB, 0: default */
 };
-
-/* One path of the volume: its parent directory, opened and checked, and
- * its name there. */
-struct place {
-	const char *what;
-	const char *path;
-	int parent;
-	char name[NAME_MAX + 1];
-	bool existed;
-	bool created;
-};
-
-static void place_clear(struct place *p)
-{
-	p->parent = kt_close(p->parent);
-}
 
 static int parse_args(int argc, char **argv, struct ecr_args *a)
 {
@@ -183,157 +168,6 @@ static int new_mount_passphrase(struct kt_secret **ret)
 	return 0;
 }
 
-/* ---- paths in the user's home -------------------------------------------- */
-
-static const char *refusal(int r)
-{
-	switch (r) {
-	case -ELOOP:
-		return "a symbolic link (on the way or at the end)";
-	case -ENOTDIR:
-		return "not a directory";
-	case -EPERM:
-		return "not owned by the user, or a directory on the way "
-		       "others can write to";
-	case -EXDEV:
-		return "on a kernel file system";
-	case -EINVAL:
-		return "not a plain absolute path";
-	default:
-		return strerror(-r);
-	}
-}
-
-/* The parent must belong to the user (a home) or to root (/home). */
-static int open_parent(const char *dir, uid_t uid)
-{
-	int fd = kt_dir_open_checked(dir, uid);
-
-	if (fd == -EPERM && uid != 0)
-		fd = kt_dir_open_checked(dir, 0);
-	return fd;
-}
-
-/*
- * Opens the parent of p->path and looks at what is there: nothing, or a
- * directory of the user. Prints the refusal.
- */
-static int place_open(struct place *p, uid_t uid)
-{
-	_cleanup_free_ char *dir_copy = NULL, *name_copy = NULL;
-	const char *name;
-	struct stat st;
-
-	dir_copy = strdup(p->path);
-	name_copy = strdup(p->path);
-	if (!dir_copy || !name_copy) {
-		ctl_fail(-ENOMEM, "check %s", p->path);
-		return -ENOMEM;
-	}
-	name = basename(name_copy);
-	if (p->path[0] != '/' || !strcmp(name, "/") || !strcmp(name, ".") ||
-	    !strcmp(name, "..") || strlen(name) > NAME_MAX) {
-		ctl_error("The %s %s is refused: %s", p->what, p->path,
-			  refusal(-EINVAL));
-		return -EINVAL;
-	}
-	strcpy(p->name, name);
-	p->parent = open_parent(dirname(dir_copy), uid);
-	if (p->parent < 0) {
-		ctl_error("The %s %s is refused: %s: %s", p->what, p->path,
-			  dir_copy, refusal(p->parent));
-		return p->parent;
-	}
-	if (fstatat(p->parent, p->name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
-		int r = kt_negerrno();
-
-		if (r == -ENOENT)
-			return 0;
-		ctl_fail(r, "look at %s", p->path);
-		return r;
-	}
-	if (S_ISLNK(st.st_mode) || !S_ISDIR(st.st_mode) || st.st_uid != uid) {
-		int r = S_ISLNK(st.st_mode)  ? -ELOOP
-			: !S_ISDIR(st.st_mode) ? -ENOTDIR
-					       : -EPERM;
-
-		ctl_error("The %s %s is refused: %s", p->what, p->path,
-			  refusal(r));
-		return r;
-	}
-	p->existed = true;
-	return 0;
-}
-
-/* A directory of the place, opened for reading, never through a symlink. */
-static int place_dir(const struct place *p, uid_t uid)
-{
-	_cleanup_close_ int fd = -1;
-	struct stat st;
-
-	fd = openat(p->parent, p->name,
-		    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
-		return kt_negerrno();
-	if (fstat(fd, &st) < 0)
-		return kt_negerrno();
-	if (st.st_uid != uid)
-		return -EPERM;
-	return TAKE_FD(fd);
-}
-
-/* 1 when the existing directory has no entry, 0 when it has some. */
-static int place_empty(const struct place *p, uid_t uid)
-{
-	DIR *d;
-	struct dirent *de;
-	int fd, r = 1;
-
-	fd = place_dir(p, uid);
-	if (fd < 0)
-		return fd;
-	d = fdopendir(fd);
-	if (!d) {
-		r = kt_negerrno();
-		kt_close(fd);
-		return r;
-	}
-	while ((de = readdir(d)))
-		if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..")) {
-			r = 0;
-			break;
-		}
-	closedir(d);
-	return r;
-}
-
-/* Creates the directory if it is not there: the user's, mode 0700. */
-static int place_make(struct place *p, uid_t uid, gid_t gid)
-{
-	_cleanup_close_ int fd = -1;
-
-	if (p->existed)
-		return 0;
-	if (mkdirat(p->parent, p->name, 0700) < 0)
-		return kt_negerrno();
-	p->created = true;
-	/* Root made it: a directory of root until the chown. */
-	fd = place_dir(p, 0);
-	if (fd < 0)
-		return fd;
-	if (fchown(fd, uid, gid) < 0 || fchmod(fd, 0700) < 0)
-		return kt_negerrno();
-	return 0;
-}
-
-static void place_undo(struct place *p)
-{
-	/* Only if still empty: rmdir refuses anything else. */
-	if (p->created)
-		(void)unlinkat(p->parent, p->name, AT_REMOVEDIR);
-	p->created = false;
-}
-
 /* ---- Private.sig --------------------------------------------------------- */
 
 static bool is_sig(const char *s, size_t len)
@@ -366,9 +200,9 @@ static int read_sig_file(const struct kt_user *u, const struct place *wdir,
 			  dir, SIG_FILE);
 		return -ENOENT;
 	}
-	dfd = place_dir(wdir, u->uid);
+	dfd = ctl_place_dir(wdir, u->uid);
 	if (dfd < 0) {
-		ctl_error("%s is refused: %s", dir, refusal(dfd));
+		ctl_error("%s is refused: %s", dir, ctl_place_refusal(dfd));
 		return dfd;
 	}
 	fd = openat(dfd, SIG_FILE,
@@ -627,11 +461,11 @@ static int check_places(const struct ecr_args *a, const struct kt_user *u,
 	struct stat st;
 	int r;
 
-	r = place_open(lower, u->uid);
+	r = ctl_place_open(lower, u->uid);
 	if (r >= 0)
-		r = place_open(upper, u->uid);
+		r = ctl_place_open(upper, u->uid);
 	if (r >= 0)
-		r = place_open(wdir, u->uid);
+		r = ctl_place_open(wdir, u->uid);
 	if (r < 0)
 		return r;
 	if (!strcmp(lower->path, upper->path)) {
@@ -641,7 +475,7 @@ static int check_places(const struct ecr_args *a, const struct kt_user *u,
 	}
 
 	if (wdir->existed) {
-		_cleanup_close_ int fd = place_dir(wdir, u->uid);
+		_cleanup_close_ int fd = ctl_place_dir(wdir, u->uid);
 		_cleanup_free_ char *copy = strdup(wrapped);
 
 		r = fd < 0 ? fd : !copy ? -ENOMEM : 0;
@@ -676,7 +510,7 @@ static int check_places(const struct ecr_args *a, const struct kt_user *u,
 	for (size_t i = 0; i < ELEMENTSOF(fresh); i++) {
 		if (!fresh[i]->existed)
 			continue;
-		r = place_empty(fresh[i], u->uid);
+		r = ctl_place_empty(fresh[i], u->uid);
 		if (r < 0) {
 			ctl_fail(r, "read %s", fresh[i]->path);
 			return r;
@@ -701,7 +535,7 @@ int ctl_enroll_ecryptfs(int argc, char **argv)
 	_cleanup_user_ struct kt_user *user = NULL;
 	_cleanup_(volume_list_clear) struct volume_list list = {};
 	_cleanup_(volume_paths_clear) struct volume_paths vp = {};
-	_cleanup_(place_clear) struct place lower = { .parent = -1 },
+	_cleanup_(ctl_place_clear) struct place lower = { .parent = -1 },
 					    upper = { .parent = -1 },
 					    wdir = { .parent = -1 };
 	_cleanup_free_ char *wdir_path = NULL, *wname = NULL;
@@ -774,16 +608,16 @@ int ctl_enroll_ecryptfs(int argc, char **argv)
 		return CTL_EXIT_FAILURE;
 
 	/* Everything checked: now write. */
-	r = place_make(&wdir, user->uid, user->gid);
+	r = ctl_place_make(&wdir, user->uid, user->gid);
 	if (r >= 0)
-		r = place_make(&lower, user->uid, user->gid);
+		r = ctl_place_make(&lower, user->uid, user->gid);
 	if (r >= 0)
-		r = place_make(&upper, user->uid, user->gid);
+		r = ctl_place_make(&upper, user->uid, user->gid);
 	if (r < 0) {
 		ctl_fail(r, "create the directories of %s", user->name);
 		goto undo;
 	}
-	wfd = place_dir(&wdir, user->uid);
+	wfd = ctl_place_dir(&wdir, user->uid);
 	r = wfd < 0 ? wfd
 		    : kt_wrapped_write_at(wfd, basename(wname), user->uid,
 					  user->gid, buf, len);
@@ -816,8 +650,8 @@ int ctl_enroll_ecryptfs(int argc, char **argv)
 	return CTL_EXIT_OK;
 
 undo:
-	place_undo(&upper);
-	place_undo(&lower);
-	place_undo(&wdir);
+	ctl_place_undo(&upper);
+	ctl_place_undo(&lower);
+	ctl_place_undo(&wdir);
 	return CTL_EXIT_FAILURE;
 }

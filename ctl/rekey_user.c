@@ -18,6 +18,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "agent_spawn.h"
 #include "ctl.h"
 #include "protocol.h"
 #include "user.h"
@@ -112,29 +113,6 @@ static int read_passphrases(const struct rekey_args *a,
 	return 0;
 }
 
-/* Runs the agent with fd 3 = sock, fd 4 = secrets, 0-2 as ours. */
-static pid_t run_agent(const struct rekey_args *a, int sock, int secrets)
-{
-	char *const argv[] = {
-		(char *)"keyturn-agent", (char *)"--rekey", (char *)"--user",
-		(char *)a->user, (char *)"--service", (char *)"keyturnctl",
-		(char *)"--config", (char *)a->config, NULL,
-	};
-	static char *const envp[] = { NULL };
-	pid_t pid = fork();
-
-	if (pid != 0)
-		return pid;
-	sock = fcntl(sock, F_DUPFD, 5);
-	secrets = fcntl(secrets, F_DUPFD, 5);
-	if (sock < 0 || secrets < 0 || dup2(sock, 3) < 0 ||
-	    dup2(secrets, 4) < 0)
-		_exit(127);
-	(void)close_range(5, ~0U, 0);
-	execve(a->agent, argv, envp);
-	_exit(127);
-}
-
 static void print_report(const struct kt_report *rep, int *failed)
 {
 	switch (rep->status) {
@@ -194,9 +172,19 @@ int ctl_rekey(int argc, char **argv)
 	theirs = sv[1];
 	(void)signal(SIGPIPE, SIG_IGN);
 	fflush(NULL);
-	pid = run_agent(&a, theirs, secrets);
-	if (pid < 0)
-		return ctl_fail(kt_negerrno(), "start %s", a.agent);
+	/* The report socket and the passphrases at the agent's fds 3 and
+	 * 4, our 0-2 its own. */
+	r = kt_agent_spawn(&(struct kt_agent_start){
+				   .agent = a.agent,
+				   .mode = KT_AGENT_MODE_REKEY,
+				   .user = a.user,
+				   .service = "keyturnctl",
+				   .config = a.config,
+				   .module_fd = theirs,
+				   .extra_fd = secrets,
+			   }, &pid);
+	if (r < 0)
+		return ctl_fail(r, "start %s", a.agent);
 	theirs = kt_close(theirs);
 	secrets = kt_close(secrets);
 

@@ -10,6 +10,7 @@
 #include <syslog.h>
 
 #include "agent.h"
+#include "backend.h"
 #include "dm.h"
 #include "luks.h"
 #include "mount.h"
@@ -247,4 +248,63 @@ int luks_close_volume(struct agent *a, const struct kt_opened *o,
 			  "busy"
 			: " locked");
 	return 0;
+}
+
+void luks_cost(struct agent *a, const struct kt_volume *v,
+	       struct volume_cost *c)
+{
+	struct kt_luks_token tok;
+
+	if (kt_luks_find_token(v->device, a->key_desc, &tok) == 0) {
+		c->memory_kib = tok.memory_kib;
+		c->threads = tok.threads ? tok.threads : 1;
+	}
+}
+
+/* The mapping, by name, device number and UUID; what is mounted must be
+ * it. */
+int luks_record(struct agent *a, const struct kt_volume *v,
+		const struct kt_mount_id *mounted, struct kt_opened *o)
+{
+	int k;
+
+	if (!v->dm_name || strlen(v->dm_name) >= sizeof(o->dm_name))
+		return -EINVAL;
+	k = kt_dm_identify(v->dm_name, &o->dm_dev, o->dm_uuid,
+			   sizeof(o->dm_uuid));
+	if (k < 0)
+		return k;
+	strcpy(o->dm_name, v->dm_name);
+	if (mounted->dev != o->dm_dev)
+		return -EXDEV;
+	return 0;
+}
+
+void luks_rekey(struct rekey *k, const struct kt_volume *v,
+		struct kt_report *rep)
+{
+	struct kt_luks_token tok;
+	int r;
+
+	r = kt_luks_rekey(v->device, k->a.key_desc, k->old, k->new_pass, &tok);
+	if (r == 0)
+		report_set(rep, KT_REPORT_REKEYED, 0,
+			   "%s: keyslot %d now takes the new password",
+			   v->device, tok.keyslot);
+	else if (r == 1)
+		report_set(rep, KT_REPORT_UNCHANGED, 0,
+			   "%s: keyslot %d took the new password already",
+			   v->device, tok.keyslot);
+	else if (r == -EPERM)
+		report_set(rep, KT_REPORT_FAILED, EPERM,
+			   "%s: the old password opens no keyslot of it",
+			   v->device);
+	else if (r == -ENOENT)
+		report_set(rep, KT_REPORT_FAILED, ENOENT,
+			   "%s: no luks2-keyring token %s (run keyturnctl "
+			   "enroll luks)",
+			   v->device, k->a.key_desc);
+	else
+		report_set(rep, KT_REPORT_FAILED, r, "Failed to re-key %s: %s",
+			   v->device, strerror(-r));
 }

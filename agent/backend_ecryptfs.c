@@ -14,6 +14,7 @@
 #include <syslog.h>
 
 #include "agent.h"
+#include "backend.h"
 #include "ecryptfs.h"
 #include "mount.h"
 #include "wrapped.h"
@@ -61,8 +62,9 @@ static const char *unwrap_error(int r)
 	}
 }
 
-int ecryptfs_wrapped_read(struct agent *a, const struct kt_volume *v,
-			  uint8_t **ret_buf, size_t *ret_len)
+/* v's wrapped file, through its checked directory. */
+static int wrapped_read(struct agent *a, const struct kt_volume *v,
+			uint8_t **ret_buf, size_t *ret_len)
 {
 	_cleanup_free_ char *dir_copy = NULL, *name_copy = NULL;
 	_cleanup_close_ int dir = -1;
@@ -89,18 +91,20 @@ static bool cost_allowed(const struct agent *a,
 		       (uint64_t)a->config->wrapped_max_memory * 1024;
 }
 
-void ecryptfs_wrapped_cost(const struct agent *a, const uint8_t *buf,
-			   size_t len, uint32_t *ret_memory_kib,
-			   uint32_t *ret_threads)
+/* The wrapped file is read here, once: the buffer serves the cost and
+ * the unwrap. Its Argon2 cost, 0 when it is refused (unreadable, or
+ * above the config's wrapped_max_memory / wrapped_max_iterations). */
+void ecryptfs_cost(struct agent *a, const struct kt_volume *v,
+		   struct volume_cost *c)
 {
 	struct kt_wrapped_header h;
 
-	*ret_memory_kib = 0;
-	*ret_threads = 1;
-	if (!buf || kt_wrapped_parse(buf, len, &h) < 0 || !cost_allowed(a, &h))
+	c->error = wrapped_read(a, v, &c->buf, &c->len);
+	if (!c->buf || kt_wrapped_parse(c->buf, c->len, &h) < 0 ||
+	    !cost_allowed(a, &h))
 		return;
-	*ret_memory_kib = h.params.m_cost_kib;
-	*ret_threads = h.params.parallelism;
+	c->memory_kib = h.params.m_cost_kib;
+	c->threads = h.params.parallelism;
 }
 
 /* The mount passphrase, from the wrapped file and the login passphrase. */
@@ -128,7 +132,7 @@ static int unwrap(struct agent *a, const struct kt_volume *v,
 		buf = a->wrapped_buf;
 		len = a->wrapped_len;
 	} else {
-		k = ecryptfs_wrapped_read(a, v, &own, &len);
+		k = wrapped_read(a, v, &own, &len);
 		buf = own;
 	}
 	if (k < 0) {
@@ -301,4 +305,79 @@ int ecryptfs_close_volume(struct agent *a, const struct kt_opened *o,
 		   o->mnt_id ? o->mountpoint : o->volume,
 		   lazy ? "detached, still busy underneath" : "unmounted");
 	return 0;
+}
+
+void ecryptfs_rekey(struct rekey *k, const struct kt_volume *v,
+		    struct kt_report *rep)
+{
+	_cleanup_free_ char *dir_copy = NULL, *name_copy = NULL;
+	_cleanup_free_ uint8_t *buf = NULL, *sealed = NULL;
+	_cleanup_close_ int dir = -1;
+	struct kt_wrapped_header h;
+	size_t len = 0, sealed_len = 0;
+	const char *name;
+	int r;
+
+	dir_copy = strdup(v->wrapped);
+	name_copy = strdup(v->wrapped);
+	if (!dir_copy || !name_copy) {
+		report_set(rep, KT_REPORT_FAILED, ENOMEM, "out of memory");
+		return;
+	}
+	name = basename(name_copy);
+	/* The user's directory: opened once, checked, then used only
+	 * through the descriptor, for the read and for the replacement. */
+	dir = kt_dir_open_checked(dirname(dir_copy), k->a.user->uid);
+	r = dir < 0 ? dir :
+		      kt_wrapped_read_at(dir, name, k->a.user->uid, &buf, &len);
+	if (r < 0) {
+		report_set(rep, KT_REPORT_FAILED, r, "wrapped file %s refused: "
+			   "%s", v->wrapped, strerror(-r));
+		return;
+	}
+	/* Its cost is the user's choice: the same bounds as at unlock. */
+	r = kt_wrapped_parse(buf, len, &h);
+	if (r == 0 && (h.params.t_cost > k->a.config->wrapped_max_iterations ||
+		       h.params.m_cost_kib >
+			       (uint64_t)k->a.config->wrapped_max_memory * 1024))
+		r = -E2BIG;
+	if (r < 0) {
+		report_set(rep, KT_REPORT_FAILED, r, "wrapped file %s refused: "
+			   "%s", v->wrapped,
+			   r == -E2BIG ? "its Argon2 cost is above "
+					 "wrapped_max_iterations or "
+					 "wrapped_max_memory"
+				       : strerror(-r));
+		return;
+	}
+	r = kt_wrapped_rewrap(buf, len, k->old, k->new_pass, NULL, &sealed,
+			      &sealed_len);
+	if (r == -EBADMSG) {
+		_cleanup_secret_ struct kt_secret *mount_pass = NULL;
+
+		if (kt_wrapped_open(buf, len, k->new_pass, &mount_pass) == 0)
+			report_set(rep, KT_REPORT_UNCHANGED, 0,
+				   "%s took the new password already",
+				   v->wrapped);
+		else
+			report_set(rep, KT_REPORT_FAILED, EBADMSG,
+				   "%s: the old password does not unwrap it",
+				   v->wrapped);
+		return;
+	}
+	if (r < 0) {
+		report_set(rep, KT_REPORT_FAILED, r, "Failed to re-wrap %s: %s",
+			   v->wrapped, strerror(-r));
+		return;
+	}
+	r = kt_wrapped_write_at(dir, name, k->a.user->uid, k->a.user->gid, sealed,
+				sealed_len);
+	if (r < 0) {
+		report_set(rep, KT_REPORT_FAILED, r,
+			   "Failed to replace %s: %s", v->wrapped,
+			   strerror(-r));
+		return;
+	}
+	report_set(rep, KT_REPORT_REKEYED, 0,
+		   "%s re-wrapped under the new password", v->wrapped);
 }

@@ -103,24 +103,12 @@ static int plan_load(struct kt_pam *p, struct plan *pl)
 		return kt_pam_error(p, r, NULL, "Failed to look up user %s",
 				    pl->user);
 
-	r = kt_config_volumes_for(pl->config, pl->account, &pl->volumes,
-				  &pl->n_alloc, &diag);
+	r = kt_user_volumes(pl->config, pl->account, &pl->volumes, &pl->n,
+			    &pl->n_alloc, &diag);
 	if (r < 0)
 		return kt_pam_error(p, r, diag.message,
 				    "Failed to find the volumes of %s",
 				    pl->user);
-	/* "user = *" volumes count only where the user has one. */
-	for (size_t i = 0; i < pl->n_alloc; i++) {
-		struct kt_volume keep;
-
-		if (pl->volumes[i].any_user &&
-		    !kt_volume_present(&pl->volumes[i]))
-			continue;
-		keep = pl->volumes[pl->n];
-		pl->volumes[pl->n] = pl->volumes[i];
-		pl->volumes[i] = keep;
-		pl->n++;
-	}
 	if (pl->n == 0) {
 		kt_pam_log(p, LOG_DEBUG, "No volume for %s, nothing to do",
 			   pl->user);
