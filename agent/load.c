@@ -22,42 +22,49 @@ static void agent_unload_config(struct agent *a);
 int agent_load(struct agent *a, const char *user, const char *config)
 {
 	struct kt_diag diag = { { 0 } };
-	struct kt_user *u = NULL;
-	struct kt_volume *all = NULL;
-	size_t n_all = 0, n = 0;
+	struct kt_user_plan up;
+	enum kt_plan_step step;
 	int r;
 
 	agent_unload_config(a);
-	r = kt_config_load(config, &a->config, &diag);
-	if (r < 0) {
+	r = kt_user_plan_load(config, user, NULL, &up, &step, &diag);
+	/* A resumed session knows its uid: a name that now means another
+	 * uid is not this session's user. */
+	if (up.user && a->user && a->user->uid != up.user->uid) {
+		agent_log(LOG_ERR, "%s: the name now belongs to uid %u, not "
+				   "%u",
+			  user, (unsigned)up.user->uid,
+			  (unsigned)a->user->uid);
+		kt_user_plan_free(&up);
+		return -ESTALE;
+	}
+	if (up.user) {
+		kt_user_free(a->user);
+		a->user = up.user;
+	}
+	a->config = up.config;
+	a->volumes = up.volumes;
+	a->n_volumes = up.n;
+	a->n_alloc = up.n_alloc;
+	switch (step) {
+	case KT_STEP_NONE:
+	case KT_STEP_SERVICE:
+		break;
+	case KT_STEP_CONFIG:
 		agent_log(LOG_ERR, "Failed to load %s: %s", config,
 			  diag.message[0] ? diag.message : strerror(-r));
 		return r;
-	}
-	r = kt_user_lookup(user, &u);
-	if (r < 0) {
+	case KT_STEP_NAME:
+		agent_log(LOG_ERR, "Failed to look up user: the name %s",
+			  diag.message);
+		return r;
+	case KT_STEP_USER:
 		agent_log(LOG_ERR, "Failed to look up user: %s", strerror(-r));
 		return r;
-	}
-	/* A resumed session knows its uid: a name that now means another
-	 * uid is not this session's user. */
-	if (a->user && a->user->uid != u->uid) {
-		agent_log(LOG_ERR, "%s: the name now belongs to uid %u, not "
-				   "%u",
-			  user, (unsigned)u->uid, (unsigned)a->user->uid);
-		kt_user_free(u);
-		return -ESTALE;
-	}
-	kt_user_free(a->user);
-	a->user = u;
-	r = kt_user_volumes(a->config, a->user, &all, &n, &n_all, &diag);
-	if (r < 0) {
+	case KT_STEP_VOLUMES:
 		agent_log(LOG_ERR, "%s", diag.message);
 		return r;
 	}
-	a->volumes = all;
-	a->n_volumes = n;
-	a->n_alloc = n_all;
 
 	r = kt_key_description(a->config->key_prefix, a->user->name,
 			       a->key_desc, sizeof(a->key_desc));

@@ -100,40 +100,54 @@ static void print_teardown_failures(const struct kt_user *u, int *shown)
 }
 
 /* Prints the user's volumes, counting them in *shown. */
-static int status_user(const struct kt_config *c, const char *name,
-		       bool explicit, int *shown)
+static int status_user(const char *path, const char *name, bool explicit,
+		       int *shown)
 {
-	_cleanup_user_ struct kt_user *u = NULL;
 	struct kt_diag diag = { .message = "" };
-	struct kt_volume *v = NULL;
-	size_t n = 0, n_alloc = 0;
+	struct kt_user_plan up;
+	enum kt_plan_step step;
 	int r, sessions;
 
-	r = kt_user_lookup(name, &u);
-	if (r < 0) {
+	r = kt_user_plan_load(path, name, NULL, &up, &step, &diag);
+	switch (step) {
+	case KT_STEP_NONE:
+	case KT_STEP_SERVICE:
+		break;
+	case KT_STEP_CONFIG:
+		if (diag.message[0])
+			ctl_error("%s", diag.message);
+		else
+			ctl_fail(r, "load config %s", path);
+		break;
+	case KT_STEP_NAME:
+		ctl_error("User name %s: %s", name, diag.message);
+		break;
+	case KT_STEP_USER:
 		if (explicit || r != -ENOENT)
 			ctl_fail(r, "look up user %s", name);
-		return r;
-	}
-	r = kt_user_volumes(c, u, &v, &n, &n_alloc, &diag);
-	if (r < 0) {
+		break;
+	case KT_STEP_VOLUMES:
 		if (diag.message[0])
 			ctl_error("%s (user %s), ignoring", diag.message,
-				  u->name);
+				  up.user->name);
 		else
-			ctl_fail(r, "expand the volumes of %s", u->name);
+			ctl_fail(r, "expand the volumes of %s", up.user->name);
+		break;
+	}
+	if (r < 0) {
+		kt_user_plan_free(&up);
 		return r;
 	}
-	sessions = kt_session_count(u->uid);
+	sessions = kt_session_count(up.user->uid);
 	if (sessions == -ENOENT)
 		sessions = 0;
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; i < up.n; i++) {
 		if ((*shown)++)
 			putchar('\n');
-		print_volume(c, u, &v[i], sessions);
+		print_volume(up.config, up.user, &up.volumes[i], sessions);
 	}
-	kt_volumes_free(v, n_alloc);
-	print_teardown_failures(u, shown);
+	print_teardown_failures(up.user, shown);
+	kt_user_plan_free(&up);
 	return 0;
 }
 
@@ -183,7 +197,7 @@ int ctl_status(int argc, char **argv)
 	kt_luks_set_log(ctl_luks_log, NULL);
 
 	if (user) {
-		r = status_user(c, user, true, &shown);
+		r = status_user(path, user, true, &shown);
 		if (r < 0)
 			return CTL_EXIT_FAILURE;
 		if (!shown)
@@ -215,7 +229,7 @@ int ctl_status(int argc, char **argv)
 		failed++;
 	}
 	for (size_t i = 0; i < n_names; i++) {
-		if (status_user(c, names[i], false, &shown) < 0)
+		if (status_user(path, names[i], false, &shown) < 0)
 			failed++;
 		free(names[i]);
 	}

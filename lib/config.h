@@ -138,6 +138,39 @@ int kt_user_volumes(const struct kt_config *c, const struct kt_user *u,
 		    struct kt_diag *diag) _wur_;
 
 /*
+ * What acting for one user starts from, loaded the one way the module,
+ * the agent and keyturnctl share (lib/user_volumes.c): the config at
+ * path, the account of name, the user's volumes (kt_user_volumes()).
+ * service: the PAM service, or NULL; a service the config skips ends the
+ * load. Returns 0, or -errno with *ret_step the step that ended it (diag
+ * holds a message where the step has one); what loaded before that step
+ * stays in *ret for the caller to use, and kt_user_plan_free() frees it:
+ *   KT_STEP_CONFIG   -ENOENT: no config file; else kt_config_load()'s
+ *   KT_STEP_SERVICE  -ECANCELED: the config skips service
+ *   KT_STEP_NAME     -EINVAL: a name keyturn does not act for (why in diag)
+ *   KT_STEP_USER     -ENOENT: no such account; else NSS's error
+ *   KT_STEP_VOLUMES  kt_user_volumes()'s
+ */
+enum kt_plan_step {
+	KT_STEP_NONE,
+	KT_STEP_CONFIG,
+	KT_STEP_SERVICE,
+	KT_STEP_NAME,
+	KT_STEP_USER,
+	KT_STEP_VOLUMES,
+};
+struct kt_user_plan {
+	struct kt_config *config;
+	struct kt_user *user;
+	struct kt_volume *volumes; /* the n that apply first */
+	size_t n, n_alloc;
+};
+int kt_user_plan_load(const char *path, const char *name,
+		      const char *service, struct kt_user_plan *ret,
+		      enum kt_plan_step *ret_step, struct kt_diag *diag) _wur_;
+void kt_user_plan_free(struct kt_user_plan *p);
+
+/*
  * keyturnctl enroll's edit: the config text with "uuid = UUID" added to
  * [volume NAME], after its last key; every other byte kept. Returns 0
  * (ret, ret_len: the new text, NUL-terminated, to free), 1 when the

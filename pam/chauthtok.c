@@ -48,6 +48,8 @@ static void change_done(struct change *c)
 static int change_load(struct kt_pam *p, struct change *c)
 {
 	struct kt_diag diag = { { 0 } };
+	struct kt_user_plan up;
+	enum kt_plan_step step;
 	int r;
 
 	r = pam_get_item(p->pamh, PAM_USER, (const void **)&c->user);
@@ -56,28 +58,33 @@ static int change_load(struct kt_pam *p, struct change *c)
 	r = pam_get_item(p->pamh, PAM_SERVICE, (const void **)&c->service);
 	if (r != PAM_SUCCESS || !c->service)
 		c->service = "";
-	r = kt_config_load(p->config_path, &c->config, &diag);
-	if (r == -ENOENT)
-		return 0;
-	if (r < 0) {
+	r = kt_user_plan_load(p->config_path, c->user, c->service, &up, &step,
+			      &diag);
+	/* change_done() frees what loaded. */
+	c->config = up.config;
+	c->account = up.user;
+	c->volumes = up.volumes;
+	c->n = up.n;
+	c->n_alloc = up.n_alloc;
+	switch (step) {
+	case KT_STEP_NONE:
+		break;
+	case KT_STEP_CONFIG:
+		if (r == -ENOENT)
+			return 0;
 		(void)kt_pam_error(p, r, diag.message, "Failed to load %s",
 				   p->config_path);
 		return r;
-	}
-	if (kt_config_skips_service(c->config, c->service) ||
-	    kt_user_name_problem(c->user))
+	case KT_STEP_SERVICE:
+	case KT_STEP_NAME:
 		return 0;
-	r = kt_user_lookup(c->user, &c->account);
-	if (r == -ENOENT)
-		return 0;
-	if (r < 0) {
+	case KT_STEP_USER:
+		if (r == -ENOENT)
+			return 0;
 		(void)kt_pam_error(p, r, NULL, "Failed to look up user %s",
 				   c->user);
 		return r;
-	}
-	r = kt_user_volumes(c->config, c->account, &c->volumes, &c->n,
-			    &c->n_alloc, &diag);
-	if (r < 0) {
+	case KT_STEP_VOLUMES:
 		(void)kt_pam_error(p, r, diag.message,
 				   "Failed to find the volumes of %s", c->user);
 		return r;

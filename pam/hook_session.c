@@ -57,7 +57,8 @@ static unsigned wait_bound(const struct kt_config *c)
 static int plan_load(struct kt_pam *p, struct plan *pl)
 {
 	struct kt_diag diag = { { 0 } };
-	const char *problem;
+	struct kt_user_plan up;
+	enum kt_plan_step step;
 	int r;
 
 	r = pam_get_item(p->pamh, PAM_USER, (const void **)&pl->user);
@@ -69,46 +70,47 @@ static int plan_load(struct kt_pam *p, struct plan *pl)
 	if (r != PAM_SUCCESS || !pl->service)
 		pl->service = "";
 
-	r = kt_config_load(p->config_path, &pl->config, &diag);
-	if (r == -ENOENT) {
-		kt_pam_log(p, LOG_DEBUG, "No %s, nothing to do",
-			   p->config_path);
-		return PAM_IGNORE;
-	}
-	if (r < 0)
+	r = kt_user_plan_load(p->config_path, pl->user, pl->service, &up,
+			      &step, &diag);
+	/* The plan's parts are this plan's: plan_done() frees them. */
+	pl->config = up.config;
+	pl->account = up.user;
+	pl->volumes = up.volumes;
+	pl->n = up.n;
+	pl->n_alloc = up.n_alloc;
+	switch (step) {
+	case KT_STEP_NONE:
+		break;
+	case KT_STEP_CONFIG:
+		if (r == -ENOENT) {
+			kt_pam_log(p, LOG_DEBUG, "No %s, nothing to do",
+				   p->config_path);
+			return PAM_IGNORE;
+		}
 		/* The diagnostic names the file (and line) itself. */
 		return kt_pam_error(p, r, diag.message, "Failed to load %s",
 				    diag.message[0] ? "the configuration"
 						    : p->config_path);
-
-	if (kt_config_skips_service(pl->config, pl->service)) {
+	case KT_STEP_SERVICE:
 		kt_pam_log(p, LOG_DEBUG, "Service %s is skipped", pl->service);
 		return PAM_IGNORE;
-	}
-
-	/* A name keyturn cannot act for safely is not one it manages. */
-	problem = kt_user_name_problem(pl->user);
-	if (problem) {
+	case KT_STEP_NAME:
 		kt_pam_log(p, LOG_DEBUG, "User name %s, nothing to do",
-			   problem);
+			   diag.message);
 		return PAM_IGNORE;
-	}
-	r = kt_user_lookup(pl->user, &pl->account);
-	if (r == -ENOENT) {
-		kt_pam_log(p, LOG_DEBUG, "No account %s, nothing to do",
-			   pl->user);
-		return PAM_IGNORE;
-	}
-	if (r < 0)
+	case KT_STEP_USER:
+		if (r == -ENOENT) {
+			kt_pam_log(p, LOG_DEBUG, "No account %s, nothing to do",
+				   pl->user);
+			return PAM_IGNORE;
+		}
 		return kt_pam_error(p, r, NULL, "Failed to look up user %s",
 				    pl->user);
-
-	r = kt_user_volumes(pl->config, pl->account, &pl->volumes, &pl->n,
-			    &pl->n_alloc, &diag);
-	if (r < 0)
+	case KT_STEP_VOLUMES:
 		return kt_pam_error(p, r, diag.message,
 				    "Failed to find the volumes of %s",
 				    pl->user);
+	}
 	if (pl->n == 0) {
 		kt_pam_log(p, LOG_DEBUG, "No volume for %s, nothing to do",
 			   pl->user);
