@@ -109,6 +109,8 @@ int volume_open(struct agent *a, const struct kt_volume *v,
 		return luks_open_volume(a, v, r);
 	case KT_VOLUME_ECRYPTFS:
 		return ecryptfs_open_volume(a, v, r);
+	case KT_VOLUME_FSCRYPT:
+		return fscrypt_open_volume(a, v, r);
 	}
 	return -EINVAL;
 }
@@ -121,6 +123,8 @@ static int volume_close(struct agent *a, const struct kt_opened *o,
 		return luks_close_volume(a, o, r);
 	case KT_VOLUME_ECRYPTFS:
 		return ecryptfs_close_volume(a, o, r);
+	case KT_VOLUME_FSCRYPT:
+		return fscrypt_close_volume(a, o, r);
 	}
 	return -EINVAL;
 }

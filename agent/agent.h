@@ -84,6 +84,17 @@ int agent_resume(struct agent *a, const char *user, const char *config) _wur_;
 /* keyturn-agent --rekey ...: argv[0] is "--rekey" (agent/rekey.c). */
 int rekey_main(int argc, char **argv);
 
+/* One password change: the user's volumes, the old and new passphrase. */
+struct rekey {
+	struct agent a; /* config, user, volumes, key description */
+	struct kt_secret *old, *new_pass;
+};
+/* Re-wraps v's wrapped file from the old to the new passphrase,
+ * atomically (written aside, fsynced, renamed): either opens it after a
+ * crash. Reports rekeyed, unchanged or failed. */
+void ecryptfs_rekey(struct rekey *k, const struct kt_volume *v,
+		    struct kt_report *rep);
+
 /* Sets a report: status, positive errno (0 for none), message. */
 void report_set(struct kt_report *r, enum kt_report_status status, int error,
 		const char *fmt, ...) _printf_(4, 5);
@@ -148,6 +159,29 @@ int ecryptfs_open_volume(struct agent *a, const struct kt_volume *v,
 			 struct kt_report *r);
 int ecryptfs_close_volume(struct agent *a, const struct kt_opened *o,
 			  struct kt_report *r);
+
+/*
+ * fscrypt directories (agent/backend_fscrypt.c). open: the key unwrapped,
+ * checked against the directory's policy, added to the filesystem (or
+ * reused when present). close: the recorded key removed through the
+ * recorded directory, under the busy policy. record: the directory's
+ * identity and key identifier (record_volume's part). rekey: the
+ * wrapped file re-wrapped, as for eCryptfs. The wrapped file is read
+ * once for its cost and its unwrap, as ecryptfs_wrapped_read/cost.
+ */
+int fscrypt_open_volume(struct agent *a, const struct kt_volume *v,
+			struct kt_report *r);
+int fscrypt_close_volume(struct agent *a, const struct kt_opened *o,
+			 struct kt_report *r);
+int fscrypt_record_volume(struct agent *a, const struct kt_volume *v,
+			  bool own, struct kt_opened *ret) _wur_;
+void fscrypt_rekey(struct rekey *k, const struct kt_volume *v,
+		   struct kt_report *r);
+int fscrypt_wrapped_read(struct agent *a, const struct kt_volume *v,
+			 uint8_t **ret_buf, size_t *ret_len) _wur_;
+void fscrypt_wrapped_cost(const struct agent *a, const uint8_t *buf,
+			  size_t len, uint32_t *ret_memory_kib,
+			  uint32_t *ret_threads);
 
 /*
  * Mounts source on v->mountpoint through a checked descriptor (the mount

@@ -37,6 +37,8 @@ int record_volume(struct agent *a, const struct kt_volume *v, bool own,
 	struct kt_mount_id id;
 	int k;
 
+	if (v->type == KT_VOLUME_FSCRYPT)
+		return fscrypt_record_volume(a, v, own, ret);
 	memset(&o, 0, sizeof(o));
 	if (strlen(v->name) >= sizeof(o.volume) ||
 	    strlen(v->mountpoint) >= sizeof(o.mountpoint))

@@ -34,11 +34,6 @@
 #define SECRET_FD 4
 #define SECRET_TIMEOUT_MS 10000
 
-struct rekey {
-	struct agent a; /* config, user, volumes, key description */
-	struct kt_secret *old, *new_pass;
-};
-
 static void luks_rekey(struct rekey *k, const struct kt_volume *v,
 		       struct kt_report *rep)
 {
@@ -68,7 +63,7 @@ static void luks_rekey(struct rekey *k, const struct kt_volume *v,
 			   v->device, strerror(-r));
 }
 
-static void ecryptfs_rekey(struct rekey *k, const struct kt_volume *v,
+void ecryptfs_rekey(struct rekey *k, const struct kt_volume *v,
 			   struct kt_report *rep)
 {
 	_cleanup_free_ char *dir_copy = NULL, *name_copy = NULL;
@@ -174,6 +169,8 @@ static void rekey_all(struct rekey *k)
 			luks_rekey(k, v, &rep);
 		else if (v->type == KT_VOLUME_ECRYPTFS)
 			ecryptfs_rekey(k, v, &rep);
+		else if (v->type == KT_VOLUME_FSCRYPT)
+			fscrypt_rekey(k, v, &rep);
 		else
 			report_set(&rep, KT_REPORT_FAILED, EINVAL,
 				   "unknown volume type");

@@ -36,7 +36,7 @@ struct child_result {
 struct job {
 	const struct kt_volume *volume;
 	uint32_t memory_kib, threads;
-	uint8_t *wrapped; /* eCryptfs: the wrapped file, read once */
+	uint8_t *wrapped; /* eCryptfs, fscrypt: the wrapped file, read once */
 	size_t wrapped_len;
 	int wrapped_error;
 	pid_t pid;
@@ -99,6 +99,12 @@ static void volume_cost(struct agent *a, struct job *j)
 			j->memory_kib = tok.memory_kib;
 			j->threads = tok.threads ? tok.threads : 1;
 		}
+	} else if (j->volume->type == KT_VOLUME_FSCRYPT) {
+		j->wrapped_error = fscrypt_wrapped_read(a, j->volume,
+							&j->wrapped,
+							&j->wrapped_len);
+		fscrypt_wrapped_cost(a, j->wrapped, j->wrapped_len,
+				     &j->memory_kib, &j->threads);
 	} else {
 		j->wrapped_error = ecryptfs_wrapped_read(a, j->volume,
 							 &j->wrapped,
@@ -146,7 +152,7 @@ static int job_start(struct agent *a, struct job *j)
 		close(p[0]);
 		snprintf(res.report.volume, sizeof(res.report.volume), "%s",
 			 j->volume->name);
-		if (j->volume->type == KT_VOLUME_ECRYPTFS &&
+		if (j->volume->type != KT_VOLUME_LUKS2 &&
 		    (j->wrapped || j->wrapped_error < 0)) {
 			a->wrapped_volume = j->volume;
 			a->wrapped_buf = j->wrapped;

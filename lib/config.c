@@ -29,7 +29,9 @@ enum section { SEC_NONE, SEC_DEFAULTS, SEC_VOLUME };
 /* Volume types as bits, for the key table. */
 #define T_LUKS2 (1u << KT_VOLUME_LUKS2)
 #define T_ECRYPTFS (1u << KT_VOLUME_ECRYPTFS)
-#define T_ANY (T_LUKS2 | T_ECRYPTFS)
+#define T_FSCRYPT (1u << KT_VOLUME_FSCRYPT)
+#define T_MOUNTED (T_LUKS2 | T_ECRYPTFS)
+#define T_ANY (T_MOUNTED | T_FSCRYPT)
 
 enum key_id {
 	K_KEY_TIMEOUT,
@@ -53,6 +55,7 @@ enum key_id {
 	K_BUSY,
 	K_BUSY_TIMEOUT,
 	K_UUID,
+	K_DIRECTORY,
 	K_MAX
 };
 
@@ -78,14 +81,16 @@ static const struct key_desc keys[K_MAX] = {
 	[K_NAME] = { "name", SEC_VOLUME, T_LUKS2, T_LUKS2 },
 	[K_FSTYPE] = { "fstype", SEC_VOLUME, T_LUKS2, 0 },
 	[K_SOURCE] = { "source", SEC_VOLUME, T_ECRYPTFS, T_ECRYPTFS },
-	[K_WRAPPED] = { "wrapped", SEC_VOLUME, T_ECRYPTFS, T_ECRYPTFS },
+	[K_WRAPPED] = { "wrapped", SEC_VOLUME, T_ECRYPTFS | T_FSCRYPT,
+			T_ECRYPTFS | T_FSCRYPT },
 	[K_FNEK] = { "fnek", SEC_VOLUME, T_ECRYPTFS, 0 },
-	[K_MOUNTPOINT] = { "mountpoint", SEC_VOLUME, T_ANY, T_ANY },
-	[K_OPTIONS] = { "options", SEC_VOLUME, T_ANY, 0 },
+	[K_MOUNTPOINT] = { "mountpoint", SEC_VOLUME, T_MOUNTED, T_MOUNTED },
+	[K_OPTIONS] = { "options", SEC_VOLUME, T_MOUNTED, 0 },
 	[K_REQUIRED] = { "required", SEC_VOLUME, T_ANY, 0 },
 	[K_BUSY] = { "busy", SEC_VOLUME, T_ANY, 0 },
 	[K_BUSY_TIMEOUT] = { "busy_timeout", SEC_VOLUME, T_ANY, 0 },
 	[K_UUID] = { "uuid", SEC_VOLUME, T_LUKS2, 0 },
+	[K_DIRECTORY] = { "directory", SEC_VOLUME, T_FSCRYPT, T_FSCRYPT },
 };
 
 struct parser {
@@ -185,6 +190,7 @@ static void volume_done(struct kt_volume *v)
 	free(v->source);
 	free(v->wrapped);
 	free(v->mountpoint);
+	free(v->directory);
 	free(v->options);
 	free(v->uuid);
 	memset(v, 0, sizeof(*v));
@@ -219,6 +225,8 @@ const char *kt_volume_type_name(enum kt_volume_type t)
 		return "luks2";
 	case KT_VOLUME_ECRYPTFS:
 		return "ecryptfs";
+	case KT_VOLUME_FSCRYPT:
+		return "fscrypt";
 	}
 	return "unknown";
 }
@@ -621,10 +629,12 @@ static int set_volume_key(struct parser *p, unsigned line, enum key_id id,
 			v->type = KT_VOLUME_LUKS2;
 		else if (strcmp(value, "ecryptfs") == 0)
 			v->type = KT_VOLUME_ECRYPTFS;
+		else if (strcmp(value, "fscrypt") == 0)
+			v->type = KT_VOLUME_FSCRYPT;
 		else
 			return fail(p, line,
 				    "bad value '%.*s' for 'type': expected "
-				    "luks2 or ecryptfs",
+				    "luks2, ecryptfs or fscrypt",
 				    Q, value);
 		p->type_set = true;
 		return 0;
@@ -632,13 +642,15 @@ static int set_volume_key(struct parser *p, unsigned line, enum key_id id,
 	case K_SOURCE:
 	case K_WRAPPED:
 	case K_MOUNTPOINT:
+	case K_DIRECTORY:
 		r = check_path_template(p, line, key, value);
 		if (r < 0)
 			return r;
-		return set_string(id == K_DEVICE    ? &v->device
-				  : id == K_SOURCE  ? &v->source
-				  : id == K_WRAPPED ? &v->wrapped
-						    : &v->mountpoint,
+		return set_string(id == K_DEVICE	 ? &v->device
+				  : id == K_SOURCE	 ? &v->source
+				  : id == K_WRAPPED	 ? &v->wrapped
+				  : id == K_DIRECTORY ? &v->directory
+							 : &v->mountpoint,
 				  value);
 	case K_NAME:
 		r = check_dm_name_template(p, line, value);
@@ -747,7 +759,8 @@ static int end_section(struct parser *p)
 	v = current_volume(p);
 	if (!p->type_set)
 		return fail(p, p->section_line,
-			    "[volume %s] has no 'type' (luks2 or ecryptfs)",
+			    "[volume %s] has no 'type' (luks2, ecryptfs or "
+			    "fscrypt)",
 			    v->name);
 	type_bit = 1u << v->type;
 	/* Of several keys that do not fit the type, name the first one. */
@@ -1239,7 +1252,8 @@ static int expand_field(const struct kt_volume *tmpl, const struct kt_user *u,
 		problem = dm_name_problem(s);
 	else {
 		problem = path_problem(s);
-		if (!problem && strcmp(key, "mountpoint") == 0 &&
+		if (!problem &&
+		    (!strcmp(key, "mountpoint") || !strcmp(key, "directory")) &&
 		    strcmp(s, "/") == 0)
 			problem = "is the root directory";
 	}
@@ -1292,6 +1306,10 @@ static int volume_expand(const struct kt_volume *t, const struct kt_user *u,
 		return r;
 	r = expand_field(t, u, "wrapped", t->wrapped, false, &v->wrapped,
 			 diag);
+	if (r < 0)
+		return r;
+	r = expand_field(t, u, "directory", t->directory, false,
+			 &v->directory, diag);
 	if (r < 0)
 		return r;
 	return expand_field(t, u, "mountpoint", t->mountpoint, false,

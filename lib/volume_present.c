@@ -22,6 +22,9 @@ bool kt_volume_present(const struct kt_volume *v)
 		/* Under a home the user controls: never follow a link. */
 		return v->source && lstat(v->source, &st) == 0 &&
 		       S_ISDIR(st.st_mode);
+	case KT_VOLUME_FSCRYPT:
+		return v->directory && lstat(v->directory, &st) == 0 &&
+		       S_ISDIR(st.st_mode);
 	}
 	return false;
 }
