@@ -341,6 +341,37 @@ static int recorded_mount_root(struct agent *a, const struct kt_opened *o)
 	return kt_fscrypt_mount_root(dir);
 }
 
+/*
+ * When the directory is not what was opened any more (renamed, removed,
+ * swapped for a link): the recorded mount, by its id, checked to be the
+ * same filesystem. The key is named by its identifier and only root's
+ * claim goes, so any directory of that filesystem removes exactly it.
+ */
+static int recorded_mount(const struct kt_opened *o)
+{
+	struct kt_mount_entry m = { .mnt_id = -1 };
+	_cleanup_close_ int fd = -1;
+	struct statx stx;
+	int k;
+
+	k = kt_mount_find_id(o->mnt_id, &m);
+	if (k <= 0)
+		return k < 0 ? k : -ENOENT;
+	fd = m.target ? open(m.target, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+					       O_CLOEXEC)
+		      : -1;
+	k = fd < 0 ? (m.target ? kt_negerrno() : -ENOENT) : 0;
+	kt_mount_entry_clear(&m);
+	if (k < 0)
+		return k;
+	if (statx(fd, "", AT_EMPTY_PATH, STATX_MNT_ID, &stx) < 0)
+		return kt_negerrno();
+	if (!(stx.stx_mask & STATX_MNT_ID) || stx.stx_mnt_id != o->mnt_id ||
+	    makedev(stx.stx_dev_major, stx.stx_dev_minor) != o->mnt_dev)
+		return -ESTALE;
+	return TAKE_FD(fd);
+}
+
 int fscrypt_close_volume(struct agent *a, const struct kt_opened *o,
 			 struct kt_report *r)
 {
@@ -357,6 +388,19 @@ int fscrypt_close_volume(struct agent *a, const struct kt_opened *o,
 		return -EINVAL;
 	}
 	root = recorded_mount_root(a, o);
+	if (root < 0) {
+		int k2 = recorded_mount(o);
+
+		agent_log(LOG_WARNING, "%s: %s is not the directory that was "
+				       "opened any more (%s); removing key %s "
+				       "through its filesystem",
+			  a->user->name, o->mountpoint,
+			  root == -ESTALE ? "another directory is there"
+					  : dir_error(root),
+			  o->fscrypt_id);
+		if (k2 >= 0)
+			root = k2;
+	}
 	if (root < 0) {
 		report_set(r, KT_REPORT_FAILED, -root,
 			   "%s: cannot reach the directory that was opened "

@@ -64,6 +64,8 @@ static void print_volume(const struct kt_volume *v)
 		print_field("uuid", v->uuid);
 		if (!v->uuid)
 			print_unpinned(v);
+	} else if (v->type == KT_VOLUME_FSCRYPT) {
+		ctl_fscrypt_print_check(v);
 	} else {
 		print_field("source", v->source);
 		print_field("wrapped", v->wrapped);

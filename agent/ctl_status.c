@@ -82,6 +82,10 @@ static void print_volume(const struct kt_config *c, const struct kt_user *u,
 	int mounted;
 
 	printf("%s/%s (%s)\n", u->name, v->name, kt_volume_type_name(v->type));
+	if (v->type == KT_VOLUME_FSCRYPT) {
+		ctl_fscrypt_print_status(v, u->uid, sessions);
+		return;
+	}
 	mounted = v->mountpoint ? kt_mount_find(v->mountpoint, &m) : 0;
 	if (v->type == KT_VOLUME_LUKS2)
 		print_luks(c, u, v);
