@@ -188,17 +188,26 @@ check "pam_keyturn logged the directory closed" \
 	logged "$mark" "pam_keyturn.*secret.*closed"
 check "the record is gone" test ! -e "/run/keyturn/$(id -u dave)/open.secret"
 
-# a whole login, timed (bench), the file read inside it
-t0=$(uptime_s)
-login_as "$SVC" dave "$DPW" /bin/sh -c "cat $D/note.txt" > "$KT_TMP/out"
-rc=$?
-t_login=$(awk -v a="$t0" -v b="$(uptime_s)" 'BEGIN { printf "%.2f", b - a }')
+# a whole login, timed (bench: median of 5), the file read inside it
+median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+ms_since() { awk -v a="$1" -v b="$(uptime_s)" 'BEGIN { printf "%d\n", (b - a) * 1000 }'; }
+: > "$KT_TMP/t.kt"
+: > "$KT_TMP/t.plain"
+for _ in 1 2 3 4 5; do
+	t0=$(uptime_s)
+	login_as "$SVC" dave "$DPW" /bin/sh -c "cat $D/note.txt" > "$KT_TMP/out"
+	rc=$?
+	ms_since "$t0" >> "$KT_TMP/t.kt"
+	wait_until 5 is_locked dave
+	t0=$(uptime_s)
+	login_as kt-infra dave "$DPW" true
+	ms_since "$t0" >> "$KT_TMP/t.plain"
+done
 check_eq "a timed login reads the file (exit 0)" "0 secret-of-dave" \
 	"$rc $(cat "$KT_TMP/out")"
-t0=$(uptime_s)
-login_as kt-infra dave "$DPW" /bin/sh -c "true"
-t_plain=$(awk -v a="$t0" -v b="$(uptime_s)" 'BEGIN { printf "%.2f", b - a }')
-diag "bench: login+logout with one fscrypt directory: $t_login s (pam_unix alone: $t_plain s)"
+t_login=$(median < "$KT_TMP/t.kt")
+t_plain=$(median < "$KT_TMP/t.plain")
+diag "bench: login+logout with one fscrypt directory: $t_login ms (pam_unix alone: $t_plain ms; median of 5)"
 check "and locks it again" wait_until 5 is_locked dave
 
 # ---- wrong password: nothing added -----------------------------------------------
@@ -353,10 +362,11 @@ EOF
 	# the tool checks erin's login passphrase as erin: pam_unix's helper
 	# is set-gid shadow, as Debian installs it
 	chown root:shadow /usr/sbin/unix_chkpwd && chmod 2755 /usr/sbin/unix_chkpwd
-	fscrypt setup --force --quiet > "$KT_TMP/fs.setup" 2>&1
+	# as README.md of fscrypt says, for users who make their own metadata
+	fscrypt setup --force --quiet --all-users > "$KT_TMP/fs.setup" 2>&1
 	check_eq "fscrypt setup (/etc/fscrypt.conf, /.fscrypt)" 0 "$?"
 	diag_file "$KT_TMP/fs.setup" 3
-	fscrypt setup "$ENC" --quiet > "$KT_TMP/fs.setup" 2>&1
+	fscrypt setup "$ENC" --quiet --all-users > "$KT_TMP/fs.setup" 2>&1
 	check_eq "fscrypt setup $ENC" 0 "$?"
 	diag_file "$KT_TMP/fs.setup" 3
 	new_dir erin "$T"
@@ -371,15 +381,19 @@ EOF
 	diag_file "$KT_TMP/fs.lock" 3
 	check "the tool's directory is locked" \
 		sh -c "! cat $T/tool.txt 2>/dev/null"
-	# bench: the tool's own unlock, by hand
-	t0=$(uptime_s)
-	printf '%s\n' "$EPW" | su -s /bin/sh erin -c "fscrypt unlock $T --quiet" \
-		> "$KT_TMP/fs.unlock" 2>&1
-	rc=$?
-	t_tool=$(awk -v a="$t0" -v b="$(uptime_s)" 'BEGIN { printf "%.2f", b - a }')
+	# bench: the tool's own unlock, by hand (median of 5)
+	: > "$KT_TMP/t.tool"
+	for _ in 1 2 3 4 5; do
+		t0=$(uptime_s)
+		printf '%s\n' "$EPW" | su -s /bin/sh erin -c \
+			"fscrypt unlock $T --quiet" > "$KT_TMP/fs.unlock" 2>&1
+		rc=$?
+		ms_since "$t0" >> "$KT_TMP/t.tool"
+		su -s /bin/sh erin -c "fscrypt lock $T" > /dev/null 2>&1
+	done
 	check_eq "fscrypt unlock by hand (exit 0)" 0 "$rc"
-	diag "bench: fscrypt unlock by hand: $t_tool s (login with keyturn: $t_login s)"
-	su -s /bin/sh erin -c "fscrypt lock $T" > /dev/null 2>&1
+	diag_file "$KT_TMP/fs.unlock" 2
+	diag "bench: fscrypt unlock by hand: $(median < "$KT_TMP/t.tool") ms; keyturn's login+logout $t_login ms, pam_unix's alone $t_plain ms (median of 5)"
 
 	# shellcheck disable=SC2086 # $FAST: several words
 	printf '%s\n' "$EPW" | keyturnctl enroll fscrypt --import "$T" \
@@ -396,8 +410,8 @@ EOF
 	check "erin's login reads the file the tool encrypted" \
 		login_as "$SVC" erin "$EPW" /bin/sh -c "grep -q made-by-fscrypt $T/tool.txt"
 	check "and the logout locks it" wait_until 5 is_locked erin
-	# shellcheck disable=SC2086 # $FAST: several words
 	mv /home/erin/.keyturn/fscrypt-Secret "$KT_TMP/erin.wrapped"
+	# shellcheck disable=SC2086 # $FAST: several words
 	printf '%s\n' "$EPW" | keyturnctl enroll fscrypt --import "$E" \
 		--user erin --stdin $FAST > "$KT_TMP/enroll" 2>&1
 	check_eq "--import of a directory the tool did not make: refused" 1 "$?"
