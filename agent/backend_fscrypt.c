@@ -203,7 +203,10 @@ int fscrypt_open_volume(struct agent *a, const struct kt_volume *v,
 		k = kt_fscrypt_add_key(dir, key, id);
 	if (k >= 0 && memcmp(id, policy.identifier, sizeof(id)) != 0) {
 		/* Cannot happen with the check above; never left added. */
-		k = kt_fscrypt_remove_key(dir, id, false, NULL);
+		if (kt_fscrypt_remove_key(dir, id, false, NULL) < 0)
+			agent_log(LOG_WARNING, "Failed to remove a key the "
+					       "kernel named otherwise, "
+					       "ignoring");
 		k = -EKEYREJECTED;
 	}
 	if (k < 0) {
@@ -372,6 +375,26 @@ static int recorded_mount(const struct kt_opened *o)
 	return TAKE_FD(fd);
 }
 
+/* keyturn holds no claim to the key (-ENOKEY): locked already, or
+ * unlocked by someone else, which is said. */
+static int not_ours(int root, const uint8_t *id, const struct kt_opened *o,
+		    struct kt_report *r)
+{
+	struct kt_fscrypt_key_status st;
+
+	if (kt_fscrypt_get_key_status(root, id, &st) == 0 &&
+	    st.state == KT_FSCRYPT_KEY_PRESENT) {
+		report_set(r, KT_REPORT_KEPT, EBUSY,
+			   "%s still unlocked: key %s was added by another "
+			   "user (fscrypt unlock?), not by keyturn",
+			   o->mountpoint, o->fscrypt_id);
+		return -EBUSY;
+	}
+	report_set(r, KT_REPORT_CLOSED, 0, "%s locked already (key %s was "
+		   "not there)", o->mountpoint, o->fscrypt_id);
+	return 0;
+}
+
 int fscrypt_close_volume(struct agent *a, const struct kt_opened *o,
 			 struct kt_report *r)
 {
@@ -431,11 +454,8 @@ int fscrypt_close_volume(struct agent *a, const struct kt_opened *o,
 		}
 	}
 	k = remove_retry(root, id, o->busy_timeout, &flags);
-	if (k == -ENOKEY) {
-		report_set(r, KT_REPORT_CLOSED, 0, "%s locked already (key %s "
-			   "was not there)", o->mountpoint, o->fscrypt_id);
-		return 0;
-	}
+	if (k == -ENOKEY)
+		return not_ours(root, id, o, r);
 	if (k >= 0 && (flags & KT_FSCRYPT_REMOVED_FILES_BUSY)) {
 		n = holders(o, pids, list, sizeof(list));
 		agent_log(LOG_WARNING, "%s: %s still busy after %u s, held by "
@@ -455,18 +475,25 @@ int fscrypt_close_volume(struct agent *a, const struct kt_opened *o,
 			}
 		}
 	}
-	if (k == -ENOKEY)
-		k = 0, flags = 0;
+	if (k == -ENOKEY) {
+		/* Gone meanwhile: nothing left of keyturn's. */
+		k = 0;
+		flags = 0;
+	}
 	if (k < 0) {
 		report_set(r, KT_REPORT_FAILED, k,
 			   "Failed to remove the key of %s: %s", o->mountpoint,
 			   strerror(-k));
 		return k;
 	}
-	if (flags & KT_FSCRYPT_REMOVED_OTHER_USERS)
-		agent_log(LOG_WARNING, "%s: %s: other users added key %s too: "
-				       "it stays until they remove it",
-			  a->user->name, o->mountpoint, o->fscrypt_id);
+	if (flags & KT_FSCRYPT_REMOVED_OTHER_USERS) {
+		report_set(r, KT_REPORT_KEPT, EBUSY,
+			   "%s still unlocked: keyturn's claim to key %s is "
+			   "gone, but another user added it too (fscrypt "
+			   "unlock?), and it stays until they remove it",
+			   o->mountpoint, o->fscrypt_id);
+		return -EBUSY;
+	}
 	if ((flags & KT_FSCRYPT_REMOVED_FILES_BUSY) &&
 	    o->busy == KT_BUSY_KEEP) {
 		/* Opened between the look and the removal: the next
@@ -479,8 +506,6 @@ int fscrypt_close_volume(struct agent *a, const struct kt_opened *o,
 	report_set(r, KT_REPORT_CLOSED, 0, "%s locked%s", o->mountpoint,
 		   (flags & KT_FSCRYPT_REMOVED_FILES_BUSY)
 			   ? ", files still open stay readable until closed"
-		   : (flags & KT_FSCRYPT_REMOVED_OTHER_USERS)
-			   ? " for keyturn, other users added the key too"
 			   : " (key removed)");
 	return 0;
 }
