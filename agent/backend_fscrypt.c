@@ -151,8 +151,8 @@ static int unwrap(struct agent *a, const struct kt_volume *v,
 	}
 	if (key->len != KT_FSCRYPT_KEY_SIZE) {
 		report_set(r, KT_REPORT_FAILED, EBADMSG,
-			   "wrapped file %s holds no fscrypt key (%s)",
-			   v->wrapped, "not 64 bytes");
+			   "wrapped file %s holds no fscrypt key (not %d "
+			   "bytes)", v->wrapped, KT_FSCRYPT_KEY_SIZE);
 		return -EBADMSG;
 	}
 	*ret = TAKE_PTR(key);
