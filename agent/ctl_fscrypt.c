@@ -180,9 +180,9 @@ static void explain_no_encryption(int fd, const char *dir)
 	    kt_mount_find_id(stx.stx_mnt_id, &m) == 1) {
 		ctl_error("%s is on %s (%s, mounted on %s), which has no "
 			  "encryption enabled: for ext4, 'tune2fs -O encrypt "
-			  "%s' (kernel 5.4 or later; the filesystem can stay "
-			  "mounted), for f2fs, 'fsck.f2fs -O encrypt' on the "
-			  "unmounted device",
+			  "%s' (v2 policies need kernel 5.4 or later), for "
+			  "f2fs, 'fsck.f2fs -O encrypt' on the unmounted "
+			  "device",
 			  dir, m.source ? m.source : "?",
 			  m.fstype ? m.fstype : "?",
 			  m.target ? m.target : "?",
