@@ -46,7 +46,8 @@ PAM_OBJ = $(PAM_SRC:.c=.o)
 # the hand-over to keyturn-hold, the re-key mode, limits.
 AGENT_SRC = agent/agent.c agent/load.c agent/log_report.c \
 	agent/open_lock.c agent/unlock.c agent/backend.c \
-	agent/backend_luks2.c agent/backend_ecryptfs.c agent/mount_volume.c \
+	agent/backend_luks2.c agent/backend_ecryptfs.c agent/backend_fscrypt.c \
+	agent/mount_volume.c \
 	agent/record.c agent/control_server.c agent/wait_loop.c \
 	agent/handover.c agent/rekey.c agent/limits.c
 AGENT_OBJ = $(AGENT_SRC:.c=.o)
@@ -56,6 +57,7 @@ HOLD_OBJ = $(HOLD_SRC:.c=.o)
 # keyturnctl: one file per command, plus its command-line helpers.
 CTL_SRC = ctl/keyturnctl.c ctl/cli.c ctl/backend_output.c ctl/read_secret.c \
 	ctl/enroll_luks.c ctl/pin_luks.c ctl/enroll_ecryptfs.c ctl/ecryptfs_place.c \
+	ctl/enroll_fscrypt.c \
 	ctl/rekey_user.c ctl/lock_unlock.c ctl/status.c ctl/check_config.c
 CTL_OBJ = $(CTL_SRC:.c=.o)
 HEADERS = $(wildcard lib/*.h pam/*.h agent/*.h ctl/*.h)

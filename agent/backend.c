@@ -19,10 +19,19 @@ static const struct backend backends[] = {
 	[KT_VOLUME_ECRYPTFS] = {
 		.type = KT_VOLUME_ECRYPTFS,
 		.name = "ecryptfs",
-		.cost = ecryptfs_cost,
+		.cost = wrapped_file_cost,
 		.open = ecryptfs_open_volume,
 		.close = ecryptfs_close_volume,
 		.rekey = ecryptfs_rekey,
+	},
+	[KT_VOLUME_FSCRYPT] = {
+		.type = KT_VOLUME_FSCRYPT,
+		.name = "fscrypt",
+		.cost = wrapped_file_cost,
+		.open = fscrypt_open_volume,
+		.close = fscrypt_close_volume,
+		.rekey = fscrypt_rekey,
+		.record_all = fscrypt_record_volume,
 	},
 };
 

@@ -64,6 +64,10 @@ struct backend {
 	 * the mount is not this volume's). NULL: nothing more to record. */
 	int (*record)(struct agent *a, const struct kt_volume *v,
 		      const struct kt_mount_id *mounted, struct kt_opened *o);
+	/* A backend that mounts nothing (fscrypt) records the whole of an
+	 * open v itself: 0 or -errno, *ret filled; record is then unused. */
+	int (*record_all)(struct agent *a, const struct kt_volume *v,
+			  bool own, struct kt_opened *ret);
 };
 
 /* The backend of a volume type; NULL for a type without one. */
@@ -81,13 +85,40 @@ void luks_rekey(struct rekey *k, const struct kt_volume *v,
 int luks_record(struct agent *a, const struct kt_volume *v,
 		const struct kt_mount_id *mounted, struct kt_opened *o);
 
-void ecryptfs_cost(struct agent *a, const struct kt_volume *v,
-		   struct volume_cost *c);
+/*
+ * keyturn's wrapped file, shared by eCryptfs and fscrypt
+ * (agent/backend_ecryptfs.c). read: v->wrapped through its checked
+ * directory. cost: the op of both backends: the file read once, its
+ * Argon2 cost, 0 when it is refused (unreadable, or above the config's
+ * wrapped_max_memory / wrapped_max_iterations); the buffer goes on to
+ * the unwrap. rekey (ecryptfs_rekey): its atomic re-wrap.
+ */
+int wrapped_file_read(struct agent *a, const struct kt_volume *v,
+		      uint8_t **ret_buf, size_t *ret_len) _wur_;
+void wrapped_file_cost(struct agent *a, const struct kt_volume *v,
+		       struct volume_cost *c);
 int ecryptfs_open_volume(struct agent *a, const struct kt_volume *v,
 			 struct kt_report *r);
 int ecryptfs_close_volume(struct agent *a, const struct kt_opened *o,
 			  struct kt_report *r);
 void ecryptfs_rekey(struct rekey *k, const struct kt_volume *v,
 		    struct kt_report *r);
+
+/*
+ * fscrypt directories (agent/backend_fscrypt.c). open: the key unwrapped,
+ * checked against the directory's policy, added to the filesystem (or
+ * reused when present). close: the recorded key removed through the
+ * recorded directory, under the busy policy. record_all: the whole
+ * record (nothing is mounted): the directory's identity and its key
+ * identifier. rekey: the wrapped file re-wrapped, as for eCryptfs.
+ */
+int fscrypt_open_volume(struct agent *a, const struct kt_volume *v,
+			struct kt_report *r);
+int fscrypt_close_volume(struct agent *a, const struct kt_opened *o,
+			 struct kt_report *r);
+int fscrypt_record_volume(struct agent *a, const struct kt_volume *v,
+			  bool own, struct kt_opened *ret) _wur_;
+void fscrypt_rekey(struct rekey *k, const struct kt_volume *v,
+		   struct kt_report *r);
 
 #endif

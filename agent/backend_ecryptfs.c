@@ -62,9 +62,8 @@ static const char *unwrap_error(int r)
 	}
 }
 
-/* v's wrapped file, through its checked directory. */
-static int wrapped_read(struct agent *a, const struct kt_volume *v,
-			uint8_t **ret_buf, size_t *ret_len)
+int wrapped_file_read(struct agent *a, const struct kt_volume *v,
+		      uint8_t **ret_buf, size_t *ret_len)
 {
 	_cleanup_free_ char *dir_copy = NULL, *name_copy = NULL;
 	_cleanup_close_ int dir = -1;
@@ -91,15 +90,12 @@ static bool cost_allowed(const struct agent *a,
 		       (uint64_t)a->config->wrapped_max_memory * 1024;
 }
 
-/* The wrapped file is read here, once: the buffer serves the cost and
- * the unwrap. Its Argon2 cost, 0 when it is refused (unreadable, or
- * above the config's wrapped_max_memory / wrapped_max_iterations). */
-void ecryptfs_cost(struct agent *a, const struct kt_volume *v,
-		   struct volume_cost *c)
+void wrapped_file_cost(struct agent *a, const struct kt_volume *v,
+		       struct volume_cost *c)
 {
 	struct kt_wrapped_header h;
 
-	c->error = wrapped_read(a, v, &c->buf, &c->len);
+	c->error = wrapped_file_read(a, v, &c->buf, &c->len);
 	if (!c->buf || kt_wrapped_parse(c->buf, c->len, &h) < 0 ||
 	    !cost_allowed(a, &h))
 		return;
@@ -132,7 +128,7 @@ static int unwrap(struct agent *a, const struct kt_volume *v,
 		buf = a->wrapped_buf;
 		len = a->wrapped_len;
 	} else {
-		k = wrapped_read(a, v, &own, &len);
+		k = wrapped_file_read(a, v, &own, &len);
 		buf = own;
 	}
 	if (k < 0) {

@@ -38,6 +38,11 @@ int record_volume(struct agent *a, const struct kt_volume *v, bool own,
 	struct kt_mount_id id;
 	int k;
 
+	b = backend_of(v->type);
+	if (!b)
+		return -EINVAL;
+	if (b->record_all)
+		return b->record_all(a, v, own, ret);
 	memset(&o, 0, sizeof(o));
 	if (strlen(v->name) >= sizeof(o.volume) ||
 	    strlen(v->mountpoint) >= sizeof(o.mountpoint))
@@ -48,9 +53,6 @@ int record_volume(struct agent *a, const struct kt_volume *v, bool own,
 	o.busy = v->busy;
 	o.busy_timeout = v->busy_timeout > 86400 ? 86400 : v->busy_timeout;
 
-	b = backend_of(v->type);
-	if (!b)
-		return -EINVAL;
 	k = kt_mount_identify(v->mountpoint, a->user->uid, &id);
 	if (k < 0)
 		return k;

@@ -127,6 +127,10 @@ static const struct ctl_backend backends[] = {
 		.status = ecryptfs_status,
 		.check = ecryptfs_check,
 	},
+	[KT_VOLUME_FSCRYPT] = {
+		.status = ctl_fscrypt_print_status,
+		.check = ctl_fscrypt_print_check,
+	},
 };
 
 const struct ctl_backend *ctl_backend_of(enum kt_volume_type type)

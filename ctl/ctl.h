@@ -3,6 +3,7 @@
 #define KT_CTL_H
 
 #include <stdbool.h>
+#include <sys/types.h>
 
 #include "config.h"
 #include "macro.h"
@@ -135,6 +136,14 @@ int ctl_read_new_secret(bool from_stdin, int lineno, const char *prompt,
 int ctl_enroll(int argc, char **argv);
 /* enroll ecryptfs: argv[0] is "enroll", the type is among the operands. */
 int ctl_enroll_ecryptfs(int argc, char **argv);
+/* enroll fscrypt DIRECTORY (ctl/enroll_fscrypt.c), and what status and
+ * check print for an fscrypt volume (its row in ctl/backend_output.c). */
+int ctl_enroll_fscrypt(int argc, char **argv);
+void ctl_fscrypt_print_status(const struct kt_config *c,
+			      const struct kt_user *u,
+			      const struct kt_volume *v,
+			      const struct kt_mount_entry *mounted);
+void ctl_fscrypt_print_check(const struct kt_volume *v);
 int ctl_status(int argc, char **argv);
 int ctl_check(int argc, char **argv);
 int ctl_rekey(int argc, char **argv);

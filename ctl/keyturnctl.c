@@ -20,6 +20,12 @@ static const char usage_text[] =
 	"                  or import an ecryptfs-utils one (its mount\n"
 	"                  passphrase on stdin); the mount passphrase is\n"
 	"                  kept wrapped with the login password\n"
+	"  enroll fscrypt DIRECTORY --user USER [--import] [--stdin]\n"
+	"         [--config PATH] [--argon2-ms MS] [--argon2-memory KIB]\n"
+	"                  encrypt USER's empty DIRECTORY with fscrypt (v2),\n"
+	"                  or import one the fscrypt tool set up with a\n"
+	"                  login protector; the key is kept wrapped with the\n"
+	"                  login password\n"
 	"  enroll luks DEVICE --recovery [--stdin] [--pbkdf-memory KIB]\n"
 	"         [--pbkdf-iterations N]\n"
 	"                  add a recovery passphrase to DEVICE: a keyslot of\n"
@@ -70,6 +76,8 @@ static int enroll(int argc, char **argv)
 	opterr = 0;
 	while (getopt_long(argc, argv, ":u:c:", options, NULL) >= 0)
 		;
+	if (optind < argc && !strcmp(argv[optind], "fscrypt"))
+		return ctl_enroll_fscrypt(argc, argv);
 	ecryptfs = optind < argc && !strcmp(argv[optind], "ecryptfs");
 	return ecryptfs ? ctl_enroll_ecryptfs(argc, argv)
 			: ctl_enroll(argc, argv);

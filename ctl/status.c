@@ -29,7 +29,9 @@ static void print_volume(const struct kt_config *c, const struct kt_user *u,
 	b = ctl_backend_of(v->type);
 	if (b)
 		b->status(c, u, v, mounted == 1 ? &m : NULL);
-	if (mounted == 1)
+	if (!v->mountpoint)
+		; /* a backend that mounts nothing (fscrypt) */
+	else if (mounted == 1)
 		printf("  mounted:  yes (%s on %s, %s)\n",
 		       m.source ? m.source : "?", v->mountpoint,
 		       m.fstype ? m.fstype : "?");

@@ -19,7 +19,9 @@
 /* Volume types as bits, for the key table. */
 #define T_LUKS2 (1u << KT_VOLUME_LUKS2)
 #define T_ECRYPTFS (1u << KT_VOLUME_ECRYPTFS)
-#define T_ANY (T_LUKS2 | T_ECRYPTFS)
+#define T_FSCRYPT (1u << KT_VOLUME_FSCRYPT)
+#define T_MOUNTED (T_LUKS2 | T_ECRYPTFS)
+#define T_ANY (T_MOUNTED | T_FSCRYPT)
 
 struct key_desc {
 	const char *name;
@@ -43,14 +45,16 @@ static const struct key_desc keys[K_MAX] = {
 	[K_NAME] = { "name", SEC_VOLUME, T_LUKS2, T_LUKS2 },
 	[K_FSTYPE] = { "fstype", SEC_VOLUME, T_LUKS2, 0 },
 	[K_SOURCE] = { "source", SEC_VOLUME, T_ECRYPTFS, T_ECRYPTFS },
-	[K_WRAPPED] = { "wrapped", SEC_VOLUME, T_ECRYPTFS, T_ECRYPTFS },
+	[K_WRAPPED] = { "wrapped", SEC_VOLUME, T_ECRYPTFS | T_FSCRYPT,
+			T_ECRYPTFS | T_FSCRYPT },
 	[K_FNEK] = { "fnek", SEC_VOLUME, T_ECRYPTFS, 0 },
-	[K_MOUNTPOINT] = { "mountpoint", SEC_VOLUME, T_ANY, T_ANY },
-	[K_OPTIONS] = { "options", SEC_VOLUME, T_ANY, 0 },
+	[K_MOUNTPOINT] = { "mountpoint", SEC_VOLUME, T_MOUNTED, T_MOUNTED },
+	[K_OPTIONS] = { "options", SEC_VOLUME, T_MOUNTED, 0 },
 	[K_REQUIRED] = { "required", SEC_VOLUME, T_ANY, 0 },
 	[K_BUSY] = { "busy", SEC_VOLUME, T_ANY, 0 },
 	[K_BUSY_TIMEOUT] = { "busy_timeout", SEC_VOLUME, T_ANY, 0 },
 	[K_UUID] = { "uuid", SEC_VOLUME, T_LUKS2, 0 },
+	[K_DIRECTORY] = { "directory", SEC_VOLUME, T_FSCRYPT, T_FSCRYPT },
 };
 
 static const char *const default_skip_services[] = { "systemd-user", "cron" };
@@ -128,6 +132,7 @@ void kt_config_volume_done(struct kt_volume *v)
 	free(v->source);
 	free(v->wrapped);
 	free(v->mountpoint);
+	free(v->directory);
 	free(v->options);
 	free(v->uuid);
 	memset(v, 0, sizeof(*v));
@@ -252,7 +257,7 @@ static int set_volume_key(struct parser *p, unsigned line, enum key_id id,
 		if (kt_volume_type_parse(value, strlen(value), &v->type) < 0)
 			return kt_config_fail(p, line,
 				"bad value '%.*s' for 'type': expected "
-				"luks2 or ecryptfs",
+				"luks2, ecryptfs or fscrypt",
 				Q, value);
 		p->type_set = true;
 		return 0;
@@ -260,12 +265,14 @@ static int set_volume_key(struct parser *p, unsigned line, enum key_id id,
 	case K_SOURCE:
 	case K_WRAPPED:
 	case K_MOUNTPOINT:
+	case K_DIRECTORY:
 		r = kt_config_path_template(p, line, key, value);
 		if (r < 0)
 			return r;
-		return kt_config_set_string(id == K_DEVICE    ? &v->device
-					    : id == K_SOURCE  ? &v->source
-					    : id == K_WRAPPED ? &v->wrapped
+		return kt_config_set_string(id == K_DEVICE      ? &v->device
+					    : id == K_SOURCE    ? &v->source
+					    : id == K_WRAPPED   ? &v->wrapped
+					    : id == K_DIRECTORY ? &v->directory
 					    : &v->mountpoint,
 					    value);
 	case K_NAME:
@@ -375,7 +382,8 @@ static int end_section(struct parser *p)
 	v = current_volume(p);
 	if (!p->type_set)
 		return kt_config_fail(p, p->section_line,
-			"[volume %s] has no 'type' (luks2 or ecryptfs)",
+			"[volume %s] has no 'type' (luks2, ecryptfs or "
+			"fscrypt)",
 			v->name);
 	type_bit = 1u << v->type;
 	/* Of several keys that do not fit the type, name the first one. */

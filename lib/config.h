@@ -17,6 +17,7 @@
 enum kt_volume_type {
 	KT_VOLUME_LUKS2,
 	KT_VOLUME_ECRYPTFS,
+	KT_VOLUME_FSCRYPT,	/* a directory with a v2 fscrypt policy */
 };
 
 /* What to do when a mount is still busy at logout. */
@@ -41,9 +42,11 @@ struct kt_volume {
 	char *dm_name;        /* luks2 "name =": device-mapper name */
 	char *fstype;         /* luks2: default "ext4" */
 	char *source;         /* ecryptfs: lower directory */
-	char *wrapped;        /* ecryptfs: wrapped mount passphrase file */
+	char *wrapped;        /* ecryptfs: wrapped mount passphrase file;
+			       * fscrypt: the wrapped raw key */
 	bool fnek;            /* ecryptfs: filename encryption, default yes */
-	char *mountpoint;
+	char *mountpoint;     /* luks2, ecryptfs */
+	char *directory;      /* fscrypt: the encrypted directory */
 	char *options;        /* extra mount options; nosuid,nodev always */
 	char *uuid;           /* luks2: the LUKS2 UUID the device must have;
 			       * NULL: not pinned */
@@ -122,7 +125,8 @@ void kt_volumes_free(struct kt_volume *v, size_t n);
 /*
  * For an expanded "user = *" volume: whether this user has it, that is
  * whether the luks2 device exists (stat(), so /dev/disk/by-* links count)
- * or the ecryptfs source is a directory (lstat(), never a link).
+ * or the ecryptfs source or fscrypt directory is a directory (lstat(),
+ * never a link).
  */
 bool kt_volume_present(const struct kt_volume *v);
 

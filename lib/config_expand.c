@@ -88,7 +88,8 @@ static int expand_field(const struct kt_volume *tmpl, const struct kt_user *u,
 		problem = kt_config_dm_name_problem(s);
 	else {
 		problem = kt_config_path_problem(s);
-		if (!problem && strcmp(key, "mountpoint") == 0 &&
+		if (!problem &&
+		    (!strcmp(key, "mountpoint") || !strcmp(key, "directory")) &&
 		    strcmp(s, "/") == 0)
 			problem = "is the root directory";
 	}
@@ -141,6 +142,10 @@ static int volume_expand(const struct kt_volume *t, const struct kt_user *u,
 		return r;
 	r = expand_field(t, u, "wrapped", t->wrapped, false, &v->wrapped,
 			 diag);
+	if (r < 0)
+		return r;
+	r = expand_field(t, u, "directory", t->directory, false,
+			 &v->directory, diag);
 	if (r < 0)
 		return r;
 	return expand_field(t, u, "mountpoint", t->mountpoint, false,

@@ -69,6 +69,7 @@ enum key_id {
 	K_BUSY,
 	K_BUSY_TIMEOUT,
 	K_UUID,
+	K_DIRECTORY,
 	K_MAX
 };
 

@@ -29,6 +29,7 @@ bool kt_volume_inside(const struct kt_volume *child,
 		return false;
 	return path_under(child->mountpoint, where) ||
 	       path_under(child->source, where) ||
+	       path_under(child->directory, where) ||
 	       path_under(child->wrapped, where) ||
 	       path_under(child->device, where);
 }

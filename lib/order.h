@@ -15,8 +15,9 @@
  */
 
 /* Whether child lives in parent: parent's mount point is child's
- * source, mount point, wrapped file or device, or a directory above
- * one of them (whole components: /home/al is not above /home/alice). */
+ * source, mount point, fscrypt directory, wrapped file or device, or a
+ * directory above one of them (whole components: /home/al is not above
+ * /home/alice). */
 bool kt_volume_inside(const struct kt_volume *child,
 		      const struct kt_volume *parent);
 

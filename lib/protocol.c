@@ -293,6 +293,18 @@ static bool dm_uuid_valid(const char *s, size_t len, const char *name)
 	       memcmp(s + plen + 33, name, nlen) == 0;
 }
 
+/* An fscrypt key identifier: 32 lower-case hex. */
+static bool fscrypt_id_valid(const char *s, size_t len)
+{
+	if (len != 32)
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') ||
+		      (s[i] >= 'a' && s[i] <= 'f')))
+			return false;
+	return true;
+}
+
 /* An absolute path without control bytes, "." or ".." components or
  * empty ones (but "/" itself). */
 static bool state_path_valid(const char *s, size_t len)
@@ -337,6 +349,14 @@ static bool opened_valid(const struct kt_opened *o)
 			      o->mnt_unique != 0
 		    : !state_path_valid(o->mountpoint, plen))
 		return false;
+	if (o->type == KT_VOLUME_FSCRYPT)
+		return o->mnt_id != 0 && dlen == 0 && ulen == 0 &&
+		       o->dm_dev == 0 && o->keys[0] == 0 && o->keys[1] == 0 &&
+		       fscrypt_id_valid(o->fscrypt_id,
+					strnlen(o->fscrypt_id,
+						sizeof(o->fscrypt_id)));
+	if (strnlen(o->fscrypt_id, sizeof(o->fscrypt_id)) != 0)
+		return false;
 	if (kt_volume_type_info(o->type)->dm)
 		return dm_name_valid(o->dm_name, dlen) &&
 		       dm_uuid_valid(o->dm_uuid, ulen, o->dm_name) &&
@@ -362,7 +382,10 @@ int kt_opened_format(const struct kt_opened *o, char *buf, size_t size)
 		     major(o->mnt_dev),
 		     minor(o->mnt_dev), o->mnt_ino,
 		     o->dm_name[0] ? o->dm_name : "-",
-		     o->dm_uuid[0] ? o->dm_uuid : "-", major(o->dm_dev),
+		     o->type == KT_VOLUME_FSCRYPT ? o->fscrypt_id
+		     : o->dm_uuid[0]		  ? o->dm_uuid
+						  : "-",
+		     major(o->dm_dev),
 		     minor(o->dm_dev), o->keys[0], o->keys[1],
 		     o->mnt_id ? o->mountpoint : "-");
 	if (n < 0)
@@ -453,6 +476,13 @@ int kt_opened_parse(const char *line, size_t len, struct kt_opened *ret)
 	if (!next_field(&p, end, &f, &flen) ||
 	    copy_field(f, flen, o.dm_uuid, sizeof(o.dm_uuid)) < 0)
 		return -EBADMSG;
+	if (o.type == KT_VOLUME_FSCRYPT) {
+		/* That field is the key identifier here. */
+		if (strlen(o.dm_uuid) >= sizeof(o.fscrypt_id))
+			return -EBADMSG;
+		strcpy(o.fscrypt_id, o.dm_uuid);
+		o.dm_uuid[0] = '\0';
+	}
 	if (!next_field(&p, end, &f, &flen) ||
 	    parse_dev(f, flen, &o.dm_dev) < 0)
 		return -EBADMSG;

@@ -100,7 +100,7 @@ int kt_secret_pipe_read(int fd, long long deadline_ms,
  *   volume NAME TYPE OWN BUSY TIMEOUT MNT_ID UNIQUE MAJ:MIN INO DM_NAME DM_UUID
  *          DM_MAJ:DM_MIN KEY KEY PATH
  *
- * TYPE luks2|ecryptfs; OWN own (this session opened it) or reused; BUSY
+ * TYPE luks2|ecryptfs|fscrypt; OWN own (this session opened it) or reused; BUSY
  * lazy|keep|kill; TIMEOUT seconds; MNT_ID the mount's id (statx
  * STATX_MNT_ID), UNIQUE its never-reused id (STATX_MNT_ID_UNIQUE, 0 where
  * the kernel has none), MAJ:MIN and INO the st_dev and st_ino of the mount's
@@ -109,6 +109,12 @@ int kt_secret_pipe_read(int fd, long long deadline_ms,
  * number for luks2, "- - 0:0" otherwise; KEY: eCryptfs auth-tok serials
  * this session added (0: none). Numbers are decimal without sign or
  * leading zero. Parsing is strict: -EBADMSG on anything else.
+ *
+ * TYPE fscrypt records a directory, not a mount: MNT_ID and UNIQUE are
+ * those of the mount it is on, MAJ:MIN and INO the directory's own st_dev
+ * and st_ino, PATH the directory, and the DM_UUID field holds the key
+ * identifier of its v2 policy (32 lower-case hex), the key its teardown
+ * removes; DM_NAME is "-", DM_MAJ:DM_MIN 0:0, KEY 0.
  */
 #define KT_STATE_PATH_MAX 1024
 #define KT_STATE_VOLUMES_MAX 32
@@ -131,6 +137,7 @@ struct kt_opened {
 	char dm_uuid[12 + 32 + 1 + 127 + 1];
 	dev_t dm_dev;
 	int32_t keys[2];	/* ecryptfs: 0 for none */
+	char fscrypt_id[33];	/* fscrypt: the policy's key identifier */
 };
 
 /* One record as a line with its newline; -ENOBUFS, -EINVAL for a record

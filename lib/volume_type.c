@@ -31,6 +31,15 @@ static bool ecryptfs_present(const struct kt_volume *v)
 	return v->source && lstat(v->source, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
+static bool fscrypt_present(const struct kt_volume *v)
+{
+	struct stat st;
+
+	/* Under a home the user controls: never follow a link. */
+	return v->directory && lstat(v->directory, &st) == 0 &&
+	       S_ISDIR(st.st_mode);
+}
+
 static const struct kt_volume_type_info types[] = {
 	[KT_VOLUME_LUKS2] = {
 		.name = "luks2",
@@ -40,6 +49,10 @@ static const struct kt_volume_type_info types[] = {
 	[KT_VOLUME_ECRYPTFS] = {
 		.name = "ecryptfs",
 		.present = ecryptfs_present,
+	},
+	[KT_VOLUME_FSCRYPT] = {
+		.name = "fscrypt",
+		.present = fscrypt_present,
 	},
 };
 

@@ -2,7 +2,7 @@
 /*
  * Password change against real LUKS2 image files and the real kernel
  * keyring: kt_luks_rekey() and kt_luks_add_recovery(), and the atomic
- * re-wrap of an eCryptfs wrapped passphrase.
+ * re-wrap of a wrapped file (an eCryptfs passphrase, an fscrypt key).
  *
  * Crash safety is tested by killing the re-key for real: this program
  * interposes write(2), fsync(2), fdatasync(2) and rename(2) (libcryptsetup
@@ -478,15 +478,14 @@ static void test_kill_then_change_again(void **state)
 	assert_true(n - 1 >= MIN_KILL_POINTS);
 }
 
-/* eCryptfs: the wrapped file is replaced atomically; killed after each
- * write, fsync and rename, the old or the new password unwraps it. */
-static void test_kill_during_rewrap(void **state)
+/* The wrapped file is replaced atomically; killed after each write,
+ * fsync and rename, the old or the new password unwraps it to mount. */
+static void kill_during_rewrap(const char *name,
+			       const struct kt_secret *mount)
 {
 	static const struct kt_wrapped_params cost = { 1, 1024, 1 };
 	_cleanup_secret_ struct kt_secret *old = kt_test_secret("old login");
 	_cleanup_secret_ struct kt_secret *nw = kt_test_secret("new login");
-	_cleanup_secret_ struct kt_secret *mount =
-		kt_test_secret("mount passphrase");
 	char dir[300];
 	long n;
 
@@ -497,7 +496,7 @@ static void test_kill_during_rewrap(void **state)
 		int status, opened = 0;
 		pid_t pid;
 
-		snprintf(dir, sizeof(dir), "%s/wrap%ld", tmpdir, n);
+		snprintf(dir, sizeof(dir), "%s/%s%ld", tmpdir, name, n);
 		assert_int_equal(mkdir(dir, 0700), 0);
 		dfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
 		assert_true(dfd >= 0);
@@ -542,6 +541,27 @@ static void test_kill_during_rewrap(void **state)
 	assert_true(n - 1 >= 3);
 }
 
+/* eCryptfs: a mount passphrase. */
+static void test_kill_during_rewrap(void **state)
+{
+	_cleanup_secret_ struct kt_secret *mount =
+		kt_test_secret("mount passphrase");
+
+	kill_during_rewrap("wrap", mount);
+}
+
+/* fscrypt: a raw 64-byte key, NUL bytes and all (the agent's
+ * fscrypt_rekey re-wraps it as for eCryptfs). */
+static void test_kill_during_rewrap_fscrypt_key(void **state)
+{
+	_cleanup_secret_ struct kt_secret *key = kt_secret_new(64);
+
+	assert_non_null(key);
+	for (size_t i = 0; i < key->len; i++)
+		key->data[i] = (uint8_t)(i * 37);
+	kill_during_rewrap("fskey", key);
+}
+
 static int setup(void **state)
 {
 	if (!mkdtemp(tmpdir))
@@ -567,6 +587,7 @@ int main(void)
 		cmocka_unit_test(test_kill_during_rekey),
 		cmocka_unit_test(test_kill_during_recovery_rekey),
 		cmocka_unit_test(test_kill_during_rewrap),
+		cmocka_unit_test(test_kill_during_rewrap_fscrypt_key),
 		cmocka_unit_test(test_rekey_repairs_two_bound),
 		cmocka_unit_test(test_kill_then_change_again),
 	};

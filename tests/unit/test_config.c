@@ -216,6 +216,8 @@ static void test_example_config(void **state)
 #define LUKS_FULL LUKS "device = /dev/x\nname = x\nmountpoint = /m\n"
 #define ECR "[volume e]\nuser = alice\ntype = ecryptfs\n"
 #define ECR_FULL ECR "source = /s\nwrapped = /w\nmountpoint = /m\n"
+#define FSC "[volume f]\nuser = alice\ntype = fscrypt\n"
+#define FSC_FULL FSC "directory = /d\nwrapped = /w\n"
 
 static const struct error_case {
 	const char *text;
@@ -293,7 +295,23 @@ static const struct error_case {
 	{ LUKS_FULL "busy = maybe\n", 7,
 	  "bad value 'maybe' for 'busy': expected lazy, keep or kill" },
 	{ "[volume v]\ntype = luks1\n", 2,
-	  "bad value 'luks1' for 'type': expected luks2 or ecryptfs" },
+	  "bad value 'luks1' for 'type': expected luks2, ecryptfs or "
+	  "fscrypt" },
+	/* fscrypt: a directory and its wrapped key, no mount */
+	{ FSC "wrapped = /w\n", 1,
+	  "[volume f] has no 'directory' (required for type fscrypt)" },
+	{ FSC "directory = /d\n", 1,
+	  "[volume f] has no 'wrapped' (required for type fscrypt)" },
+	{ FSC_FULL "mountpoint = /m\n", 6,
+	  "key 'mountpoint' is not valid for type fscrypt" },
+	{ FSC_FULL "options = noatime\n", 6,
+	  "key 'options' is not valid for type fscrypt" },
+	{ FSC_FULL "source = /s\n", 6,
+	  "key 'source' is not valid for type fscrypt" },
+	{ ECR_FULL "directory = /d\n", 7,
+	  "key 'directory' is not valid for type ecryptfs" },
+	{ FSC "directory = Secret\nwrapped = /w\n", 4,
+	  "'directory'" },
 	{ LUKS_FULL "required = 2\n", 7, "bad value '2' for 'required'" },
 	{ ECR_FULL "fnek = Yes\n", 7, "bad value 'Yes' for 'fnek'" },
 	/* strings */
@@ -475,7 +493,14 @@ static const char expand_config[] =
 	"type = luks2\n"                                      /* 19 */
 	"device = /srv/bob.img\n"                             /* 20 */
 	"name = bob\n"                                        /* 21 */
-	"mountpoint = /srv/bob\n";                            /* 22 */
+	"mountpoint = /srv/bob\n"                             /* 22 */
+	"\n"                                                  /* 23 */
+	"[volume secret]\n"                                   /* 24 */
+	"user = alice\n"                                      /* 25 */
+	"type = fscrypt\n"                                    /* 26 */
+	"directory = %h/Secret\n"                             /* 27 */
+	"wrapped = %h/.keyturn/secret\n"                      /* 28 */
+	"busy = kill\n";                                      /* 29 */
 
 static void test_expand(void **state)
 {
@@ -487,7 +512,7 @@ static void test_expand(void **state)
 	size_t n = 0;
 
 	assert_int_equal(kt_config_volumes_for(c, &alice, &v, &n, &diag), 0);
-	assert_int_equal(n, 2);
+	assert_int_equal(n, 3);
 	assert_string_equal(v[0].name, "home");
 	assert_string_equal(v[0].file, FILE_NAME);
 	assert_int_equal(v[0].line, 1);
@@ -511,6 +536,14 @@ static void test_expand(void **state)
 	assert_true(v[1].fnek);
 	assert_true(v[1].required);
 	assert_null(v[1].device);
+	assert_null(v[1].directory);
+
+	assert_string_equal(v[2].name, "secret");
+	assert_int_equal(v[2].type, KT_VOLUME_FSCRYPT);
+	assert_string_equal(v[2].directory, "/home/alice/Secret");
+	assert_string_equal(v[2].wrapped, "/home/alice/.keyturn/secret");
+	assert_null(v[2].mountpoint);
+	assert_int_equal(v[2].busy, KT_BUSY_KILL);
 	kt_volumes_free(v, n);
 
 	/* carol is named nowhere: only the "*" volume */
@@ -872,6 +905,15 @@ static void test_volume_present(void **state)
 	/* never a link, under a home the user controls */
 	assert_int_equal(symlink(dir, link), 0);
 	v.source = link;
+	assert_false(kt_volume_present(&v));
+
+	memset(&v, 0, sizeof(v));
+	v.type = KT_VOLUME_FSCRYPT;
+	v.directory = dir;
+	assert_true(kt_volume_present(&v));
+	v.directory = file;
+	assert_false(kt_volume_present(&v));
+	v.directory = link;
 	assert_false(kt_volume_present(&v));
 
 	assert_false(kt_volume_present(NULL));

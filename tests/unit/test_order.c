@@ -58,6 +58,20 @@ static void test_prefix_components(void **state)
 	assert_true(kt_volume_inside(&child, &root));
 }
 
+/* An fscrypt directory in a LUKS2 home waits for the home; it has no
+ * mount point, so nothing is inside it. */
+static void test_fscrypt_inside(void **state)
+{
+	struct kt_volume home = { .mountpoint = "/home/al" };
+	struct kt_volume secret = { .directory = "/home/al/Secret",
+				    .wrapped = "/var/w" };
+	struct kt_volume other = { .directory = "/home/alice/Secret" };
+
+	assert_true(kt_volume_inside(&secret, &home));
+	assert_false(kt_volume_inside(&other, &home));
+	assert_false(kt_volume_inside(&home, &secret));
+}
+
 static void test_waves_cycle(void **state)
 {
 	struct kt_volume v[] = {
@@ -92,6 +106,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_waves_nested),
 		cmocka_unit_test(test_prefix_components),
+		cmocka_unit_test(test_fscrypt_inside),
 		cmocka_unit_test(test_waves_cycle),
 		cmocka_unit_test(test_close_order),
 	};

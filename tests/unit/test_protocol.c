@@ -462,6 +462,9 @@ static const char luks_line[] =
 static const char ecryptfs_line[] =
 	"volume priv ecryptfs reused lazy 10 77 9000000123 0:51 131 - - 0:0 "
 	"987654 12345 /home/alice/Private dir\n";
+static const char fscrypt_line[] =
+	"volume secret fscrypt own keep 3 41 9000000124 8:1 5123 - "
+	"0123456789abcdef0123456789abcdef 0:0 0 0 /home/alice/Secret\n";
 
 static void test_opened_round_trip(void **state)
 {
@@ -499,6 +502,36 @@ static void test_opened_round_trip(void **state)
 
 	/* Too small a buffer is refused, never cut. */
 	assert_int_equal(kt_opened_format(&o, buf, 20), -ENOBUFS);
+}
+
+/* An fscrypt directory: its identity and the key identifier to remove. */
+static void test_opened_fscrypt(void **state)
+{
+	struct kt_opened o, back;
+	char buf[2048];
+
+	assert_int_equal(kt_opened_parse(fscrypt_line, strlen(fscrypt_line),
+					 &o), 0);
+	assert_int_equal(o.type, KT_VOLUME_FSCRYPT);
+	assert_int_equal(o.busy, KT_BUSY_KEEP);
+	assert_int_equal(o.mnt_dev, makedev(8, 1));
+	assert_int_equal(o.mnt_ino, 5123);
+	assert_string_equal(o.fscrypt_id, "0123456789abcdef0123456789abcdef");
+	assert_string_equal(o.dm_uuid, "");
+	assert_string_equal(o.mountpoint, "/home/alice/Secret");
+	assert_int_equal(kt_opened_format(&o, buf, sizeof(buf)),
+			 (int)strlen(fscrypt_line));
+	assert_string_equal(buf, fscrypt_line);
+	assert_int_equal(kt_opened_parse(buf, strlen(buf), &back), 0);
+	assert_memory_equal(&o, &back, sizeof(o));
+
+	/* No identifier, or one on another type: no record. */
+	o.fscrypt_id[0] = '\0';
+	assert_int_equal(kt_opened_format(&o, buf, sizeof(buf)), -EINVAL);
+	assert_int_equal(kt_opened_parse(ecryptfs_line, strlen(ecryptfs_line),
+					 &o), 0);
+	strcpy(o.fscrypt_id, "0123456789abcdef0123456789abcdef");
+	assert_int_equal(kt_opened_format(&o, buf, sizeof(buf)), -EINVAL);
 }
 
 /* What sscanf/strtok_r took and the strict parser does not. */
@@ -557,7 +590,19 @@ static void test_opened_malformed(void **state)
 		"volume priv ecryptfs own lazy 10 77 9000000123 0:51 131 - - 0:0 0 0 "
 		"/h\t",
 		"volume priv ecryptfs own lazy 10 77 9000000123 0:51 131 - - 0:0 0 0 "
-		"/h\n\n",
+		"/h\n\n",		"volume s fscrypt own lazy 3 41 0 8:1 5123 - "
+		"0123456789abcdef0123456789abcde 0:0 0 0 /h", /* 31 hex */
+		"volume s fscrypt own lazy 3 41 0 8:1 5123 - "
+		"0123456789ABCDEF0123456789abcdef 0:0 0 0 /h", /* upper case */
+		"volume s fscrypt own lazy 3 41 0 8:1 5123 - - 0:0 0 0 /h",
+		"volume s fscrypt own lazy 3 41 0 8:1 5123 x "
+		"0123456789abcdef0123456789abcdef 0:0 0 0 /h", /* a dm name */
+		"volume s fscrypt own lazy 3 41 0 8:1 5123 - "
+		"0123456789abcdef0123456789abcdef 0:0 7 0 /h", /* a key serial */
+		"volume s fscrypt own lazy 3 0 0 0:0 0 - "
+		"0123456789abcdef0123456789abcdef 0:0 0 0 -", /* no directory */
+		"volume s fscrypt own lazy 3 41 0 8:1 5123 - "
+		"0123456789abcdef0123456789abcdef0 0:0 0 0 /h", /* 33 hex */
 	};
 	struct kt_opened o;
 
@@ -579,13 +624,13 @@ static void test_state_round_trip(void **state)
 	assert_non_null(buf);
 	snprintf(text, sizeof(text),
 		 "keyturn-state 2\nuser 1000 1000 alice\n"
-		 "control /run/keyturn/1000/agent.42\n%s%s",
-		 luks_line, ecryptfs_line);
+		 "control /run/keyturn/1000/agent.42\n%s%s%s",
+		 luks_line, ecryptfs_line, fscrypt_line);
 	assert_int_equal(kt_state_parse(text, strlen(text), s), 0);
 	assert_int_equal(s->uid, 1000);
 	assert_string_equal(s->user, "alice");
 	assert_string_equal(s->control, "/run/keyturn/1000/agent.42");
-	assert_int_equal(s->n_volumes, 2);
+	assert_int_equal(s->n_volumes, 3);
 	n = kt_state_format(s, buf, KT_STATE_MAX);
 	assert_int_equal(n, (int)strlen(text));
 	assert_string_equal(buf, text);
@@ -658,6 +703,7 @@ int main(void)
 		cmocka_unit_test(test_line_write_to_closed_peer),
 		cmocka_unit_test(test_control_unlock),
 		cmocka_unit_test(test_opened_round_trip),
+		cmocka_unit_test(test_opened_fscrypt),
 		cmocka_unit_test(test_opened_malformed),
 		cmocka_unit_test(test_state_round_trip),
 		cmocka_unit_test(test_state_malformed),

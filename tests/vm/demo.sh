@@ -1,7 +1,7 @@
 #!/bin/sh
 # keyturn demo (run inside the test VM by /init, mode demo): a login unlocks a
-# LUKS2 volume and mounts an eCryptfs private directory with the login
-# password, the logout locks both again.
+# LUKS2 volume, mounts an eCryptfs private directory and unlocks an fscrypt
+# directory with the login password; the logout locks all three again.
 . /kt/tests/lib.sh
 
 say() { echo; echo ">> $*"; }
@@ -38,6 +38,24 @@ echo "   \$ keyturnctl enroll ecryptfs --user alice --stdin   (login password on
 printf '%s\n' "$APW" | keyturnctl enroll ecryptfs --user alice --stdin \
 	--argon2-ms 100 --argon2-memory 16384 2>&1 | sed 's/^/     /'
 PRIV=/home/alice/Private
+
+say "...and an fscrypt directory on an ext4 made with -O encrypt: a v2 policy,
+   a random key wrapped with her login password the same way"
+dd if=/dev/zero of=/tmp/enc.img bs=1M count=0 seek=64 2>/dev/null
+/sbin/mke2fs -q -t ext4 -O encrypt -F /tmp/enc.img > /dev/null 2>&1 || fail "mke2fs"
+ELOOP=$(losetup -f) && losetup "$ELOOP" /tmp/enc.img || fail "losetup"
+mkdir -p /srv/enc && mount -t ext4 "$ELOOP" /srv/enc || fail "mount /srv/enc"
+SECRET=/srv/enc/alice/Secret
+mkdir -p "$SECRET" && chown alice:alice /srv/enc/alice "$SECRET" &&
+	chmod 0700 /srv/enc/alice "$SECRET"
+echo "   \$ keyturnctl enroll fscrypt $SECRET --user alice --stdin"
+printf '%s\n' "$APW" | keyturnctl enroll fscrypt "$SECRET" --user alice \
+	--stdin --argon2-ms 100 --argon2-memory 16384 2>&1 |
+	sed -n '/^Encrypted\|^Wrapped/s/^/     /p'
+fscrypt_state() {
+	keyturnctl status --user alice 2>/dev/null |
+		awk '$1 == "state:" && seen { print $2; exit } /fscrypt/ { seen = 1 }'
+}
 cat > /etc/security/keyturn.conf <<EOF
 [volume home]
 user = alice
@@ -52,6 +70,12 @@ type = ecryptfs
 source = %h/.Private
 mountpoint = %h/Private
 wrapped = %h/.ecryptfs/keyturn-wrapped
+
+[volume secret]
+user = alice
+type = fscrypt
+directory = /srv/enc/%u/Secret
+wrapped = %h/.keyturn/fscrypt-Secret
 EOF
 chmod 0644 /etc/security/keyturn.conf
 echo "   /etc/security/keyturn.conf:"
@@ -82,7 +106,9 @@ su -s /bin/sh alice -c "echo 'hello from alice' > $MNT/note.txt" ||
 	not_ok "demo: alice cannot write to $MNT"
 su -s /bin/sh alice -c "echo 'private words of alice' > $PRIV/diary.txt" ||
 	not_ok "demo: alice cannot write to $PRIV"
-show ls -l "$MNT" "$PRIV"
+su -s /bin/sh alice -c "echo 'secret words of alice' > $SECRET/plan.txt" ||
+	not_ok "demo: alice cannot write to $SECRET"
+show ls -l "$MNT" "$PRIV" "$SECRET"
 show cat "$MNT/note.txt" "$PRIV/diary.txt"
 echo "   what is on disk, in /home/alice/.Private (names and contents encrypted):"
 ls /home/alice/.Private | sed 's/^/     /'
@@ -91,6 +117,9 @@ dm_exists home-alice && is_mounted "$MNT" && ok "demo: login unlocked and mounte
 mount_line "$PRIV" | grep -q ' ecryptfs ' &&
 	ok "demo: login mounted the eCryptfs private directory" ||
 	not_ok "demo: login mounted the eCryptfs private directory"
+[ "$(fscrypt_state)" = open ] &&
+	ok "demo: login unlocked the fscrypt directory (key in the filesystem)" ||
+	not_ok "demo: login unlocked the fscrypt directory (key in the filesystem)"
 
 say "alice logs out"
 mark=$(syslog_mark)
@@ -104,8 +133,13 @@ echo "   mount lines: $(mount_line "$MNT")$(mount_line "$PRIV")(none)"
 echo "   keyturn keys in /proc/keys: $(grep -c 'keyturn:' /proc/keys)"
 echo "   eCryptfs auth tokens in /proc/keys: $(grep -c ' user .*: 740$' /proc/keys)"
 echo "   grep 'private words' in /home/alice/.Private: $(grep -rlF 'private words' /home/alice/.Private | wc -l) files"
+echo "   $SECRET after the logout (names encrypted):"
+ls "$SECRET" | sed 's/^/     /'
 echo "   pam_keyturn in syslog:"
 syslog_since "$mark" | grep pam_keyturn | sed 's/^.*kt-login/     kt-login/'
+[ "$(fscrypt_state)" = locked ] && [ ! -e "$SECRET/plan.txt" ] &&
+	ok "demo: logout removed the fscrypt key: names and contents encrypted" ||
+	not_ok "demo: logout removed the fscrypt key: names and contents encrypted"
 if dm_gone home-alice && not_mounted "$MNT" && not_mounted "$PRIV" &&
 	no_keys_matching 'keyturn:' && no_keys_matching ': 740$'
 then

@@ -244,6 +244,21 @@ if flock "$BUILD/.make.lock" make -s -C "$REPO" tests/host/test_fscrypt \
 	cp -r "$REPO/tests/unit/vectors/fscrypt" "$ROOT/kt/vectors/"
 fi
 
+# The fscrypt tool (Debian's package fscrypt: Go, linked with libpam), for
+# the import and the bench of tests/61-fscrypt.sh; fetched once, cached.
+fscrypt_deb() {
+	ls "$CACHE"/fscrypt_*_amd64.deb 2>/dev/null | tail -n 1
+}
+if [ -z "$(fscrypt_deb)" ]; then
+	mkdir -p "$CACHE"
+	(cd "$CACHE" && apt-get download fscrypt >/dev/null 2>&1) || true
+fi
+if [ -n "$(fscrypt_deb)" ] && rm -rf "$WORK/fscrypt" &&
+	dpkg -x "$(fscrypt_deb)" "$WORK/fscrypt"; then
+	put "$WORK/fscrypt/usr/bin/fscrypt" /usr/bin/fscrypt
+	put_libs "$WORK/fscrypt/usr/bin/fscrypt"
+fi
+
 # keyturn at its real paths
 KT_INSTALLED=0
 if [ "$KT_BUILT" = 1 ]; then

@@ -3,7 +3,7 @@
 # tests/host/test_fscrypt, built on the host and run here as it is, on
 # loop-mounted ext4 images with -O encrypt (ioctl wrappers, busy files,
 # other users, refusals, and the import of the directory the real fscrypt
-# tool encrypted). The agent and keyturnctl do not use fscrypt yet.
+# tool encrypted). The agent and keyturnctl on top of it: 61-fscrypt.sh.
 . /kt/tests/lib.sh
 
 T=/kt/host/test_fscrypt
