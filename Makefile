@@ -57,7 +57,7 @@ HOLD_OBJ = $(HOLD_SRC:.c=.o)
 # keyturnctl: one file per command, plus its command-line helpers.
 CTL_SRC = ctl/keyturnctl.c ctl/cli.c ctl/backend_output.c ctl/read_secret.c \
 	ctl/enroll_luks.c ctl/pin_luks.c ctl/enroll_ecryptfs.c ctl/ecryptfs_place.c \
-	ctl/enroll_fscrypt.c \
+	ctl/enroll_fscrypt.c ctl/enroll_wrapped.c \
 	ctl/rekey_user.c ctl/lock_unlock.c ctl/status.c ctl/check_config.c
 CTL_OBJ = $(CTL_SRC:.c=.o)
 HEADERS = $(wildcard lib/*.h pam/*.h agent/*.h ctl/*.h)

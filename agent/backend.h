@@ -97,6 +97,11 @@ int wrapped_file_read(struct agent *a, const struct kt_volume *v,
 		      uint8_t **ret_buf, size_t *ret_len) _wur_;
 void wrapped_file_cost(struct agent *a, const struct kt_volume *v,
 		       struct volume_cost *c);
+/* The secret in v's wrapped file, unwrapped with the session's
+ * passphrase: from the bytes the cost op read (a->wrapped_*), checked
+ * against the config's bounds; fills the report when it fails. */
+int wrapped_file_unwrap(struct agent *a, const struct kt_volume *v,
+			struct kt_secret **ret, struct kt_report *r) _wur_;
 int ecryptfs_open_volume(struct agent *a, const struct kt_volume *v,
 			 struct kt_report *r);
 int ecryptfs_close_volume(struct agent *a, const struct kt_opened *o,

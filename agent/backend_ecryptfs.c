@@ -103,9 +103,8 @@ void wrapped_file_cost(struct agent *a, const struct kt_volume *v,
 	c->threads = h.params.parallelism;
 }
 
-/* The mount passphrase, from the wrapped file and the login passphrase. */
-static int unwrap(struct agent *a, const struct kt_volume *v,
-		  struct kt_secret **ret, struct kt_report *r)
+int wrapped_file_unwrap(struct agent *a, const struct kt_volume *v,
+			struct kt_secret **ret, struct kt_report *r)
 {
 	_cleanup_secret_ struct kt_secret *login = NULL;
 	_cleanup_free_ uint8_t *own = NULL;
@@ -253,7 +252,7 @@ int ecryptfs_open_volume(struct agent *a, const struct kt_volume *v,
 			   strerror(-lower));
 		return lower;
 	}
-	k = unwrap(a, v, &mount_pass, r);
+	k = wrapped_file_unwrap(a, v, &mount_pass, r);
 	if (k < 0)
 		return k;
 	k = add_tokens(a, v, mount_pass, sig, fnek_sig, r);

@@ -87,54 +87,12 @@ static const char *dir_error(int r)
 static int unwrap(struct agent *a, const struct kt_volume *v,
 		  struct kt_secret **ret, struct kt_report *r)
 {
-	_cleanup_secret_ struct kt_secret *login = NULL, *key = NULL;
-	_cleanup_free_ uint8_t *own = NULL;
-	struct kt_wrapped_header h;
-	const uint8_t *buf;
-	size_t len = 0;
+	_cleanup_secret_ struct kt_secret *key = NULL;
 	int k;
 
-	k = kt_keyring_read(a->passphrase_key, &login);
-	if (k < 0) {
-		report_set(r, KT_REPORT_FAILED, k,
-			   "Failed to read the passphrase key: %s",
-			   strerror(-k));
+	k = wrapped_file_unwrap(a, v, &key, r);
+	if (k < 0)
 		return k;
-	}
-	/* The bytes the cost was estimated from, not a second read. */
-	if (a->wrapped_volume == v) {
-		k = a->wrapped_error;
-		buf = a->wrapped_buf;
-		len = a->wrapped_len;
-	} else {
-		k = wrapped_file_read(a, v, &own, &len);
-		buf = own;
-	}
-	if (k >= 0)
-		k = kt_wrapped_parse(buf, len, &h);
-	if (k < 0) {
-		report_set(r, KT_REPORT_FAILED, k, "wrapped file %s refused: "
-			   "%s", v->wrapped, strerror(-k));
-		return k;
-	}
-	if (h.params.t_cost > a->config->wrapped_max_iterations ||
-	    h.params.m_cost_kib >
-		    (uint64_t)a->config->wrapped_max_memory * 1024) {
-		report_set(r, KT_REPORT_FAILED, E2BIG,
-			   "wrapped file %s refused: its Argon2 cost is above "
-			   "wrapped_max_iterations or wrapped_max_memory of "
-			   "%s", v->wrapped, a->config->path);
-		return -E2BIG;
-	}
-	k = kt_wrapped_open(buf, len, login, &key);
-	if (k < 0) {
-		report_set(r, KT_REPORT_FAILED, k, "Failed to unwrap %s: %s",
-			   v->wrapped,
-			   k == -EBADMSG ? "the login password does not "
-					   "unwrap it, or it was tampered with"
-					 : strerror(-k));
-		return k;
-	}
 	if (key->len != KT_FSCRYPT_KEY_SIZE) {
 		report_set(r, KT_REPORT_FAILED, EBADMSG,
 			   "wrapped file %s holds no fscrypt key (not %d "

@@ -3,6 +3,7 @@
 #define KT_CTL_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "config.h"
@@ -136,6 +137,37 @@ int ctl_read_new_secret(bool from_stdin, int lineno, const char *prompt,
 int ctl_enroll(int argc, char **argv);
 /* enroll ecryptfs: argv[0] is "enroll", the type is among the operands. */
 int ctl_enroll_ecryptfs(int argc, char **argv);
+
+/*
+ * What enroll ecryptfs and enroll fscrypt share (ctl/enroll_wrapped.c):
+ * both keep their secret in keyturn's wrapped file under the login
+ * password. parse_args: --user (needed), --stdin, --import, --config,
+ * --argon2-ms, --argon2-memory, then "TYPE" and, with directory, one
+ * DIRECTORY operand; 0, or CTL_EXIT_USAGE after a message naming usage.
+ * seal: calibrates Argon2id, seals secret under login and opens the
+ * result again (a file that does not unwrap is never written); what
+ * names the secret in messages; *ret_unwrap_s (may be NULL) how long the
+ * unwrap took, what each login will pay.
+ */
+struct ctl_wrapped_args {
+	const char *user;
+	const char *config;
+	const char *directory;	/* the operand, when the type takes one */
+	bool config_given;
+	bool from_stdin;
+	bool import;
+	unsigned argon2_ms;	/* 0: default */
+	unsigned argon2_memory;	/* KiB, 0: default */
+};
+struct kt_wrapped_params;
+int ctl_wrapped_parse_args(int argc, char **argv, const char *type,
+			   bool directory, const char *usage,
+			   struct ctl_wrapped_args *a) _wur_;
+int ctl_wrapped_seal(const struct ctl_wrapped_args *a, const char *what,
+		     const struct kt_secret *login,
+		     const struct kt_secret *secret,
+		     struct kt_wrapped_params *ret_p, uint8_t **ret_buf,
+		     size_t *ret_len, double *ret_unwrap_s) _wur_;
 /* enroll fscrypt DIRECTORY (ctl/enroll_fscrypt.c), and what status and
  * check print for an fscrypt volume (its row in ctl/backend_output.c). */
 int ctl_enroll_fscrypt(int argc, char **argv);

@@ -35,90 +35,15 @@
 _Static_assert(2 * MOUNT_PASSPHRASE_BYTES <= KT_ECRYPTFS_PASSPHRASE_MAX,
 	       "libecryptfs refuses longer mount passphrases");
 
-#define ARGON2_MS_MAX 60000
 #define SIG_FILE "Private.sig"
 #define SIG_FILE_MAX 4096
-
-struct ecr_args {
-	const char *user;
-	const char *config;
-	bool config_given;
-	bool from_stdin;
-	bool import;
-	unsigned argon2_ms;     /* 0: default */
-	unsigned argon2_memory; /* KiB, 0: default */
-};
-
-static int parse_args(int argc, char **argv, struct ecr_args *a)
-{
-	enum { OPT_ARGON2_MS = 0x100, OPT_ARGON2_MEMORY };
-	static const struct option options[] = {
-		{ "user", required_argument, NULL, 'u' },
-		{ "stdin", no_argument, NULL, 's' },
-		{ "import", no_argument, NULL, 'i' },
-		{ "config", required_argument, NULL, 'c' },
-		{ "argon2-ms", required_argument, NULL, OPT_ARGON2_MS },
-		{ "argon2-memory", required_argument, NULL, OPT_ARGON2_MEMORY },
-		{}
-	};
-	int c;
-
-	optind = 0;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":u:c:", options, NULL)) >= 0) {
-		switch (c) {
-		case 'u':
-			a->user = optarg;
-			break;
-		case 's':
-			a->from_stdin = true;
-			break;
-		case 'i':
-			a->import = true;
-			break;
-		case 'c':
-			a->config = optarg;
-			a->config_given = true;
-			break;
-		case OPT_ARGON2_MS:
-			if (ctl_parse_uint(optarg, ARGON2_MS_MAX,
-					   &a->argon2_ms) < 0)
-				return ctl_usage_error(
-					"--argon2-ms wants milliseconds, 1 to "
-					"%u: '%s'", ARGON2_MS_MAX, optarg);
-			break;
-		case OPT_ARGON2_MEMORY:
-			if (ctl_parse_uint(optarg, KT_WRAPPED_M_COST_MAX,
-					   &a->argon2_memory) < 0 ||
-			    a->argon2_memory < KT_WRAPPED_M_COST_MIN(1))
-				return ctl_usage_error(
-					"--argon2-memory wants KiB, %u to %u: "
-					"'%s'", KT_WRAPPED_M_COST_MIN(1),
-					KT_WRAPPED_M_COST_MAX, optarg);
-			break;
-		case ':':
-			return ctl_usage_error("enroll: option %s needs a "
-					       "value", argv[optind - 1]);
-		default:
-			return ctl_usage_error("enroll ecryptfs: unknown "
-					       "option %s", argv[optind - 1]);
-		}
-	}
-	/* argv[0] is "enroll", then the type. */
-	if (optind + 1 != argc || strcmp(argv[optind], "ecryptfs") != 0)
-		return ctl_usage_error("enroll ecryptfs takes no other "
-				       "argument: enroll ecryptfs --user USER");
-	if (!a->user)
-		return ctl_usage_error("enroll needs --user USER");
-	return 0;
-}
 
 /* ---- secrets in ---------------------------------------------------------- */
 
 /* The mount passphrase of an existing directory: standard input, or,
  * without --stdin, the terminal when standard input is one (so that it is
  * not echoed). */
-static int read_mount_passphrase(const struct ecr_args *a,
+static int read_mount_passphrase(const struct ctl_wrapped_args *a,
 				 struct kt_secret **ret)
 {
 	_cleanup_secret_ struct kt_secret *mp = NULL;
@@ -140,7 +65,7 @@ static int read_mount_passphrase(const struct ecr_args *a,
 	return 0;
 }
 
-static int read_login(const struct ecr_args *a, int lineno,
+static int read_login(const struct ctl_wrapped_args *a, int lineno,
 		      struct kt_secret **ret)
 {
 	char prompt[128];
@@ -310,62 +235,6 @@ static int check_import(const struct kt_user *u, const struct place *lower,
 	return 0;
 }
 
-/* ---- the wrapped file ---------------------------------------------------- */
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-/*
- * Calibrates Argon2id, seals mp under login, and opens the result again:
- * a file that does not unwrap is never written. *ret_unwrap_s gets how
- * long the unwrap took, what each login will pay.
- */
-static int seal(const struct ecr_args *a, const struct kt_secret *login,
-		const struct kt_secret *mp, struct kt_wrapped_params *ret_p,
-		uint8_t **ret_buf, size_t *ret_len, double *ret_unwrap_s)
-{
-	_cleanup_secret_ struct kt_secret *back = NULL;
-	_cleanup_free_ uint8_t *buf = NULL;
-	struct kt_wrapped_params p = {};
-	size_t len = 0;
-	double t0;
-	int r;
-
-	fprintf(stderr,
-		"keyturnctl: measuring Argon2id here: about %u ms per unwrap, "
-		"at most %u MiB...\n",
-		a->argon2_ms ? a->argon2_ms : KT_WRAPPED_TARGET_MS_DEFAULT,
-		(a->argon2_memory ? a->argon2_memory
-				  : KT_WRAPPED_M_COST_DEFAULT) / 1024);
-	r = kt_wrapped_calibrate(a->argon2_ms, a->argon2_memory, &p);
-	if (r < 0) {
-		ctl_fail(r, "measure the Argon2id cost");
-		return r;
-	}
-	r = kt_wrapped_seal(login, mp, &p, &buf, &len);
-	if (r < 0) {
-		ctl_fail(r, "wrap the mount passphrase");
-		return r;
-	}
-	t0 = now_s();
-	r = kt_wrapped_open(buf, len, login, &back);
-	*ret_unwrap_s = now_s() - t0;
-	if (r < 0 || !kt_secret_equal(back, mp)) {
-		ctl_error("The wrapped mount passphrase does not unwrap "
-			  "again; nothing written");
-		return r < 0 ? r : -EBADMSG;
-	}
-	*ret_p = p;
-	*ret_buf = TAKE_PTR(buf);
-	*ret_len = len;
-	return 0;
-}
-
 /* ---- the command --------------------------------------------------------- */
 
 struct volume_paths {
@@ -428,7 +297,7 @@ static int pick_paths(const struct kt_config *c, const struct kt_user *u,
 	return 0;
 }
 
-static void print_config_hint(const struct ecr_args *a,
+static void print_config_hint(const struct ctl_wrapped_args *a,
 			      const struct kt_user *u,
 			      const struct volume_paths *vp, bool fnek)
 {
@@ -454,7 +323,7 @@ static void print_config_hint(const struct ecr_args *a,
 }
 
 /* Checks every path before anything is written. */
-static int check_places(const struct ecr_args *a, const struct kt_user *u,
+static int check_places(const struct ctl_wrapped_args *a, const struct kt_user *u,
 			struct place *lower, struct place *upper,
 			struct place *wdir, const char *wrapped)
 {
@@ -529,7 +398,7 @@ static int check_places(const struct ecr_args *a, const struct kt_user *u,
 
 int ctl_enroll_ecryptfs(int argc, char **argv)
 {
-	struct ecr_args a = { .config = KT_CONFIG_PATH };
+	struct ctl_wrapped_args a = { .config = KT_CONFIG_PATH };
 	_cleanup_secret_ struct kt_secret *mp = NULL, *login = NULL;
 	_cleanup_config_ struct kt_config *config = NULL;
 	_cleanup_user_ struct kt_user *user = NULL;
@@ -547,7 +416,8 @@ int ctl_enroll_ecryptfs(int argc, char **argv)
 	size_t len = 0;
 	int r;
 
-	r = parse_args(argc, argv, &a);
+	r = ctl_wrapped_parse_args(argc, argv, "ecryptfs", false,
+				   "enroll ecryptfs --user USER", &a);
 	if (r != 0)
 		return r;
 	r = kt_user_lookup(a.user, &user);
@@ -604,7 +474,8 @@ int ctl_enroll_ecryptfs(int argc, char **argv)
 	}
 	if (r < 0)
 		return CTL_EXIT_FAILURE;
-	if (seal(&a, login, mp, &p, &buf, &len, &unwrap_s) < 0)
+	if (ctl_wrapped_seal(&a, "mount passphrase", login, mp, &p, &buf, &len,
+			     &unwrap_s) < 0)
 		return CTL_EXIT_FAILURE;
 
 	/* Everything checked: now write. */

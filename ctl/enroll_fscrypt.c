@@ -31,83 +31,7 @@
 #include "user.h"
 #include "wrapped.h"
 
-#define ARGON2_MS_MAX 60000
 
-struct fsc_args {
-	const char *user;
-	const char *config;
-	const char *directory;
-	bool config_given;
-	bool from_stdin;
-	bool import;
-	unsigned argon2_ms;     /* 0: default */
-	unsigned argon2_memory; /* KiB, 0: default */
-};
-
-static int parse_args(int argc, char **argv, struct fsc_args *a)
-{
-	enum { OPT_ARGON2_MS = 0x100, OPT_ARGON2_MEMORY };
-	static const struct option options[] = {
-		{ "user", required_argument, NULL, 'u' },
-		{ "stdin", no_argument, NULL, 's' },
-		{ "import", no_argument, NULL, 'i' },
-		{ "config", required_argument, NULL, 'c' },
-		{ "argon2-ms", required_argument, NULL, OPT_ARGON2_MS },
-		{ "argon2-memory", required_argument, NULL, OPT_ARGON2_MEMORY },
-		{}
-	};
-	int c;
-
-	optind = 0;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":u:c:", options, NULL)) >= 0) {
-		switch (c) {
-		case 'u':
-			a->user = optarg;
-			break;
-		case 's':
-			a->from_stdin = true;
-			break;
-		case 'i':
-			a->import = true;
-			break;
-		case 'c':
-			a->config = optarg;
-			a->config_given = true;
-			break;
-		case OPT_ARGON2_MS:
-			if (ctl_parse_uint(optarg, ARGON2_MS_MAX,
-					   &a->argon2_ms) < 0)
-				return ctl_usage_error(
-					"--argon2-ms wants milliseconds, 1 to "
-					"%u: '%s'", ARGON2_MS_MAX, optarg);
-			break;
-		case OPT_ARGON2_MEMORY:
-			if (ctl_parse_uint(optarg, KT_WRAPPED_M_COST_MAX,
-					   &a->argon2_memory) < 0 ||
-			    a->argon2_memory < KT_WRAPPED_M_COST_MIN(1))
-				return ctl_usage_error(
-					"--argon2-memory wants KiB, %u to %u: "
-					"'%s'", KT_WRAPPED_M_COST_MIN(1),
-					KT_WRAPPED_M_COST_MAX, optarg);
-			break;
-		case ':':
-			return ctl_usage_error("enroll: option %s needs a "
-					       "value", argv[optind - 1]);
-		default:
-			return ctl_usage_error("enroll fscrypt: unknown "
-					       "option %s", argv[optind - 1]);
-		}
-	}
-	/* argv[0] is "enroll", then the type and the directory. */
-	if (optind + 2 != argc || strcmp(argv[optind], "fscrypt") != 0)
-		return ctl_usage_error("enroll fscrypt takes one directory: "
-				       "enroll fscrypt DIRECTORY --user USER");
-	a->directory = argv[optind + 1];
-	if (!a->user)
-		return ctl_usage_error("enroll needs --user USER");
-	return 0;
-}
 
 /* ---- the directory ------------------------------------------------------- */
 
@@ -254,39 +178,6 @@ static int wrapped_dir(const char *wrapped, const struct kt_user *u,
 	return TAKE_FD(fd);
 }
 
-/* Calibrates Argon2id, seals key under login and opens the result again:
- * a file that does not unwrap is never written. */
-static int seal(const struct fsc_args *a, const struct kt_secret *login,
-		const struct kt_secret *key, struct kt_wrapped_params *ret_p,
-		uint8_t **ret_buf, size_t *ret_len)
-{
-	_cleanup_secret_ struct kt_secret *back = NULL;
-	_cleanup_free_ uint8_t *buf = NULL;
-	struct kt_wrapped_params p = {};
-	size_t len = 0;
-	int r;
-
-	r = kt_wrapped_calibrate(a->argon2_ms, a->argon2_memory, &p);
-	if (r < 0) {
-		ctl_fail(r, "measure the Argon2id cost");
-		return r;
-	}
-	r = kt_wrapped_seal(login, key, &p, &buf, &len);
-	if (r < 0) {
-		ctl_fail(r, "wrap the key");
-		return r;
-	}
-	r = kt_wrapped_open(buf, len, login, &back);
-	if (r < 0 || !kt_secret_equal(back, key)) {
-		ctl_error("The wrapped key does not unwrap again; nothing "
-			  "written");
-		return r < 0 ? r : -EBADMSG;
-	}
-	*ret_p = p;
-	*ret_buf = TAKE_PTR(buf);
-	*ret_len = len;
-	return 0;
-}
 
 /* The wrapped path of the user's fscrypt volume on directory in the
  * config, or the default ~/.keyturn/fscrypt-NAME. */
@@ -329,7 +220,7 @@ static int pick_wrapped(const struct kt_config *c, const struct kt_user *u,
 
 /* A new v2 policy on the empty directory dir: a random key, added (for
  * its identifier), wrapped and written, then the policy set. */
-static int enroll_new(const struct fsc_args *a, const struct kt_user *u,
+static int enroll_new(const struct ctl_wrapped_args *a, const struct kt_user *u,
 		      int *dirp, int wdir, const char *wname,
 		      const char *wrapped, const struct kt_secret *login)
 {
@@ -349,7 +240,7 @@ static int enroll_new(const struct fsc_args *a, const struct kt_user *u,
 	if (!key)
 		return ctl_fail(-ENOMEM, "make a key");
 	randombytes_buf(key->data, key->len);
-	if (seal(a, login, key, &p, &buf, &len) < 0)
+	if (ctl_wrapped_seal(a, "key", login, key, &p, &buf, &len, NULL) < 0)
 		return CTL_EXIT_FAILURE;
 	/* The key is removed through the mount's root: an open encrypted
 	 * directory would keep it busy. */
@@ -396,7 +287,7 @@ undo:
 
 /* The key of a directory the fscrypt tool set up, from its login
  * protector, wrapped in keyturn's format. */
-static int enroll_import(const struct fsc_args *a, const struct kt_user *u,
+static int enroll_import(const struct ctl_wrapped_args *a, const struct kt_user *u,
 			 int dir, int wdir, const char *wname,
 			 const char *wrapped, const struct kt_secret *login)
 {
@@ -431,7 +322,7 @@ static int enroll_import(const struct fsc_args *a, const struct kt_user *u,
 		return CTL_EXIT_FAILURE;
 	}
 	kt_fscrypt_identifier_hex(id, hex);
-	if (seal(a, login, key, &p, &buf, &len) < 0)
+	if (ctl_wrapped_seal(a, "key", login, key, &p, &buf, &len, NULL) < 0)
 		return CTL_EXIT_FAILURE;
 	r = kt_wrapped_write_at(wdir, wname, u->uid, u->gid, buf, len);
 	if (r < 0)
@@ -449,7 +340,7 @@ static int enroll_import(const struct fsc_args *a, const struct kt_user *u,
 
 int ctl_enroll_fscrypt(int argc, char **argv)
 {
-	struct fsc_args a = { .config = KT_CONFIG_PATH };
+	struct ctl_wrapped_args a = { .config = KT_CONFIG_PATH };
 	_cleanup_secret_ struct kt_secret *login = NULL;
 	_cleanup_config_ struct kt_config *config = NULL;
 	_cleanup_user_ struct kt_user *user = NULL;
@@ -460,7 +351,8 @@ int ctl_enroll_fscrypt(int argc, char **argv)
 	char prompt[128];
 	int r;
 
-	r = parse_args(argc, argv, &a);
+	r = ctl_wrapped_parse_args(argc, argv, "fscrypt", true,
+				   "enroll fscrypt DIRECTORY --user USER", &a);
 	if (r != 0)
 		return r;
 	r = kt_user_lookup(a.user, &user);
