@@ -34,7 +34,20 @@ KT_LDFLAGS = -Wl,-z,relro,-z,now $(SANITIZE) $(LDFLAGS)
 
 # Each program's sources, listed: what belongs to which program is read
 # here, not worked out from globs.
-LIB_SRC = $(sort $(wildcard lib/*.c))
+# libkeyturn.a: what the programs share, by concern: config (parse,
+# values, load, expand, edit), volume types and a user's volumes, users,
+# the session keyring and the stash, secure memory, LUKS2 and dm,
+# eCryptfs, fscrypt (ioctls, the tool's metadata, import, holders),
+# mounts, the wrapped file, the wire formats and their I/O, the agent's
+# start, session accounting, ordering, limits.
+LIB_SRC = lib/config.c lib/config_values.c lib/config_load.c \
+	lib/config_expand.c lib/config_edit.c lib/volume_type.c \
+	lib/user_volumes.c lib/user.c lib/keyring.c lib/stash.c lib/secret.c \
+	lib/luks.c lib/luks_rekey.c lib/dm.c lib/ecryptfs.c lib/fscrypt.c \
+	lib/fscrypt_meta.c lib/fscrypt_import.c lib/fscrypt_locate.c \
+	lib/fscrypt_holders.c lib/mount.c lib/mount_options.c lib/wrapped.c \
+	lib/protocol.c lib/protocol_io.c lib/control.c lib/agent_spawn.c \
+	lib/session.c lib/order.c lib/ratelimit.c lib/rlimit.c
 LIB_OBJ = $(LIB_SRC:.c=.o)
 # The PAM module: one file per hook, the spawn of the agent, the logging.
 PAM_SRC = pam/auth.c pam/chauthtok.c pam/hook_session.c pam/log.c \
