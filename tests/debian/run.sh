@@ -62,7 +62,9 @@ WORK=$(mktemp -d "$BUILD/run.XXXXXX")
 QPID=""
 PREP_PID=""
 cleanup() {
-	[ -n "$PREP_PID" ] && kill "$PREP_PID" 2>/dev/null
+	# (an "&&" list as the last command would end the script with its
+	# status under set -e: a finished preparation is not a failure)
+	if [ -n "$PREP_PID" ]; then kill "$PREP_PID" 2>/dev/null || true; fi
 	if [ -n "$QPID" ] && kill -0 "$QPID" 2>/dev/null; then
 		kill "$QPID" 2>/dev/null || true
 		sleep 1
