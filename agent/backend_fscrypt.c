@@ -42,23 +42,6 @@ static void sleep_ms(long ms)
 		;
 }
 
-/*
- * The directory path, owned by uid, reached without following a link
- * (kt_dir_open_checked), as a descriptor the fscrypt ioctls accept.
- */
-static int dir_open(const char *path, uid_t uid)
-{
-	_cleanup_close_ int opath = -1;
-	int fd;
-
-	opath = kt_dir_open_checked(path, uid);
-	if (opath < 0)
-		return opath;
-	fd = openat(opath, ".", O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-				       O_CLOEXEC);
-	return fd < 0 ? kt_negerrno() : fd;
-}
-
 static const char *dir_error(int r)
 {
 	switch (r) {
@@ -114,7 +97,7 @@ int fscrypt_open_volume(struct agent *a, const struct kt_volume *v,
 	char hex[KT_FSCRYPT_IDENTIFIER_HEX + 1];
 	int k;
 
-	dir = dir_open(v->directory, a->user->uid);
+	dir = kt_fscrypt_dir_open(v->directory, a->user->uid);
 	k = dir < 0 ? dir : kt_fscrypt_get_policy(dir, &policy);
 	if (k < 0) {
 		report_set(r, KT_REPORT_FAILED, k, "directory %s refused: %s",
@@ -182,7 +165,7 @@ int fscrypt_record_volume(struct agent *a, const struct kt_volume *v,
 	if (strlen(v->name) >= sizeof(o.volume) ||
 	    strlen(v->directory) >= sizeof(o.mountpoint))
 		return -ENAMETOOLONG;
-	dir = dir_open(v->directory, a->user->uid);
+	dir = kt_fscrypt_dir_open(v->directory, a->user->uid);
 	if (dir < 0)
 		return dir;
 	k = kt_fscrypt_get_policy(dir, &policy);
@@ -278,7 +261,7 @@ static int recorded_mount_root(struct agent *a, const struct kt_opened *o)
 	_cleanup_close_ int dir = -1;
 	struct stat st;
 
-	dir = dir_open(o->mountpoint, a->user->uid);
+	dir = kt_fscrypt_dir_open(o->mountpoint, a->user->uid);
 	if (dir < 0)
 		return dir;
 	if (fstat(dir, &st) < 0)

@@ -35,20 +35,6 @@
 
 /* ---- the directory ------------------------------------------------------- */
 
-/* path, the user's own, reached without a link, for the fscrypt ioctls. */
-static int dir_open(const char *path, uid_t uid)
-{
-	_cleanup_close_ int opath = -1;
-	int fd;
-
-	opath = kt_dir_open_checked(path, uid);
-	if (opath < 0)
-		return opath;
-	fd = openat(opath, ".", O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-				       O_CLOEXEC);
-	return fd < 0 ? kt_negerrno() : fd;
-}
-
 static const char *dir_refusal(int r)
 {
 	switch (r) {
@@ -366,7 +352,7 @@ int ctl_enroll_fscrypt(int argc, char **argv)
 	if (r < 0)
 		return CTL_EXIT_FAILURE;
 
-	dir = dir_open(a.directory, user->uid);
+	dir = kt_fscrypt_dir_open(a.directory, user->uid);
 	if (dir < 0) {
 		ctl_error("The directory %s is refused: %s", a.directory,
 			  dir_refusal(dir));
@@ -474,7 +460,7 @@ void ctl_fscrypt_print_status(const struct kt_config *c,
 
 	printf("  directory: %s\n", v->directory);
 	printf("  wrapped:  %s\n", v->wrapped);
-	dir = dir_open(v->directory, u->uid);
+	dir = kt_fscrypt_dir_open(v->directory, u->uid);
 	r = dir < 0 ? dir : kt_fscrypt_get_policy(dir, &policy);
 	if (r < 0) {
 		printf("  state:    unknown (%s)\n",

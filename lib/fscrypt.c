@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/fscrypt.h>
 #include <sodium.h>
 #include <string.h>
@@ -7,6 +8,7 @@
 #include <sys/stat.h>
 
 #include "fscrypt.h"
+#include "mount.h"
 
 /* ioctl() as -errno, again after a signal. */
 static int xioctl(int fd, unsigned long request, void *arg)
@@ -220,4 +222,17 @@ void kt_fscrypt_identifier_hex(
 {
 	sodium_bin2hex(ret_hex, KT_FSCRYPT_IDENTIFIER_HEX + 1, identifier,
 		       KT_FSCRYPT_IDENTIFIER_SIZE);
+}
+
+int kt_fscrypt_dir_open(const char *path, uid_t uid)
+{
+	_cleanup_close_ int opath = -1;
+	int fd;
+
+	opath = kt_dir_open_checked(path, uid);
+	if (opath < 0)
+		return opath;
+	fd = openat(opath, ".", O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+				       O_CLOEXEC);
+	return fd < 0 ? kt_negerrno() : fd;
 }

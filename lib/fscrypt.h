@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "macro.h"
 #include "secret.h"
@@ -66,6 +67,13 @@ struct kt_fscrypt_key_status {
 					     * stays until they close */
 #define KT_FSCRYPT_REMOVED_OTHER_USERS 0x2u /* only this user's claim went;
 					     * others still hold the key */
+
+/*
+ * path, a directory owned by uid, reached without following a link
+ * (kt_dir_open_checked), opened O_RDONLY as the fscrypt ioctls need it:
+ * for the agent and keyturnctl alike.
+ */
+int kt_fscrypt_dir_open(const char *path, uid_t uid) _wur_;
 
 /* The directory's policy. -EPROTO for v1 (see above). */
 int kt_fscrypt_get_policy(int dir_fd, struct kt_fscrypt_policy *ret) _wur_;
