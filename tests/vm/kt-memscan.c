@@ -8,6 +8,9 @@
  *                            whole, also binary ones; prints
  *                              found file PATH hits N
  *                            and a summary "scanned files: F files, B bytes"
+ *   kt-memscan -x ...        any of these with the needle written in
+ *                            hexadecimal on stdin (a binary key, NUL bytes
+ *                            and all, as kt-unwrap prints one)
  *   kt-memscan -H            holds the needle of stdin in its heap, makes
  *                            itself non-dumpable (as keyturn-agent does),
  *                            prints "holding" and sleeps until killed: the
@@ -25,6 +28,7 @@
  * (no maps, or not one byte of its memory readable).
  */
 #define _GNU_SOURCE
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -42,6 +46,27 @@
 
 static char needle[NEEDLE_MAX];
 static size_t needle_len;
+
+/* Decodes the hexadecimal needle in place; -EINVAL unless it is whole
+ * bytes of hex digits. */
+static int unhex_needle(void)
+{
+	size_t n = 0;
+
+	if (needle_len % 2)
+		return -EINVAL;
+	for (size_t i = 0; i < needle_len; i += 2) {
+		unsigned v;
+
+		if (sscanf(needle + i, "%2x", &v) != 1 ||
+		    !isxdigit((unsigned char)needle[i]) ||
+		    !isxdigit((unsigned char)needle[i + 1]))
+			return -EINVAL;
+		needle[n++] = (char)v;
+	}
+	needle_len = n;
+	return n > 0 ? 0 : -EINVAL;
+}
 
 static int read_needle(void)
 {
@@ -248,12 +273,18 @@ int main(int argc, char **argv)
 	int worst = 0;
 	char *buf;
 
+	int hex = argc > 1 && !strcmp(argv[1], "-x");
+
+	if (hex) {
+		argc--;
+		argv++;
+	}
 	if (argc < 2) {
-		fprintf(stderr, "usage: kt-memscan PID|self... | -f PATH... "
-				"| -H (the needle on stdin)\n");
+		fprintf(stderr, "usage: kt-memscan [-x] PID|self... | -f PATH... "
+				"| -H (the needle on stdin, -x: in hex)\n");
 		return 2;
 	}
-	if (read_needle() < 0) {
+	if (read_needle() < 0 || (hex && unhex_needle() < 0)) {
 		fprintf(stderr, "kt-memscan: no needle on stdin\n");
 		return 2;
 	}

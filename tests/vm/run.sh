@@ -244,6 +244,21 @@ if flock "$BUILD/.make.lock" make -s -C "$REPO" tests/host/test_fscrypt \
 	cp -r "$REPO/tests/unit/vectors/fscrypt" "$ROOT/kt/vectors/"
 fi
 
+# tests/vm/tools: test programs linked with libkeyturn (built by make all
+# above), for tests/50-secrets.sh.
+if [ "$KT_BUILT" = 1 ]; then
+	for src in "$HERE"/tools/kt-*.c; do
+		app=$(basename "$src" .c)
+		# shellcheck disable=SC2046 # pkg-config: several words
+		cc -O2 -g -std=gnu11 -Wall -Wextra -Werror -D_FORTIFY_SOURCE=2 \
+			-I"$REPO/lib" -o "$WORK/$app" "$src" "$REPO/lib/libkeyturn.a" \
+			$(pkg-config --libs libsodium libargon2) ||
+			die "cannot build tests/vm/tools/$app.c"
+		put "$WORK/$app" "/usr/bin/$app"
+		put_libs "$WORK/$app"
+	done
+fi
+
 # The fscrypt tool (Debian's package fscrypt: Go, linked with libpam), for
 # the import and the bench of tests/61-fscrypt.sh; fetched once, cached.
 fscrypt_deb() {

@@ -2,13 +2,18 @@
 # Secrets, end to end: a canary login password (24 random characters made
 # here, never on argv, in a file or in the output) unlocks a LUKS2 volume and
 # an eCryptfs directory through the real PAM stack (pam_unix + pam_keyinit +
-# pam_keyturn, debug on); while the session is open, neither the canary nor
-# the eCryptfs mount passphrase is in the memory of the user's keyturn-agent,
+# pam_keyturn, debug on), and an fscrypt directory on an ext4 made with
+# -O encrypt; while the session is open, neither the canary, the eCryptfs
+# mount passphrase nor the fscrypt key is in the memory of the user's
+# keyturn-agent,
 # and keyturn adds no copy of the canary to the PAM host (kt-login); after the
 # logout no process but the test's own shells holds it, and no log or file
 # the VM keeps (syslog, dmesg, /run, /tmp, /var, /dev/shm, /etc, /home,
-# /root) has it.
+# /root) has it, nor any of the others.
 #
+# The fscrypt key is made at random by keyturnctl enroll fscrypt: kt-unwrap
+# (tests/vm/tools, linked with libkeyturn) opens the wrapped file with the
+# canary and prints it in hex, which kt-memscan -x looks for.
 # Memory is read by kt-memscan through /proc/PID/mem, as root: the agent is
 # non-dumpable (PR_SET_DUMPABLE 0), which CAP_SYS_PTRACE passes; the positive
 # controls below show that such a read finds the canary where it is.
@@ -31,6 +36,11 @@ DM=sec-$U
 MNT=$H/vault
 IMG=/tmp/sec-$U.img
 FAST="--argon2-ms 100 --argon2-memory 16384"
+FSIMG=/tmp/sec-enc.img
+FSMNT=/srv/sec-enc
+FD=$FSMNT/$U/Secret
+HAVE_FSCRYPT=0
+[ -e /sys/fs/ext4/features/encryption ] && HAVE_FSCRYPT=1
 ENROLL_OPTS="--pbkdf-memory 32768 --pbkdf-iterations 4"
 
 # The secrets live in shell variables and go through pipes only (printf is
@@ -126,6 +136,33 @@ check_eq "keyturnctl enroll ecryptfs --import: wrapped with the canary" \
 	0 "$?"
 diag_file "$KT_TMP/enroll.ecr" 3
 
+# An fscrypt directory (keyturnctl makes its key at random, wraps it with
+# the canary), on an ext4 made with -O encrypt (/sbin/mke2fs by its path:
+# busybox's shell would run its own).
+FSKEY=""
+if [ "$HAVE_FSCRYPT" = 1 ]; then
+	dd if=/dev/zero of="$FSIMG" bs=1M count=0 seek=64 2>/dev/null
+	/sbin/mke2fs -q -t ext4 -O encrypt -F "$FSIMG" > "$KT_TMP/mkfs" 2>&1
+	FSLOOP=$(losetup -f) && losetup "$FSLOOP" "$FSIMG" &&
+		mkdir -p "$FSMNT" && mount -t ext4 "$FSLOOP" "$FSMNT"
+	check "ext4 -O encrypt mounted on $FSMNT" is_mounted "$FSMNT"
+	mkdir -p "$FD" && chown "$U:$U" "$FSMNT/$U" "$FD" && chmod 0700 "$FD"
+	# shellcheck disable=SC2086 # several words
+	printf '%s\n' "$CANARY" |
+		keyturnctl enroll fscrypt "$FD" --user "$U" --stdin $FAST \
+		> "$KT_TMP/enroll.fs" 2>&1
+	check_eq "keyturnctl enroll fscrypt: a random key, wrapped with the canary" \
+		0 "$?"
+	diag_file "$KT_TMP/enroll.fs" 3
+	FSKEY=$(printf '%s\n' "$CANARY" | kt-unwrap "$H/.keyturn/fscrypt-Secret")
+	check_eq "kt-unwrap: the fscrypt key (64 bytes, in hex)" 128 "${#FSKEY}"
+	printf '%s\n' "not-$CANARY" | kt-unwrap "$H/.keyturn/fscrypt-Secret" \
+		> /dev/null 2>&1
+	check_eq "kt-unwrap: not with another password (exit 1)" 1 "$?"
+else
+	skip "the fscrypt key" "this kernel's ext4 has no encryption"
+fi
+
 cat > /etc/security/keyturn.conf <<EOF
 [volume home]
 user = $U
@@ -140,6 +177,14 @@ type = ecryptfs
 source = %h/.Private
 mountpoint = %h/Private
 wrapped = %h/.ecryptfs/keyturn-wrapped
+EOF
+[ -n "$FSKEY" ] && cat >> /etc/security/keyturn.conf <<EOF
+
+[volume secret]
+user = $U
+type = fscrypt
+directory = $FD
+wrapped = %h/.keyturn/fscrypt-Secret
 EOF
 chmod 0644 /etc/security/keyturn.conf
 check "keyturnctl check accepts the config" keyturnctl check --user "$U"
@@ -169,6 +214,16 @@ scan_found "$CANARY" hold \
 scan_none "not-$CANARY" hold-neg \
 	"control: a string it does not hold is not found there" "$HOLD"
 kill "$HOLD" 2>/dev/null
+if [ -n "$FSKEY" ]; then
+	rm -f "$KT_TMP/hold.out"
+	printf '%s\n' "$FSKEY" | kt-memscan -x -H > "$KT_TMP/hold.out" &
+	HOLD=$!
+	wait_until 10 grep -q holding "$KT_TMP/hold.out"
+	scan_found "$FSKEY" hold-key \
+		"control: the fscrypt key (binary) found where it is held" \
+		-x "$HOLD"
+	kill "$HOLD" 2>/dev/null
+fi
 printf '%s\n' "$CANARY" |
 	sh -c 'read -r v; while :; do sleep 1; done' > /dev/null 2>&1 &
 SHV=$!
@@ -220,6 +275,8 @@ check "the LUKS2 volume is open and mounted (the canary was used)" \
 	sh -c "dmsetup info $DM > /dev/null && grep -q ' $MNT ' /proc/mounts"
 check "the eCryptfs directory is mounted (the mount passphrase was used)" \
 	sh -c "grep -q ' $H/Private ecryptfs ' /proc/mounts"
+[ -n "$FSKEY" ] && check "the fscrypt directory is open (the key was added)" \
+	su -s /bin/sh "$U" -c "echo note > $FD/note.txt"
 AGENTS=$(agents "$U")
 check "a keyturn-agent of $U holds the session" test -n "$AGENTS"
 for a in $AGENTS; do
@@ -228,6 +285,8 @@ for a in $AGENTS; do
 	scan_none "$MP" "agent-mp.$a" \
 		"session open: the mount passphrase is not in keyturn-agent $a" \
 		"$a"
+	[ -n "$FSKEY" ] && scan_none "$FSKEY" "agent-fs.$a" \
+		"session open: the fscrypt key is not in keyturn-agent $a" -x "$a"
 done
 if [ -n "$LOGIN_PID" ]; then
 	HOSTDESC="session open: keyturn adds no copy of the canary to the PAM host"
@@ -253,7 +312,8 @@ check "syslog got pam_keyturn's LOG_DEBUG lines (debug on)" debug_logged
 release s1
 check_eq "$U logs out (exit 0)" 0 "$?"
 all_locked() {
-	dm_gone "$DM" && not_mounted "$MNT" && not_mounted "$H/Private"
+	dm_gone "$DM" && not_mounted "$MNT" && not_mounted "$H/Private" &&
+		{ [ -z "$FSKEY" ] || [ ! -e "$FD/note.txt" ]; }
 }
 check "logout: locked" wait_until 10 all_locked
 LEFT=$(agents "$U")
@@ -309,6 +369,22 @@ diag "logs: syslog $(wc -l < /var/log/messages) lines," \
 WHERE="syslog, dmesg, /run, /tmp, /var, /dev/shm, /etc, /home, /root"
 scan_none "$CANARY" files "no log or file has the canary ($WHERE)" \
 	-f /var /run /tmp /dev/shm /etc /home /root
+if [ -n "$FSKEY" ]; then
+	n=0 held=""
+	for p in /proc/[0-9]*; do
+		has_memory "$p" || continue
+		[ "$(cat "$p/comm" 2>/dev/null)" = sh ] && continue
+		scan "$FSKEY" sweep-fs -x "${p#/proc/}"
+		case $? in
+		0) n=$((n + 1)) ;;
+		1) held="$held ${p#/proc/}($(cat "$p/comm" 2>/dev/null))" ;;
+		esac
+	done
+	check_eq "logout: no process holds the fscrypt key ($n scanned)" \
+		"" "$held"
+	scan_none "$FSKEY" files-fs "no log or file has the fscrypt key" \
+		-x -f /var /run /tmp /dev/shm /etc /home /root "$FSMNT"
+fi
 scan_none "$MP" files-mp \
 	"no log or file has the mount passphrase" \
 	-f /var /run /tmp /dev/shm /etc /home /root
@@ -319,6 +395,11 @@ for m in "$MNT" "$H/Private"; do
 done
 dm_exists "$DM" && cryptsetup close "$DM"
 [ -n "${LOOP:-}" ] && losetup -d "$LOOP"
+if is_mounted "$FSMNT"; then
+	umount "$FSMNT"
+	losetup -d "$FSLOOP"
+fi
+rm -f "$FSIMG"
 rm -f "$IMG" /etc/security/keyturn.conf "/etc/pam.d/$SVC" "/etc/pam.d/$BASE"
 rm -rf "$H"
 for f in passwd group shadow; do
