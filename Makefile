@@ -1,7 +1,7 @@
 # keyturn: plain Makefile. Knobs are ?= so that they can be overridden.
 
 PREFIX ?= /usr
-SBINDIR ?= $(PREFIX)/sbin
+BINDIR ?= $(PREFIX)/bin
 LIBEXECDIR ?= $(PREFIX)/libexec/keyturn
 MANDIR ?= $(PREFIX)/share/man
 SYSCONFDIR ?= /etc
@@ -162,13 +162,13 @@ demo: deps
 
 install: all
 	install -d $(DESTDIR)$(SECUREDIR) $(DESTDIR)$(LIBEXECDIR) \
-		$(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man5 \
+		$(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man5 \
 		$(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(SYSCONFDIR)/security \
 		$(DESTDIR)$(PAMCONFIGDIR)
 	install -m 0644 pam/pam_keyturn.so $(DESTDIR)$(SECUREDIR)/
 	install -m 0755 agent/keyturn-agent agent/keyturn-hold \
 		$(DESTDIR)$(LIBEXECDIR)/
-	install -m 0755 ctl/keyturnctl $(DESTDIR)$(SBINDIR)/
+	install -m 0755 ctl/keyturnctl $(DESTDIR)$(BINDIR)/
 	for m in $(MANS); do \
 		install -m 0644 $$m $(DESTDIR)$(MANDIR)/man$${m##*.}/; done
 	[ -e $(DESTDIR)$(SYSCONFDIR)/security/keyturn.conf ] || \

@@ -9,7 +9,7 @@ show() { echo "   \$ $*"; "$@" 2>&1 | sed 's/^/     /'; }
 fail() { not_ok "demo: $*"; finish; exit 1; }
 
 for f in /lib/x86_64-linux-gnu/security/pam_keyturn.so \
-	/usr/libexec/keyturn/keyturn-agent /usr/sbin/keyturnctl; do
+	/usr/libexec/keyturn/keyturn-agent /usr/bin/keyturnctl; do
 	[ -e "$f" ] ||
 		fail "keyturn is not installed in the image ($f missing; ${KT_BUILD_MSG:-})"
 done

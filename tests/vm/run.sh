@@ -286,7 +286,7 @@ if [ "$KT_BUILT" = 1 ]; then
 	fi
 	for f in "$ROOT"/lib/x86_64-linux-gnu/security/pam_keyturn.so \
 		"$ROOT"/usr/libexec/keyturn/keyturn-agent \
-		"$ROOT"/usr/libexec/keyturn/keyturn-hold "$ROOT"/usr/sbin/keyturnctl; do
+		"$ROOT"/usr/libexec/keyturn/keyturn-hold "$ROOT"/usr/bin/keyturnctl; do
 		[ -e "$f" ] && put_libs "$f"
 	done
 	rm -rf "$ROOT/usr/share/man"

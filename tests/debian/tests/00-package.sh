@@ -12,7 +12,7 @@ check "dpkg -i $(basename "$DEB") (exit $rc)" test "$rc" = 0
 
 SECDIR=$(dirname "$(dpkg -L libpam-modules | grep '/pam_unix\.so$' | head -1)")
 for f in "$SECDIR/pam_keyturn.so" /usr/libexec/keyturn/keyturn-agent \
-	/usr/libexec/keyturn/keyturn-hold /usr/sbin/keyturnctl \
+	/usr/libexec/keyturn/keyturn-hold /usr/bin/keyturnctl \
 	/usr/share/pam-configs/keyturn /usr/share/man/man8/keyturnctl.8.gz \
 	/usr/share/man/man5/keyturn.conf.5.gz /etc/security/keyturn.conf; do
 	check "the package installs $f" sh -c "dpkg -S '$f' | grep -q '^keyturn:'"

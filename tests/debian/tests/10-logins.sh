@@ -17,13 +17,13 @@ wait_for 30 sh -c "ss -ltn | grep -q ':22 '"
 open_and_close "ssh keyboard-interactive" sshkbd ssh_pw sshkbd alice keyboard-interactive
 
 # by key: no password, the volume stays locked until keyturnctl unlock.
-# keyturnctl is in /usr/sbin, which is not in a user's PATH on Debian
-# (/etc/profile, login.defs): the user names it whole.
+# keyturnctl is in /usr/bin, on the PATH sshd gives a user's command, so
+# the user runs it by name as the README says.
 unlock_by_key() {
 	pw_of alice | setsid ssh $SSH_OPTS -i /root/id-alice \
 		-o PreferredAuthentications=publickey alice@127.0.0.1 \
 		"sleep 2; mountpoint -q $MNT && echo OPEN-BEFORE-UNLOCK;
-		/usr/sbin/keyturnctl unlock --stdin; $(hold_cmd sshkey)" \
+		keyturnctl unlock --stdin; $(hold_cmd sshkey)" \
 		> "$KT_TMP/ssh-sshkey.out" 2>&1 &
 }
 open_and_close "ssh key + keyturnctl unlock" sshkey unlock_by_key

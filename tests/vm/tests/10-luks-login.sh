@@ -14,7 +14,7 @@ DM_B=home-bob
 
 for f in /lib/x86_64-linux-gnu/security/pam_keyturn.so \
 	/usr/libexec/keyturn/keyturn-agent /usr/libexec/keyturn/keyturn-hold \
-	/usr/sbin/keyturnctl; do
+	/usr/bin/keyturnctl; do
 	if [ ! -x "$f" ] && [ ! -f "$f" ]; then
 		not_ok "keyturn installed in the image: $f missing (${KT_BUILD_MSG:-})"
 		finish

@@ -17,7 +17,7 @@ ROOTDIR=/var/kt-rootdir
 FAST="--argon2-ms 100 --argon2-memory 16384"
 
 for f in /lib/x86_64-linux-gnu/security/pam_keyturn.so \
-	/usr/libexec/keyturn/keyturn-agent /usr/sbin/keyturnctl \
+	/usr/libexec/keyturn/keyturn-agent /usr/bin/keyturnctl \
 	/usr/bin/ecryptfs-add-passphrase /usr/bin/ecryptfs-wrap-passphrase \
 	/usr/bin/ecryptfs-unwrap-passphrase; do
 	if [ ! -e "$f" ]; then

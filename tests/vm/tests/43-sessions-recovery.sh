@@ -52,7 +52,7 @@ fi
 check "...: nothing prompted (kt-login answered no prompt)" \
 	sh -c "! grep -q 'unanswered prompt' $KT_TMP/nb.err"
 printf 'not-the-pw\n' |
-	su -s /bin/sh alice -c '/usr/sbin/keyturnctl unlock --stdin' \
+	su -s /bin/sh alice -c '/usr/bin/keyturnctl unlock --stdin' \
 	> "$KT_TMP/unlock" 2>&1
 rc=$?
 if [ "$rc" != 0 ] && grep -q '^ses-alice: failed' "$KT_TMP/unlock"; then
@@ -66,10 +66,10 @@ else
 fi
 check "...: still locked" vol_locked alice
 check_fails "bob cannot unlock alice's volumes" \
-	sh -c "printf '%s\n' '$APW' | su -s /bin/sh bob -c '/usr/sbin/keyturnctl unlock --user alice --stdin'"
+	sh -c "printf '%s\n' '$APW' | su -s /bin/sh bob -c '/usr/bin/keyturnctl unlock --user alice --stdin'"
 t0=$(now)
 printf '%s\n' "$APW" |
-	su -s /bin/sh alice -c '/usr/sbin/keyturnctl unlock --stdin' \
+	su -s /bin/sh alice -c '/usr/bin/keyturnctl unlock --stdin' \
 	> "$KT_TMP/unlock" 2>&1
 check_eq "alice: keyturnctl unlock (her password on stdin) exit 0" 0 "$?"
 diag "keyturnctl unlock took $(since "$t0") s"

@@ -20,7 +20,7 @@ CONF=/etc/security/keyturn.conf
 FAST="--argon2-ms 100 --argon2-memory 16384"
 
 for f in /lib/x86_64-linux-gnu/security/pam_keyturn.so \
-	/usr/libexec/keyturn/keyturn-agent /usr/sbin/keyturnctl; do
+	/usr/libexec/keyturn/keyturn-agent /usr/bin/keyturnctl; do
 	if [ ! -e "$f" ]; then
 		not_ok "installed in the image: $f missing (${KT_BUILD_MSG:-})"
 		finish

@@ -15,7 +15,7 @@ as_user() { su -s /bin/sh "$1" -c "$2"; }
 
 installed() {
 	for _f in /lib/x86_64-linux-gnu/security/pam_keyturn.so \
-		/usr/libexec/keyturn/keyturn-agent /usr/sbin/keyturnctl; do
+		/usr/libexec/keyturn/keyturn-agent /usr/bin/keyturnctl; do
 		if [ ! -e "$_f" ]; then
 			not_ok "keyturn installed in the image: $_f missing (${KT_BUILD_MSG:-})"
 			return 1
