@@ -143,6 +143,10 @@ while [ "$n" -lt 50 ]; do
 	fi
 	kills=$((kills + 1))
 	hit=$(cat "$HIT")
+	case $hit in
+	"$n "*) ;;
+	*) not_ok "kill point $n: the preload killed at '$hit'" ;;
+	esac
 	check_eq "killed after mutation $n ($hit): keyturnctl rekey fails (exit 1)" \
 		1 "$REKEY_RC"
 	check_fails "...and reports no re-key" in_step
@@ -163,10 +167,13 @@ check "the re-key completed once unkilled (at most 50 kill points)" \
 	test -n "$completed"
 check "at least 3 kill points exercised ($kills)" test "$kills" -ge 3
 diag "re-key killed at $kills points, completed at mutation point $n"
-# leftovers of the writes killed before their rename
+# leftovers of the writes killed before their rename: carol's alone
 left=0
 for f in "/home/$U/.keyturn"/.fscrypt-Vault.*~; do
-	[ -e "$f" ] && left=$((left + 1))
+	[ -e "$f" ] || continue
+	left=$((left + 1))
+	check_eq "a temporary file left by a kill: $U's, mode 0600" "$U 600" \
+		"$(stat -c '%U %a' "$f")"
 done
 diag "temporary files the kills left in /home/$U/.keyturn: $left"
 
