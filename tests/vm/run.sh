@@ -234,6 +234,12 @@ for app in $TEST_APPS; do
 	put "$WORK/$app" "/usr/bin/$app"
 	put_libs "$WORK/$app"
 done
+# tests/62-fscrypt-rekey.sh: a preload that kills keyturn-agent right after
+# its Nth file mutation (tests/vm/killpoint.c), enabled by the test alone
+cc -O2 -g -std=gnu11 -Wall -Wextra -Werror -fPIC -shared \
+	-o "$WORK/kt-killpoint.so" "$HERE/killpoint.c" ||
+	die "cannot build tests/vm/killpoint.c"
+put "$WORK/kt-killpoint.so" /usr/lib/kt-killpoint.so
 # The fscrypt library's host test, run again on Debian's kernel by
 # tests/65-fscrypt-lib.sh, with its vectors.
 if flock "$BUILD/.make.lock" make -s -C "$REPO" tests/host/test_fscrypt \
