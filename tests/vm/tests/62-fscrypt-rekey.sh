@@ -22,7 +22,7 @@ HIT=/run/kt-killpoint.hit
 FAST="--argon2-ms 100 --argon2-memory 16384"
 
 for f in /lib/x86_64-linux-gnu/security/pam_keyturn.so \
-	/usr/libexec/keyturn/keyturn-agent /usr/sbin/keyturnctl "$PRELOAD"; do
+	/usr/libexec/keyturn/keyturn-agent /usr/bin/keyturnctl "$PRELOAD"; do
 	if [ ! -e "$f" ]; then
 		not_ok "installed in the image: $f missing (${KT_BUILD_MSG:-})"
 		finish
