@@ -45,7 +45,7 @@ LIB_SRC = lib/config.c lib/config_values.c lib/config_load.c \
 	lib/user_volumes.c lib/user.c lib/keyring.c lib/stash.c lib/secret.c \
 	lib/luks.c lib/luks_rekey.c lib/dm.c lib/ecryptfs.c lib/fscrypt.c \
 	lib/fscrypt_meta.c lib/fscrypt_import.c lib/fscrypt_locate.c \
-	lib/fscrypt_holders.c lib/mount.c lib/mount_options.c lib/wrapped.c \
+	lib/holders.c lib/mount.c lib/mount_options.c lib/wrapped.c \
 	lib/protocol.c lib/protocol_io.c lib/control.c lib/agent_spawn.c \
 	lib/session.c lib/order.c lib/ratelimit.c lib/rlimit.c
 LIB_OBJ = $(LIB_SRC:.c=.o)
@@ -55,12 +55,12 @@ PAM_SRC = pam/auth.c pam/chauthtok.c pam/hook_session.c pam/log.c \
 PAM_OBJ = $(PAM_SRC:.c=.o)
 # keyturn-agent: main, the session's life (agent.c); loading, log and
 # reports, opening and locking all, the unlock, one file per backend and
-# their table, mounting, the records, the control socket, the wait and
+# their table, mounting and who holds a volume, the records, the control socket, the wait and
 # the hand-over to keyturn-hold, the re-key mode, limits.
 AGENT_SRC = agent/agent.c agent/load.c agent/log_report.c \
 	agent/open_lock.c agent/unlock.c agent/backend.c \
 	agent/backend_luks2.c agent/backend_ecryptfs.c agent/backend_fscrypt.c \
-	agent/mount_volume.c \
+	agent/mount_volume.c agent/volume_holders.c \
 	agent/record.c agent/control_server.c agent/wait_loop.c \
 	agent/handover.c agent/rekey.c agent/limits.c
 AGENT_OBJ = $(AGENT_SRC:.c=.o)

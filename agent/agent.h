@@ -194,4 +194,26 @@ int unmount_volume(struct agent *a, const struct kt_opened *o,
 int unmount_for_close(struct agent *a, const struct kt_opened *o,
 		      bool *ret_lazy, struct kt_report *r);
 
+/* Who keeps a volume busy at its close (volume_holders.c). */
+#define MAX_HOLDERS 64
+struct holders {
+	pid_t pids[MAX_HOLDERS];
+	int n;
+	char list[512]; /* "PID PID ...", or "(none found)", for the log */
+};
+
+/*
+ * Finds the processes holding anything on o's filesystem (dir NULL: a
+ * mount) or at dir or below on it (an fscrypt directory). Returns h->n.
+ */
+int holders_find(struct holders *h, const struct kt_opened *o,
+		 const char *dir);
+
+/*
+ * Sends sig to those of h that are the user's own and still hold it,
+ * each through a pidfd: never a pid that was recycled meanwhile.
+ */
+void holders_signal(struct agent *a, const struct holders *h,
+		    const struct kt_opened *o, const char *dir, int sig);
+
 #endif

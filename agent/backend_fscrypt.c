@@ -32,7 +32,6 @@
 #include "wrapped.h"
 
 #define RETRY_MS 200
-#define MAX_HOLDERS 64
 
 static void sleep_ms(long ms)
 {
@@ -223,36 +222,6 @@ static int remove_retry(int root, const uint8_t *id, unsigned seconds,
 	}
 }
 
-static int holders(const struct kt_opened *o, pid_t *pids, char *list,
-		   size_t size)
-{
-	size_t used = 0;
-	int n;
-
-	list[0] = '\0';
-	n = kt_fscrypt_holders(o->mnt_dev, o->mountpoint, pids, MAX_HOLDERS);
-	for (int i = 0; i < n && used + 16 < size; i++)
-		used += (size_t)snprintf(list + used, size - used, "%s%d",
-					 i ? " " : "", (int)pids[i]);
-	return n < 0 ? 0 : n;
-}
-
-/* Only the user's own processes that hold something on the directory's
- * filesystem, through a pidfd (kt_mount_signal_holder). */
-static void signal_holders(struct agent *a, const struct kt_opened *o,
-			   const pid_t *pids, int n, int sig)
-{
-	for (int i = 0; i < n; i++) {
-		int k = kt_mount_signal_holder(pids[i], a->user->uid,
-					       o->mnt_dev, sig);
-
-		if (k < 0)
-			agent_log(LOG_WARNING, "Failed to signal pid %d: %s, "
-					       "ignoring",
-				  (int)pids[i], strerror(-k));
-	}
-}
-
 /* The recorded directory, checked to be the one that was opened, and the
  * root of its mount: the key goes through that, as an open encrypted
  * directory would itself keep the key busy. */
@@ -327,10 +296,10 @@ int fscrypt_close_volume(struct agent *a, const struct kt_opened *o,
 {
 	_cleanup_close_ int root = -1;
 	uint8_t id[KT_FSCRYPT_IDENTIFIER_SIZE];
-	pid_t pids[MAX_HOLDERS];
-	char list[512];
+	const char *dir = o->mountpoint;
 	unsigned flags = 0;
-	int k, n;
+	struct holders h;
+	int k;
 
 	if (parse_identifier(o->fscrypt_id, id) < 0) {
 		report_set(r, KT_REPORT_FAILED, EINVAL, "bad record of %s",
@@ -366,14 +335,13 @@ int fscrypt_close_volume(struct agent *a, const struct kt_opened *o,
 	if (o->busy == KT_BUSY_KEEP) {
 		long long deadline = kt_now_ms() + o->busy_timeout * 1000LL;
 
-		while ((n = holders(o, pids, list, sizeof(list))) > 0 &&
-		       kt_now_ms() < deadline)
+		while (holders_find(&h, o, dir) > 0 && kt_now_ms() < deadline)
 			sleep_ms(RETRY_MS);
-		if (n > 0) {
+		if (h.n > 0) {
 			agent_log(LOG_WARNING, "%s: %s still busy after %u s, "
 					       "held by pids: %s; busy = keep",
 				  a->user->name, o->mountpoint,
-				  o->busy_timeout, list);
+				  o->busy_timeout, h.list);
 			report_set(r, KT_REPORT_KEPT, EBUSY,
 				   "%s is busy: kept unlocked (busy = keep)",
 				   o->mountpoint);
@@ -384,20 +352,19 @@ int fscrypt_close_volume(struct agent *a, const struct kt_opened *o,
 	if (k == -ENOKEY)
 		return not_ours(root, id, o, r);
 	if (k >= 0 && (flags & KT_FSCRYPT_REMOVED_FILES_BUSY)) {
-		n = holders(o, pids, list, sizeof(list));
+		holders_find(&h, o, dir);
 		agent_log(LOG_WARNING, "%s: %s still busy after %u s, held by "
 				       "pids: %s; busy = %s",
 			  a->user->name, o->mountpoint, o->busy_timeout,
-			  n ? list : "(none found)",
-			  kt_busy_policy_name(o->busy));
+			  h.list, kt_busy_policy_name(o->busy));
 		if (o->busy == KT_BUSY_KILL) {
-			signal_holders(a, o, pids, n, SIGTERM);
+			holders_signal(a, &h, o, dir, SIGTERM);
 			k = remove_retry(root, id, 2, &flags);
 			if (k >= 0 && (flags & KT_FSCRYPT_REMOVED_FILES_BUSY)) {
-				n = holders(o, pids, list, sizeof(list));
+				holders_find(&h, o, dir);
 				agent_log(LOG_WARNING, "%s: killing pids %s",
-					  o->mountpoint, list);
-				signal_holders(a, o, pids, n, SIGKILL);
+					  o->mountpoint, h.list);
+				holders_signal(a, &h, o, dir, SIGKILL);
 				k = remove_retry(root, id, 2, &flags);
 			}
 		}

@@ -15,7 +15,6 @@
 #include "mount.h"
 
 #define BUSY_RETRY_MS 200
-#define MAX_HOLDERS 64
 
 static const char *dir_error(int r)
 {
@@ -106,43 +105,12 @@ static int umount_retry(struct agent *a, const struct kt_opened *o,
 	}
 }
 
-static int holders(struct agent *a, const struct kt_opened *o, pid_t *pids,
-		   char *list, size_t size)
-{
-	size_t used = 0;
-	int n;
-
-	list[0] = 0;
-	n = kt_mount_holders(o->mnt_dev, pids, MAX_HOLDERS);
-	for (int i = 0; i < n && used + 16 < size; i++)
-		used += snprintf(list + used, size - used, "%s%d",
-				 i ? " " : "", (int)pids[i]);
-	return n < 0 ? 0 : n;
-}
-
-/* Only the user's own processes that still hold the mount are
- * signalled, through a pidfd: never a pid that was recycled. */
-static void signal_holders(struct agent *a, const struct kt_opened *o,
-			   const pid_t *pids, int n, int sig)
-{
-	for (int i = 0; i < n; i++) {
-		int r = kt_mount_signal_holder(pids[i], a->user->uid,
-					       o->mnt_dev, sig);
-
-		if (r < 0)
-			agent_log(LOG_WARNING, "Failed to signal pid %d: %s, "
-					       "ignoring",
-				  (int)pids[i], strerror(-r));
-	}
-}
-
 int unmount_volume(struct agent *a, const struct kt_opened *o,
 		   bool *ret_lazy)
 {
-	pid_t pids[MAX_HOLDERS];
 	struct kt_mount_id id;
-	char list[512];
-	int r, n;
+	struct holders h;
+	int r;
 
 	*ret_lazy = false;
 	r = umount_retry(a, o, o->busy_timeout);
@@ -151,24 +119,24 @@ int unmount_volume(struct agent *a, const struct kt_opened *o,
 	if (r != -EBUSY)
 		return r;
 
-	n = holders(a, o, pids, list, sizeof(list));
+	holders_find(&h, o, NULL);
 	agent_log(LOG_WARNING, "%s: %s still busy after %u s, held by pids: "
 			       "%s; busy = %s",
-		  a->user->name, o->mountpoint, o->busy_timeout,
-		  n ? list : "(none found)", kt_busy_policy_name(o->busy));
+		  a->user->name, o->mountpoint, o->busy_timeout, h.list,
+		  kt_busy_policy_name(o->busy));
 
 	switch (o->busy) {
 	case KT_BUSY_KEEP:
 		return -EBUSY;
 	case KT_BUSY_KILL:
-		signal_holders(a, o, pids, n, SIGTERM);
+		holders_signal(a, &h, o, NULL, SIGTERM);
 		r = umount_retry(a, o, 2);
 		if (r != -EBUSY)
 			return r == -ENOENT ? 0 : r;
-		n = holders(a, o, pids, list, sizeof(list));
+		holders_find(&h, o, NULL);
 		agent_log(LOG_WARNING, "%s: killing pids %s", o->mountpoint,
-			  list);
-		signal_holders(a, o, pids, n, SIGKILL);
+			  h.list);
+		holders_signal(a, &h, o, NULL, SIGKILL);
 		r = umount_retry(a, o, 2);
 		if (r != -EBUSY)
 			return r == -ENOENT ? 0 : r;

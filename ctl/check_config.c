@@ -49,13 +49,9 @@ static int check_user(const struct kt_config *c, const char *name)
 	size_t n = 0;
 	int r;
 
-	r = kt_user_lookup(name, &u);
-	if (r == -ENOENT) {
-		ctl_error("No such user: %s", name);
-		return CTL_EXIT_FAILURE;
-	}
-	if (r < 0)
-		return ctl_fail(r, "look up user %s", name);
+	r = ctl_user_lookup(name, &u);
+	if (r != 0)
+		return r;
 	r = kt_config_volumes_for(c, u, &v, &n, &diag);
 	if (r < 0) {
 		if (diag.message[0])

@@ -8,6 +8,7 @@
 #include <syslog.h>
 
 #include "ctl.h"
+#include "user.h"
 
 bool ctl_verbose;
 
@@ -38,6 +39,19 @@ int ctl_fail(int r, const char *what_fmt, ...)
 	va_end(ap);
 	fprintf(stderr, ": %s\n", strerror(r < 0 ? -r : r));
 	return CTL_EXIT_FAILURE;
+}
+
+int ctl_user_lookup(const char *name, struct kt_user **ret)
+{
+	int r = kt_user_lookup(name, ret);
+
+	if (r == -ENOENT) {
+		ctl_error("No such user: %s", name);
+		return CTL_EXIT_FAILURE;
+	}
+	if (r < 0)
+		return ctl_fail(r, "look up user %s", name);
+	return 0;
 }
 
 int ctl_usage_error(const char *fmt, ...)

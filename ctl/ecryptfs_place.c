@@ -5,7 +5,6 @@
  * once with kt_dir_open_checked() and acts relative to that descriptor,
  * never following a symlink.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -124,26 +123,9 @@ int ctl_place_dir(const struct place *p, uid_t uid)
 /* 1 when the existing directory has no entry, 0 when it has some. */
 int ctl_place_empty(const struct place *p, uid_t uid)
 {
-	DIR *d;
-	struct dirent *de;
-	int fd, r = 1;
+	_cleanup_close_ int fd = ctl_place_dir(p, uid);
 
-	fd = ctl_place_dir(p, uid);
-	if (fd < 0)
-		return fd;
-	d = fdopendir(fd);
-	if (!d) {
-		r = kt_negerrno();
-		kt_close(fd);
-		return r;
-	}
-	while ((de = readdir(d)))
-		if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..")) {
-			r = 0;
-			break;
-		}
-	closedir(d);
-	return r;
+	return fd < 0 ? fd : kt_dir_empty(fd);
 }
 
 /* Creates the directory if it is not there: the user's, mode 0700. */

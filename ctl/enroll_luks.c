@@ -219,13 +219,9 @@ int ctl_enroll(int argc, char **argv)
 	if (a.recovery)
 		return enroll_recovery(&a, pbkdf);
 
-	r = kt_user_lookup(a.user, &user);
-	if (r == -ENOENT) {
-		ctl_error("No such user: %s", a.user);
-		return CTL_EXIT_FAILURE;
-	}
-	if (r < 0)
-		return ctl_fail(r, "look up user %s", a.user);
+	r = ctl_user_lookup(a.user, &user);
+	if (r != 0)
+		return r;
 
 	/* The key prefix comes from the config; enrolling before the config
 	 * is written is fine, with the default prefix. */

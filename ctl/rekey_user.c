@@ -146,13 +146,9 @@ int ctl_rekey(int argc, char **argv)
 	r = parse_args(argc, argv, &a);
 	if (r != 0)
 		return r;
-	r = kt_user_lookup(a.user, &user);
-	if (r == -ENOENT) {
-		ctl_error("No such user: %s", a.user);
-		return CTL_EXIT_FAILURE;
-	}
-	if (r < 0)
-		return ctl_fail(r, "look up user %s", a.user);
+	r = ctl_user_lookup(a.user, &user);
+	if (r != 0)
+		return r;
 	if (geteuid() != 0) {
 		ctl_error("rekey needs root");
 		return CTL_EXIT_FAILURE;

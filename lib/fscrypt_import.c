@@ -12,22 +12,9 @@
 #include <string.h>
 
 #include "fscrypt_meta.h"
+#include "wrapped.h"
 
 #define STRETCH_KEY_SIZE 32
-
-static int argon2_errno(int r)
-{
-	switch (r) {
-	case ARGON2_OK:
-		return 0;
-	case ARGON2_MEMORY_ALLOCATION_ERROR:
-		return -ENOMEM;
-	case ARGON2_THREAD_FAIL:
-		return -EAGAIN;
-	default:
-		return -EINVAL;
-	}
-}
 
 /* HKDF-SHA256 (RFC 5869) with no salt and no info, 64 bytes: the "enc"
  * key, then the "auth" key (fscrypt's stretchKey()). */
@@ -182,7 +169,7 @@ int kt_fscrypt_import_key(const struct kt_fscrypt_protector *protector,
 			      protector->parallelism, passphrase->data,
 			      passphrase->len, protector->salt,
 			      sizeof(protector->salt), hash->data, hash->len);
-	r = argon2_errno(r);
+	r = kt_argon2_errno(r);
 	if (r < 0)
 		return refuse(ret_reason, "Argon2id failed", r);
 	r = kt_fscrypt_unwrap(hash, &protector->wrapped, &protector_key);

@@ -166,15 +166,6 @@ int kt_fscrypt_meta_read(int mount_fd, const char *kind, const char *name,
 			 size_t *ret_len, const char **ret_reason) _wur_;
 
 /*
- * Pids of the processes (at most max) that hold a file, working
- * directory, root or mapping on the filesystem dev at the path dir or
- * below it: who keeps a removed key busy, for the log. Returns the count.
- * dir is the directory's absolute path as /proc shows it.
- */
-int kt_fscrypt_holders(dev_t dev, const char *dir, pid_t *pids, int max)
-	_wur_;
-
-/*
  * A new descriptor (O_CLOEXEC) of the root directory of the mount that
  * dir_fd is on: where fscrypt keeps that filesystem's .fscrypt. Found by
  * walking ".." from the descriptor (mount IDs from statx, kernel 5.8 or

@@ -119,6 +119,32 @@ int kt_dir_open_checked(const char *path, uid_t owner)
 	return TAKE_FD(fd);
 }
 
+int kt_dir_empty(int dir_fd)
+{
+	struct dirent *de;
+	DIR *d;
+	int copy, r = 1;
+
+	/* A descriptor of its own for readdir: dir_fd may be O_PATH, and
+	 * stays the caller's. */
+	copy = openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (copy < 0)
+		return kt_negerrno();
+	d = fdopendir(copy);
+	if (!d) {
+		r = kt_negerrno();
+		kt_close(copy);
+		return r;
+	}
+	while ((de = readdir(d)))
+		if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..")) {
+			r = 0;
+			break;
+		}
+	closedir(d);
+	return r;
+}
+
 int kt_mount_at(const char *source, int dir_fd, const char *fstype,
 		unsigned long flags, const char *data)
 {
@@ -231,93 +257,6 @@ int kt_umount(const char *target, bool lazy)
 	if (umount2(target, UMOUNT_NOFOLLOW | (lazy ? MNT_DETACH : 0)) < 0)
 		return kt_negerrno();
 	return 0;
-}
-
-static bool link_on_dev(int dirfd, const char *name, dev_t dev)
-{
-	struct stat st;
-
-	return fstatat(dirfd, name, &st, 0) == 0 && st.st_dev == dev;
-}
-
-static bool fds_on_dev(int pidfd, dev_t dev)
-{
-	_cleanup_close_ int fdir = -1;
-	struct dirent *de;
-	bool hit = false;
-	DIR *d;
-
-	fdir = openat(pidfd, "fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fdir < 0)
-		return false;
-	d = fdopendir(fdir);
-	if (!d)
-		return false;
-	fdir = -1;
-	while (!hit && (de = readdir(d)))
-		if (de->d_name[0] != '.')
-			hit = link_on_dev(dirfd(d), de->d_name, dev);
-	closedir(d);
-	return hit;
-}
-
-static bool maps_on_dev(int pidfd, dev_t dev)
-{
-	_cleanup_free_ char *line = NULL;
-	size_t size = 0;
-	bool hit = false;
-	int fd;
-	FILE *f;
-
-	fd = openat(pidfd, "maps", O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return false;
-	f = fdopen(fd, "re");
-	if (!f) {
-		close(fd);
-		return false;
-	}
-	/* "start-end perms offset maj:min inode path" */
-	while (!hit && getline(&line, &size, f) > 0) {
-		unsigned maj, min;
-		unsigned long ino;
-
-		if (sscanf(line, "%*s %*s %*s %x:%x %lu", &maj, &min, &ino) ==
-			    3 &&
-		    ino != 0 && makedev(maj, min) == dev)
-			hit = true;
-	}
-	fclose(f);
-	return hit;
-}
-
-int kt_mount_holders(dev_t dev, pid_t *pids, int max)
-{
-	struct dirent *de;
-	int n = 0;
-	DIR *proc;
-
-	proc = opendir("/proc");
-	if (!proc)
-		return kt_negerrno();
-	while (n < max && (de = readdir(proc))) {
-		_cleanup_close_ int pidfd = -1;
-		char *end;
-		long pid = strtol(de->d_name, &end, 10);
-
-		if (*end || pid <= 0 || pid == getpid())
-			continue;
-		pidfd = openat(dirfd(proc), de->d_name,
-			       O_PATH | O_DIRECTORY | O_CLOEXEC);
-		if (pidfd < 0)
-			continue;
-		if (link_on_dev(pidfd, "cwd", dev) ||
-		    link_on_dev(pidfd, "root", dev) || fds_on_dev(pidfd, dev) ||
-		    maps_on_dev(pidfd, dev))
-			pids[n++] = (pid_t)pid;
-	}
-	closedir(proc);
-	return n;
 }
 
 /* Whether entries of the directory behind fd can be changed only by root
@@ -497,48 +436,3 @@ int kt_umount_recorded(const char *path, uid_t owner,
 	return r == -ESTALE ? -ENOENT : r;
 }
 
-static int pidfd_open_(pid_t pid)
-{
-	long r = syscall(SYS_pidfd_open, pid, 0);
-
-	return r < 0 ? kt_negerrno() : (int)r;
-}
-
-static int pidfd_send_signal_(int pidfd, int sig)
-{
-	return syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0) < 0 ?
-		       kt_negerrno() :
-		       0;
-}
-
-int kt_mount_signal_holder(pid_t pid, uid_t owner, dev_t dev, int sig)
-{
-	_cleanup_close_ int pidfd = -1, proc = -1;
-	char path[32];
-	struct stat st;
-	int r;
-
-	if (pid <= 0)
-		return -EINVAL;
-	/* First the pidfd: from here on, what /proc/PID shows is this
-	 * process as long as the pidfd's process lives, and a signal
-	 * through the pidfd never reaches another one. */
-	pidfd = pidfd_open_(pid);
-	if (pidfd < 0)
-		return pidfd == -ESRCH ? 0 : pidfd;
-	snprintf(path, sizeof(path), "/proc/%d", (int)pid);
-	proc = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (proc < 0)
-		return errno == ENOENT ? 0 : kt_negerrno();
-	if (fstat(proc, &st) < 0)
-		return kt_negerrno();
-	if (st.st_uid != owner)
-		return 0;
-	if (!link_on_dev(proc, "cwd", dev) && !link_on_dev(proc, "root", dev) &&
-	    !fds_on_dev(proc, dev) && !maps_on_dev(proc, dev))
-		return 0;
-	r = pidfd_send_signal_(pidfd, sig);
-	if (r == -ESRCH)
-		return 0; /* it ended: whatever has its pid now is spared */
-	return r < 0 ? r : 1;
-}

@@ -26,6 +26,12 @@
 int kt_dir_open_checked(const char *path, uid_t owner) _wur_;
 
 /*
+ * 1 when the directory behind dir_fd (O_PATH will do; not consumed) has no
+ * entry but "." and "..", 0 when it has some, -errno.
+ */
+int kt_dir_empty(int dir_fd) _wur_;
+
+/*
  * Splits a mount option list into MS_* flags and the filesystem's data
  * string, always adding MS_NOSUID|MS_NODEV. -EINVAL for a refused option
  * (kt_mount_option_refused()) or a malformed list (lib/mount_options.c).
@@ -58,12 +64,6 @@ int kt_mount_find(const char *target, struct kt_mount_entry *ret) _wur_;
 
 /* Unmounts target (never following a symlink); lazy: MNT_DETACH. */
 int kt_umount(const char *target, bool lazy) _wur_;
-
-/*
- * Pids of processes that hold something on the filesystem dev (open fd,
- * cwd, root, mapped file), at most max. Returns the count found.
- */
-int kt_mount_holders(dev_t dev, pid_t *pids, int max) _wur_;
 
 /*
  * A mount as it was made: its id (statx STATX_MNT_ID) and the st_dev and
@@ -104,13 +104,5 @@ int kt_umount_recorded(const char *path, uid_t owner,
 /* The mount with that id in /proc/self/mountinfo. 1 found, 0 not. */
 int kt_mount_find_id(uint64_t mnt_id, struct kt_mount_entry *ret) _wur_;
 
-/*
- * Sends sig to pid only when it is owner's and still holds something on
- * dev (cwd, root, open file, mapping), checked through /proc/PID after a
- * pidfd was taken, and sent through that pidfd: a pid that ended and was
- * given to another process meanwhile is never signalled. 1 signalled,
- * 0 not (gone, not owner's, no longer holding), -errno.
- */
-int kt_mount_signal_holder(pid_t pid, uid_t owner, dev_t dev, int sig) _wur_;
 
 #endif

@@ -28,7 +28,8 @@ FUZZ_LIB_wrapped = wrapped secret
 FUZZ_LIB_protocol = protocol protocol_io volume_type secret stash keyring user
 FUZZ_LIB_keydesc = keyring user secret
 FUZZ_LIB_mount = mount_options
-FUZZ_LIB_fscrypt_meta = fscrypt_meta fscrypt_import fscrypt mount secret
+FUZZ_LIB_fscrypt_meta = fscrypt_meta fscrypt_import fscrypt mount wrapped \
+	secret
 
 FUZZ_BINS = $(FUZZ_TARGETS:%=$(FUZZ_DIR)/fuzz_%)
 

@@ -32,6 +32,7 @@
 
 #include "fscrypt.h"
 #include "fscrypt_meta.h"
+#include "holders.h"
 #include "secret.h"
 
 /* The vectors, from the build tree or (in the VM) KT_FSCRYPT_VECTORS. */
@@ -288,15 +289,15 @@ static void check_holders(int held)
 	assert_int_equal(read(ready[0], &c, 1), 1);
 	assert_int_equal(read(ready[0], &c, 1), 1);
 
-	n = kt_fscrypt_holders(st.st_dev, dir, pids, 16);
+	n = kt_holders(st.st_dev, dir, pids, 16);
 	assert_int_equal(n, 2);
 	assert_true((pids[0] == in_dir && pids[1] == maps) ||
 		    (pids[0] == maps && pids[1] == in_dir));
 	strcat(dir, "/");
-	assert_int_equal(kt_fscrypt_holders(st.st_dev, dir, pids, 16), 2);
-	assert_int_equal(kt_fscrypt_holders(st.st_dev, other, pids, 16), 0);
-	assert_int_equal(kt_fscrypt_holders(st.st_dev, dir, pids, 1), 1);
-	assert_int_equal(kt_fscrypt_holders(st.st_dev, "enc", pids, 1),
+	assert_int_equal(kt_holders(st.st_dev, dir, pids, 16), 2);
+	assert_int_equal(kt_holders(st.st_dev, other, pids, 16), 0);
+	assert_int_equal(kt_holders(st.st_dev, dir, pids, 1), 1);
+	assert_int_equal(kt_holders(st.st_dev, "enc", pids, 1),
 			 -EINVAL);
 
 	kill(in_dir, SIGKILL);

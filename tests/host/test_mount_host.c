@@ -20,6 +20,7 @@
 
 #include <cmocka.h>
 
+#include "holders.h"
 #include "mount.h"
 
 #define USER_UID 4242
@@ -202,13 +203,13 @@ static void test_busy_holders(void **state)
 	assert_int_equal(read(ready[0], &c, 1), 1);
 
 	assert_int_equal(kt_umount(vault, false), -EBUSY);
-	n = kt_mount_holders(m.dev, pids, 16);
+	n = kt_holders(m.dev, NULL, pids, 16);
 	assert_int_equal(n, 1);
 	assert_int_equal(pids[0], child);
 
 	kill(child, SIGKILL);
 	waitpid(child, NULL, 0);
-	assert_int_equal(kt_mount_holders(m.dev, pids, 16), 0);
+	assert_int_equal(kt_holders(m.dev, NULL, pids, 16), 0);
 	assert_int_equal(kt_umount(vault, false), 0);
 	kt_mount_entry_clear(&m);
 	close(ready[0]);
@@ -330,17 +331,17 @@ static void test_signal_holder(void **state)
 	}
 	assert_int_equal(read(ready[0], &c, 1), 1);
 
-	assert_int_equal(kt_mount_signal_holder(other, USER_UID, m.dev,
-						SIGKILL), 0);
-	assert_int_equal(kt_mount_signal_holder(holder, USER_UID + 1, m.dev,
-						SIGKILL), 0);
-	assert_int_equal(kt_mount_signal_holder(holder, USER_UID, m.dev,
-						SIGKILL), 1);
+	assert_int_equal(kt_holder_signal(other, USER_UID, m.dev, NULL,
+					  SIGKILL), 0);
+	assert_int_equal(kt_holder_signal(holder, USER_UID + 1, m.dev, NULL,
+					  SIGKILL), 0);
+	assert_int_equal(kt_holder_signal(holder, USER_UID, m.dev, NULL,
+					  SIGKILL), 1);
 	assert_int_equal(waitpid(holder, &status, 0), holder);
 	assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
 	/* Reaped: its pid names nothing (or someone else) now. */
-	assert_int_equal(kt_mount_signal_holder(holder, USER_UID, m.dev,
-						SIGKILL), 0);
+	assert_int_equal(kt_holder_signal(holder, USER_UID, m.dev, NULL,
+					  SIGKILL), 0);
 	assert_int_equal(kill(other, 0), 0);
 	kill(other, SIGKILL);
 	waitpid(other, NULL, 0);

@@ -1,28 +1,34 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * Who keeps an fscrypt directory's key busy after a removal
- * (KT_FSCRYPT_REMOVED_FILES_BUSY), for the log. Unlike a mount, the
- * directory shares its filesystem with everything else in /home, so a
- * holder is a process with a file, working directory, root or mapping
- * on that filesystem whose path, as /proc tells it, is the directory or
- * below it. Open files keep their names readable after the removal, which
- * is what makes the paths usable here.
+ * Who keeps a volume busy, for the log and the busy policy: processes
+ * with a file, working directory, root or mapping on a filesystem (a
+ * mount that will not go), or on it at a directory or below (an fscrypt
+ * directory whose key removal left files busy: it shares its filesystem
+ * with everything else in /home, so the path, as /proc tells it, says
+ * which holders are its own; open files keep their names readable after
+ * the removal, which is what makes the paths usable here).
  */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
-#include "fscrypt_meta.h"
+#include "holders.h"
+#include "macro.h"
 
+/* dir NULL: anywhere on the filesystem. */
 static bool path_under(const char *path, const char *dir, size_t dir_len)
 {
+	if (!dir)
+		return true;
 	return strncmp(path, dir, dir_len) == 0 &&
 	       (path[dir_len] == '\0' || path[dir_len] == '/');
 }
@@ -37,6 +43,8 @@ static bool link_under(int dirfd, const char *name, dev_t dev,
 
 	if (fstatat(dirfd, name, &st, 0) < 0 || st.st_dev != dev)
 		return false;
+	if (!dir)
+		return true;
 	n = readlinkat(dirfd, name, target, sizeof(target) - 1);
 	if (n <= 0)
 		return false;
@@ -101,18 +109,34 @@ static bool maps_under(int pidfd, dev_t dev, const char *dir, size_t dir_len)
 	return hit;
 }
 
-int kt_fscrypt_holders(dev_t dev, const char *dir, pid_t *pids, int max)
+/* The process behind the /proc/PID descriptor holds something there. */
+static bool holds(int pidfd, dev_t dev, const char *dir, size_t len)
 {
+	return link_under(pidfd, "cwd", dev, dir, len) ||
+	       link_under(pidfd, "root", dev, dir, len) ||
+	       fds_under(pidfd, dev, dir, len) ||
+	       maps_under(pidfd, dev, dir, len);
+}
+
+/* dir's length without trailing slashes (0 for NULL). */
+static size_t dir_len(const char *dir)
+{
+	size_t len = dir ? strlen(dir) : 0;
+
+	while (len > 1 && dir[len - 1] == '/')
+		len--;
+	return len;
+}
+
+int kt_holders(dev_t dev, const char *dir, pid_t *pids, int max)
+{
+	size_t len = dir_len(dir);
 	struct dirent *de;
-	size_t dir_len;
 	int n = 0;
 	DIR *proc;
 
-	if (!dir || dir[0] != '/' || !pids || max < 0)
+	if ((dir && dir[0] != '/') || !pids || max < 0)
 		return -EINVAL;
-	dir_len = strlen(dir);
-	while (dir_len > 1 && dir[dir_len - 1] == '/')
-		dir_len--;
 	proc = opendir("/proc");
 	if (!proc)
 		return kt_negerrno();
@@ -127,12 +151,55 @@ int kt_fscrypt_holders(dev_t dev, const char *dir, pid_t *pids, int max)
 			       O_PATH | O_DIRECTORY | O_CLOEXEC);
 		if (pidfd < 0)
 			continue;
-		if (link_under(pidfd, "cwd", dev, dir, dir_len) ||
-		    link_under(pidfd, "root", dev, dir, dir_len) ||
-		    fds_under(pidfd, dev, dir, dir_len) ||
-		    maps_under(pidfd, dev, dir, dir_len))
+		if (holds(pidfd, dev, dir, len))
 			pids[n++] = (pid_t)pid;
 	}
 	closedir(proc);
 	return n;
+}
+
+static int pidfd_open_(pid_t pid)
+{
+	long r = syscall(SYS_pidfd_open, pid, 0);
+
+	return r < 0 ? kt_negerrno() : (int)r;
+}
+
+static int pidfd_send_signal_(int pidfd, int sig)
+{
+	return syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0) < 0 ?
+		       kt_negerrno() :
+		       0;
+}
+
+int kt_holder_signal(pid_t pid, uid_t owner, dev_t dev, const char *dir,
+		     int sig)
+{
+	_cleanup_close_ int pidfd = -1, proc = -1;
+	char path[32];
+	struct stat st;
+	int r;
+
+	if (pid <= 0 || (dir && dir[0] != '/'))
+		return -EINVAL;
+	/* First the pidfd: from here on, what /proc/PID shows is this
+	 * process as long as the pidfd's process lives, and a signal
+	 * through the pidfd never reaches another one. */
+	pidfd = pidfd_open_(pid);
+	if (pidfd < 0)
+		return pidfd == -ESRCH ? 0 : pidfd;
+	snprintf(path, sizeof(path), "/proc/%d", (int)pid);
+	proc = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (proc < 0)
+		return errno == ENOENT ? 0 : kt_negerrno();
+	if (fstat(proc, &st) < 0)
+		return kt_negerrno();
+	if (st.st_uid != owner)
+		return 0;
+	if (!holds(proc, dev, dir, dir_len(dir)))
+		return 0;
+	r = pidfd_send_signal_(pidfd, sig);
+	if (r == -ESRCH)
+		return 0; /* it ended: whatever has its pid now is spared */
+	return r < 0 ? r : 1;
 }
