@@ -30,6 +30,10 @@ void ctl_error(const char *fmt, ...) _printf_(1, 2);
 int ctl_fail(int r, const char *what_fmt, ...) _printf_(2, 3);
 /* A usage error: the message, a hint at --help; returns CTL_EXIT_USAGE. */
 int ctl_usage_error(const char *fmt, ...) _printf_(1, 2);
+/* Looks up user name: 0, or CTL_EXIT_FAILURE with the error said
+ * ("No such user", or why the lookup failed). */
+struct kt_user;
+int ctl_user_lookup(const char *name, struct kt_user **ret) _wur_;
 
 /* libcryptsetup's messages, shown with --verbose. */
 void ctl_luks_log(int priority, const char *message, void *userdata);
@@ -144,8 +148,11 @@ int ctl_enroll_ecryptfs(int argc, char **argv);
  * password. parse_args: --user (needed), --stdin, --import, --config,
  * --argon2-ms, --argon2-memory, then "TYPE" and, with directory, one
  * DIRECTORY operand; 0, or CTL_EXIT_USAGE after a message naming usage.
- * seal: calibrates Argon2id, seals secret under login and opens the
- * result again (a file that does not unwrap is never written); what
+ * seal: calibrates Argon2id within the bounds the agent will check, c's
+ * wrapped_max_memory and wrapped_max_iterations (c NULL: no config, the
+ * defaults), refusing an --argon2-memory above them and saying when they
+ * stop the cost short of --argon2-ms; seals secret under login and opens
+ * the result again (a file that does not unwrap is never written); what
  * names the secret in messages; *ret_unwrap_s (may be NULL) how long the
  * unwrap took, what each login will pay.
  */
@@ -163,7 +170,8 @@ struct kt_wrapped_params;
 int ctl_wrapped_parse_args(int argc, char **argv, const char *type,
 			   bool directory, const char *usage,
 			   struct ctl_wrapped_args *a) _wur_;
-int ctl_wrapped_seal(const struct ctl_wrapped_args *a, const char *what,
+int ctl_wrapped_seal(const struct ctl_wrapped_args *a,
+		     const struct kt_config *c, const char *what,
 		     const struct kt_secret *login,
 		     const struct kt_secret *secret,
 		     struct kt_wrapped_params *ret_p, uint8_t **ret_buf,

@@ -420,13 +420,9 @@ int ctl_enroll_ecryptfs(int argc, char **argv)
 				   "enroll ecryptfs --user USER", &a);
 	if (r != 0)
 		return r;
-	r = kt_user_lookup(a.user, &user);
-	if (r == -ENOENT) {
-		ctl_error("No such user: %s", a.user);
-		return CTL_EXIT_FAILURE;
-	}
-	if (r < 0)
-		return ctl_fail(r, "look up user %s", a.user);
+	r = ctl_user_lookup(a.user, &user);
+	if (r != 0)
+		return r;
 	if (!strcmp(user->home, "/")) {
 		ctl_error("%s has no home directory of their own", user->name);
 		return CTL_EXIT_FAILURE;
@@ -474,7 +470,7 @@ int ctl_enroll_ecryptfs(int argc, char **argv)
 	}
 	if (r < 0)
 		return CTL_EXIT_FAILURE;
-	if (ctl_wrapped_seal(&a, "mount passphrase", login, mp, &p, &buf, &len,
+	if (ctl_wrapped_seal(&a, config, "mount passphrase", login, mp, &p, &buf, &len,
 			     &unwrap_s) < 0)
 		return CTL_EXIT_FAILURE;
 

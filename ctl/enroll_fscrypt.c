@@ -12,7 +12,6 @@
  * written; the wrapped file is written before the policy is set, so that
  * no directory is ever encrypted under a key kept nowhere.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -52,31 +51,6 @@ static const char *dir_refusal(int r)
 	default:
 		return strerror(-r);
 	}
-}
-
-/* 1 when the directory has no entry, 0 when it has some. */
-static int dir_empty(int fd)
-{
-	struct dirent *de;
-	DIR *d;
-	int copy, r = 1;
-
-	copy = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (copy < 0)
-		return kt_negerrno();
-	d = fdopendir(copy);
-	if (!d) {
-		r = kt_negerrno();
-		kt_close(copy);
-		return r;
-	}
-	while ((de = readdir(d)))
-		if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..")) {
-			r = 0;
-			break;
-		}
-	closedir(d);
-	return r;
 }
 
 /* Names the filesystem of fd and the fix, for one without encryption. */
@@ -206,7 +180,8 @@ static int pick_wrapped(const struct kt_config *c, const struct kt_user *u,
 
 /* A new v2 policy on the empty directory dir: a random key, added (for
  * its identifier), wrapped and written, then the policy set. */
-static int enroll_new(const struct ctl_wrapped_args *a, const struct kt_user *u,
+static int enroll_new(const struct ctl_wrapped_args *a,
+		      const struct kt_config *c, const struct kt_user *u,
 		      int *dirp, int wdir, const char *wname,
 		      const char *wrapped, const struct kt_secret *login)
 {
@@ -226,7 +201,7 @@ static int enroll_new(const struct ctl_wrapped_args *a, const struct kt_user *u,
 	if (!key)
 		return ctl_fail(-ENOMEM, "make a key");
 	randombytes_buf(key->data, key->len);
-	if (ctl_wrapped_seal(a, "key", login, key, &p, &buf, &len, NULL) < 0)
+	if (ctl_wrapped_seal(a, c, "key", login, key, &p, &buf, &len, NULL) < 0)
 		return CTL_EXIT_FAILURE;
 	/* The key is removed through the mount's root: an open encrypted
 	 * directory would keep it busy. */
@@ -273,7 +248,8 @@ undo:
 
 /* The key of a directory the fscrypt tool set up, from its login
  * protector, wrapped in keyturn's format. */
-static int enroll_import(const struct ctl_wrapped_args *a, const struct kt_user *u,
+static int enroll_import(const struct ctl_wrapped_args *a,
+			 const struct kt_config *c, const struct kt_user *u,
 			 int dir, int wdir, const char *wname,
 			 const char *wrapped, const struct kt_secret *login)
 {
@@ -308,7 +284,7 @@ static int enroll_import(const struct ctl_wrapped_args *a, const struct kt_user 
 		return CTL_EXIT_FAILURE;
 	}
 	kt_fscrypt_identifier_hex(id, hex);
-	if (ctl_wrapped_seal(a, "key", login, key, &p, &buf, &len, NULL) < 0)
+	if (ctl_wrapped_seal(a, c, "key", login, key, &p, &buf, &len, NULL) < 0)
 		return CTL_EXIT_FAILURE;
 	r = kt_wrapped_write_at(wdir, wname, u->uid, u->gid, buf, len);
 	if (r < 0)
@@ -341,13 +317,9 @@ int ctl_enroll_fscrypt(int argc, char **argv)
 				   "enroll fscrypt DIRECTORY --user USER", &a);
 	if (r != 0)
 		return r;
-	r = kt_user_lookup(a.user, &user);
-	if (r == -ENOENT) {
-		ctl_error("No such user: %s", a.user);
-		return CTL_EXIT_FAILURE;
-	}
-	if (r < 0)
-		return ctl_fail(r, "look up user %s", a.user);
+	r = ctl_user_lookup(a.user, &user);
+	if (r != 0)
+		return r;
 	r = ctl_config_load(a.config, !a.config_given, &config);
 	if (r < 0)
 		return CTL_EXIT_FAILURE;
@@ -385,7 +357,7 @@ int ctl_enroll_fscrypt(int argc, char **argv)
 		return CTL_EXIT_FAILURE;
 	}
 	if (!a.import) {
-		r = dir_empty(dir);
+		r = kt_dir_empty(dir);
 		if (r < 0)
 			return ctl_fail(r, "read %s", a.directory);
 		if (r == 0) {
@@ -430,9 +402,10 @@ int ctl_enroll_fscrypt(int argc, char **argv)
 				  wrapped, dir_refusal(wdir));
 		return CTL_EXIT_FAILURE;
 	}
-	r = a.import ? enroll_import(&a, user, dir, wdir, wname, wrapped,
-				     login)
-		     : enroll_new(&a, user, &dir, wdir, wname, wrapped, login);
+	r = a.import ? enroll_import(&a, config, user, dir, wdir, wname,
+				     wrapped, login)
+		     : enroll_new(&a, config, user, &dir, wdir, wname, wrapped,
+				  login);
 	if (r != CTL_EXIT_OK)
 		return r;
 	if (from_config) {

@@ -92,7 +92,19 @@ static double now_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-int ctl_wrapped_seal(const struct ctl_wrapped_args *a, const char *what,
+/* The memory bound (KiB) to calibrate with: --argon2-memory or the
+ * default, within the config's bound; 0 leaves calibrate its default (and
+ * its half-the-RAM cap). */
+static uint32_t memory_bound(const struct ctl_wrapped_args *a,
+			     uint32_t max_kib)
+{
+	if (a->argon2_memory)
+		return a->argon2_memory;
+	return max_kib >= KT_WRAPPED_M_COST_DEFAULT ? 0 : max_kib;
+}
+
+int ctl_wrapped_seal(const struct ctl_wrapped_args *a,
+		     const struct kt_config *c, const char *what,
 		     const struct kt_secret *login,
 		     const struct kt_secret *secret,
 		     struct kt_wrapped_params *ret_p, uint8_t **ret_buf,
@@ -100,18 +112,32 @@ int ctl_wrapped_seal(const struct ctl_wrapped_args *a, const char *what,
 {
 	_cleanup_secret_ struct kt_secret *back = NULL;
 	_cleanup_free_ uint8_t *buf = NULL;
+	unsigned max_mib = c ? c->wrapped_max_memory
+			     : KT_WRAPPED_MAX_MEMORY_DEFAULT;
+	unsigned max_t = c ? c->wrapped_max_iterations
+			   : KT_WRAPPED_MAX_ITERATIONS_DEFAULT;
+	unsigned target = a->argon2_ms ? a->argon2_ms
+				       : KT_WRAPPED_TARGET_MS_DEFAULT;
 	struct kt_wrapped_params p = {};
 	size_t len = 0;
-	double t0;
+	double t0, took;
 	int r;
 
+	if ((uint64_t)a->argon2_memory > (uint64_t)max_mib * 1024) {
+		ctl_error("--argon2-memory %u KiB is above wrapped_max_memory "
+			  "= %u (MiB) of %s: every login would refuse the "
+			  "file; raise the bound there first",
+			  a->argon2_memory, max_mib, a->config);
+		return -E2BIG;
+	}
 	fprintf(stderr,
 		"keyturnctl: measuring Argon2id here: about %u ms per unwrap, "
 		"at most %u MiB...\n",
 		a->argon2_ms ? a->argon2_ms : KT_WRAPPED_TARGET_MS_DEFAULT,
 		(a->argon2_memory ? a->argon2_memory
 				  : KT_WRAPPED_M_COST_DEFAULT) / 1024);
-	r = kt_wrapped_calibrate(a->argon2_ms, a->argon2_memory, &p);
+	r = kt_wrapped_calibrate(a->argon2_ms,
+				 memory_bound(a, max_mib * 1024u), max_t, &p);
 	if (r < 0) {
 		ctl_fail(r, "measure the Argon2id cost");
 		return r;
@@ -123,8 +149,15 @@ int ctl_wrapped_seal(const struct ctl_wrapped_args *a, const char *what,
 	}
 	t0 = now_s();
 	r = kt_wrapped_open(buf, len, login, &back);
+	took = now_s() - t0;
 	if (ret_unwrap_s)
-		*ret_unwrap_s = now_s() - t0;
+		*ret_unwrap_s = took;
+	if (r == 0 && p.t_cost == max_t && took * 1000 < target * 0.8)
+		fprintf(stderr,
+			"keyturnctl: the cost stops at wrapped_max_iterations "
+			"= %u of %s: one unwrap takes %.0f ms, not about %u "
+			"ms; raise the bound there for a slower one\n",
+			max_t, a->config, took * 1000, target);
 	if (r < 0 || !kt_secret_equal(back, secret)) {
 		ctl_error("The wrapped %s does not unwrap again; nothing "
 			  "written", what);

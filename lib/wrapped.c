@@ -112,7 +112,7 @@ int kt_wrapped_parse(const uint8_t *buf, size_t len,
 	return 0;
 }
 
-static int argon2_errno(int r)
+int kt_argon2_errno(int r)
 {
 	switch (r) {
 	case ARGON2_OK:
@@ -143,7 +143,7 @@ static int derive_key(const struct kt_secret *login,
 	r = argon2id_hash_raw(p->t_cost, p->m_cost_kib, p->parallelism,
 			      login->data, login->len, salt,
 			      KT_WRAPPED_SALT_SIZE, key->data, key->len);
-	r = argon2_errno(r);
+	r = kt_argon2_errno(r);
 	if (r < 0)
 		return r;
 	*ret_key = TAKE_PTR(key);
@@ -491,7 +491,7 @@ static int measure(const struct kt_wrapped_params *p, uint64_t *ret_us)
 				      "benchmark", 9, salt, sizeof(salt), out,
 				      sizeof(out));
 		if (r != ARGON2_OK)
-			return argon2_errno(r);
+			return kt_argon2_errno(r);
 		us = now_us() - start;
 		if (us < best)
 			best = us;
@@ -510,12 +510,12 @@ static uint32_t clamp32(uint64_t v, uint32_t lo, uint32_t hi)
 }
 
 int kt_wrapped_calibrate(unsigned target_ms, uint32_t max_m_cost_kib,
-			 struct kt_wrapped_params *ret)
+			 uint32_t max_t_cost, struct kt_wrapped_params *ret)
 {
 	struct kt_wrapped_params p;
 	uint64_t target_us, us, work;
 	long cpus, pages, page_size;
-	uint32_t m_min;
+	uint32_t m_min, t_min;
 	int r;
 
 	if (!ret)
@@ -531,8 +531,12 @@ int kt_wrapped_calibrate(unsigned target_ms, uint32_t max_m_cost_kib,
 			    max_m_cost_kib)
 			max_m_cost_kib = (uint64_t)pages * page_size / 2048;
 	}
-	if (max_m_cost_kib > KT_WRAPPED_M_COST_MAX)
+	if (max_m_cost_kib > KT_WRAPPED_M_COST_MAX ||
+	    max_t_cost > KT_WRAPPED_T_COST_MAX)
 		return -E2BIG;
+	if (max_t_cost == 0)
+		max_t_cost = KT_WRAPPED_T_COST_MAX;
+	t_min = max_t_cost < CALIBRATE_T_MIN ? max_t_cost : CALIBRATE_T_MIN;
 	target_us = (uint64_t)target_ms * 1000;
 
 	cpus = sysconf(_SC_NPROCESSORS_ONLN);
@@ -545,7 +549,7 @@ int kt_wrapped_calibrate(unsigned target_ms, uint32_t max_m_cost_kib,
 		return -ERANGE;
 
 	/* Probe until a run is long enough to time, memory growing. */
-	p.t_cost = CALIBRATE_T_MIN;
+	p.t_cost = t_min;
 	p.m_cost_kib = clamp32(CALIBRATE_M_START, m_min, max_m_cost_kib);
 	for (;;) {
 		r = measure(&p, &us);
@@ -563,15 +567,14 @@ int kt_wrapped_calibrate(unsigned target_ms, uint32_t max_m_cost_kib,
 	 * shrink memory instead. */
 	for (int round = 0; round < 2; round++) {
 		work = (uint64_t)p.t_cost * p.m_cost_kib * target_us / us;
-		if (work / CALIBRATE_T_MIN <= max_m_cost_kib) {
-			p.t_cost = CALIBRATE_T_MIN;
-			p.m_cost_kib = clamp32(work / CALIBRATE_T_MIN, m_min,
+		if (work / t_min <= max_m_cost_kib) {
+			p.t_cost = t_min;
+			p.m_cost_kib = clamp32(work / t_min, m_min,
 					       max_m_cost_kib);
 		} else {
 			p.m_cost_kib = max_m_cost_kib;
-			p.t_cost = clamp32(work / max_m_cost_kib,
-					   CALIBRATE_T_MIN,
-					   KT_WRAPPED_T_COST_MAX);
+			p.t_cost = clamp32(work / max_m_cost_kib, t_min,
+					   max_t_cost);
 		}
 		/* One more run at the chosen cost corrects the estimate. */
 		if (round == 0) {

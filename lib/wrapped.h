@@ -144,13 +144,20 @@ int kt_wrapped_read_at(int dirfd, const char *name, uid_t owner,
 
 /*
  * Chooses an Argon2id cost by a short benchmark, as cryptsetup does: at
- * least 3 iterations, memory raised up to max_m_cost_kib (and half the
- * RAM) first, then iterations, until one derivation takes about
- * target_ms. 0 selects KT_WRAPPED_TARGET_MS_DEFAULT and
- * KT_WRAPPED_M_COST_DEFAULT. Parallelism: the CPUs online, at most 4.
- * -E2BIG / -ERANGE for a max_m_cost_kib outside keyturn's bounds.
+ * least 3 iterations (or max_t_cost, if lower), memory raised up to
+ * max_m_cost_kib (and half the RAM) first, then iterations up to
+ * max_t_cost, until one derivation takes about target_ms (less when the
+ * bounds stop it: the caller compares). 0 selects
+ * KT_WRAPPED_TARGET_MS_DEFAULT, KT_WRAPPED_M_COST_DEFAULT and
+ * KT_WRAPPED_T_COST_MAX. Parallelism: the CPUs online, at most 4.
+ * -E2BIG / -ERANGE for bounds outside keyturn's.
  */
 int kt_wrapped_calibrate(unsigned target_ms, uint32_t max_m_cost_kib,
+			 uint32_t max_t_cost,
 			 struct kt_wrapped_params *ret) _wur_;
+
+/* libargon2's result as -errno: 0, -ENOMEM (its memory), -EAGAIN (its
+ * threads), -EINVAL (anything else). */
+int kt_argon2_errno(int argon2_result);
 
 #endif

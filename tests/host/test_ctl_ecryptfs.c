@@ -322,6 +322,51 @@ static void test_create_config_wins(void **state)
 	assert_null(strstr(out, "[volume private]"));
 }
 
+/* The config's bounds on a wrapped file's cost are what the agent
+ * checks at every login: enroll must never write a file above them,
+ * whatever --argon2-ms asks, and refuses --argon2-memory above them. */
+static void test_create_within_config_bounds(void **state)
+{
+	struct kt_wrapped_header h;
+	uint8_t *buf = NULL;
+	char out[8192], cfg[512];
+	size_t len = 0;
+	FILE *f;
+
+	snprintf(cfg, sizeof(cfg), "%s/conf-bounds", tmpdir);
+	f = fopen(cfg, "we");
+	assert_non_null(f);
+	fputs("[defaults]\n"
+	      "wrapped_max_iterations = 3\n"
+	      "wrapped_max_memory = 16\n"
+	      "[volume bounded]\n"
+	      "user = " USER "\n"
+	      "type = ecryptfs\n"
+	      "source = %h/blower\n"
+	      "mountpoint = %h/bupper\n"
+	      "wrapped = %h/bkeys/wrapped\n", f);
+	assert_int_equal(fclose(f), 0);
+	assert_int_equal(chmod(cfg, 0600), 0);
+
+	assert_int_equal(run(LOGIN_PW "\n", out, sizeof(out), "enroll",
+			     "ecryptfs", "--user", USER, "--stdin", "--config",
+			     cfg, "--argon2-memory", "32768", NULL), 1);
+	assert_non_null(strstr(out, "wrapped_max_memory"));
+	assert_false(exists("bkeys/wrapped"));
+
+	/* 8 MiB, and a time that takes far more than 3 iterations of it. */
+	assert_int_equal(run(LOGIN_PW "\n", out, sizeof(out), "enroll",
+			     "ecryptfs", "--user", USER, "--stdin", "--config",
+			     cfg, "--argon2-memory", "8192", "--argon2-ms",
+			     "2000", NULL), 0);
+	read_wrapped("bkeys/wrapped", &buf, &len);
+	assert_int_equal(kt_wrapped_parse(buf, len, &h), 0);
+	free(buf);
+	assert_true(h.params.t_cost <= 3);
+	assert_true(h.params.m_cost_kib <= 8192);
+	assert_non_null(strstr(out, "wrapped_max_iterations = 3"));
+}
+
 static void test_create_refuses_files(void **state)
 {
 	char out[8192];
@@ -596,6 +641,7 @@ int main(void)
 		cmocka_unit_test_setup(test_usage, reset),
 		cmocka_unit_test_setup(test_create, reset),
 		cmocka_unit_test_setup(test_create_config_wins, reset),
+		cmocka_unit_test_setup(test_create_within_config_bounds, reset),
 		cmocka_unit_test_setup(test_create_refuses_files, reset),
 		cmocka_unit_test_setup(test_import, reset),
 		cmocka_unit_test_setup(test_import_config_paths, reset),

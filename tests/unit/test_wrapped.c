@@ -585,10 +585,17 @@ static void test_calibrate(void **state)
 	size_t len;
 
 	assert_int_equal(kt_wrapped_calibrate(100, KT_WRAPPED_M_COST_MAX + 1,
-					      &p), -E2BIG);
-	assert_int_equal(kt_wrapped_calibrate(100, 4, &p), -ERANGE);
+					      0, &p), -E2BIG);
+	assert_int_equal(kt_wrapped_calibrate(100, 4, 0, &p), -ERANGE);
+	assert_int_equal(kt_wrapped_calibrate(100, 16384,
+					      KT_WRAPPED_T_COST_MAX + 1, &p),
+			 -E2BIG);
+	/* The iterations bound holds whatever the time asks. */
+	assert_int_equal(kt_wrapped_calibrate(300, 8192, 2, &p), 0);
+	assert_true(p.t_cost >= 1 && p.t_cost <= 2);
+	assert_true(p.m_cost_kib <= 8192);
 
-	assert_int_equal(kt_wrapped_calibrate(100, 16384, &p), 0);
+	assert_int_equal(kt_wrapped_calibrate(100, 16384, 0, &p), 0);
 	assert_int_equal(kt_wrapped_params_check(&p), 0);
 	assert_true(p.m_cost_kib <= 16384);
 	assert_true(p.t_cost >= 3);
