@@ -117,6 +117,23 @@ check "no wrapped file written by the refusal" test ! -e "$EW"
 check "the directory is still plain" \
 	as_user erin "echo x > $E/x && rm $E/x"
 
+# a login with the directory in the config: refused, logged with the fix
+cat > "$CONF" <<EOF
+[volume f2fixed]
+user = erin
+type = fscrypt
+directory = $E
+wrapped = %h/.keyturn/fscrypt-F2
+EOF
+chmod 0644 "$CONF"
+mark=$(syslog_mark)
+check "a login of erin all the same (pam_keyturn is optional)" \
+	login_as "$SVC" erin "$EPW" true
+check "...its log names the f2fs fix" logged "$mark" \
+	"pam_keyturn.*f2fixed.*no encryption.*fsck.f2fs -O encrypt"
+syslog_since "$mark" | grep pam_keyturn > "$KT_TMP/log"
+diag_file "$KT_TMP/log" 2
+
 # the fix it names, applied: unmounted, fsck.f2fs -O encrypt, mounted again
 umount "$PLAIN"
 if [ -x "$FSCK" ]; then
