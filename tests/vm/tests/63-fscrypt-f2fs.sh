@@ -86,16 +86,17 @@ fstype_of() { awk -v m="$1" '$2 == m { print $3 }' /proc/mounts; }
 # ---- two f2fs: one with encryption, one without --------------------------------
 for fs in f2enc f2plain; do
 	dd if=/dev/zero of="/tmp/$fs.img" bs=1M count=0 seek=64 2>/dev/null
-	opt=""
-	[ "$fs" = f2enc ] && opt="-O encrypt"
+	opt="" what="without -O encrypt"
+	[ "$fs" = f2enc ] && opt="-O encrypt" what="with -O encrypt"
 	# shellcheck disable=SC2086 # $opt: two words or none
 	"$MKFS" -q -f $opt "/tmp/$fs.img" > "$KT_TMP/mkfs" 2>&1
-	check_eq "mkfs.f2fs $opt: a 64 MiB image (exit 0)" 0 "$?"
+	check_eq "mkfs.f2fs $what: a 64 MiB image (exit 0)" 0 "$?"
 	diag_file "$KT_TMP/mkfs" 3
 	loop=$(losetup -f) && losetup "$loop" "/tmp/$fs.img"
 	mkdir -p "/srv/$fs"
 	mount -t f2fs "$loop" "/srv/$fs"
-	check_eq "f2fs /srv/$fs ($opt) mounted on $loop" f2fs "$(fstype_of "/srv/$fs")"
+	check_eq "f2fs /srv/$fs ($what) mounted on $loop" f2fs \
+		"$(fstype_of "/srv/$fs")"
 done
 PLAIN_DEV=$(awk -v m="$PLAIN" '$2 == m { print $1 }' /proc/mounts)
 new_dir dave "$ENC/dave"
