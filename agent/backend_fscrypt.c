@@ -56,8 +56,9 @@ static const char *dir_error(int r)
 		       "would live in a keyring every user who finds it can "
 		       "use)";
 	case -EOPNOTSUPP:
-		return "its filesystem has no encryption (tune2fs -O encrypt "
-		       "DEVICE)";
+		return "its filesystem has no encryption (for ext4: tune2fs "
+		       "-O encrypt DEVICE; for f2fs: fsck.f2fs -O encrypt "
+		       "DEVICE, unmounted)";
 	case -ENOTTY:
 		return "its filesystem knows no fscrypt";
 	default:

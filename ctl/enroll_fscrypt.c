@@ -53,29 +53,44 @@ static const char *dir_refusal(int r)
 	}
 }
 
-/* Names the filesystem of fd and the fix, for one without encryption. */
+/*
+ * Names the filesystem of fd and the fix for its type, for one without
+ * encryption: ext4 and f2fs turn it on in place, each with its own tool.
+ */
 static void explain_no_encryption(int fd, const char *dir)
 {
 	struct kt_mount_entry m = { .mnt_id = -1 };
 	struct statx stx;
+	const char *dev, *type, *on;
 
-	if (statx(fd, "", AT_EMPTY_PATH, STATX_MNT_ID, &stx) == 0 &&
-	    (stx.stx_mask & STATX_MNT_ID) &&
-	    kt_mount_find_id(stx.stx_mnt_id, &m) == 1) {
-		ctl_error("%s is on %s (%s, mounted on %s), which has no "
-			  "encryption enabled: for ext4, 'tune2fs -O encrypt "
-			  "%s' (v2 policies need kernel 5.4 or later), for "
-			  "f2fs, 'fsck.f2fs -O encrypt' on the unmounted "
-			  "device",
-			  dir, m.source ? m.source : "?",
-			  m.fstype ? m.fstype : "?",
-			  m.target ? m.target : "?",
-			  m.source ? m.source : "DEVICE");
-		kt_mount_entry_clear(&m);
+	if (statx(fd, "", AT_EMPTY_PATH, STATX_MNT_ID, &stx) < 0 ||
+	    !(stx.stx_mask & STATX_MNT_ID) ||
+	    kt_mount_find_id(stx.stx_mnt_id, &m) != 1) {
+		ctl_error("The filesystem of %s has no encryption enabled "
+			  "(for ext4: tune2fs -O encrypt DEVICE; for f2fs: "
+			  "fsck.f2fs -O encrypt DEVICE, unmounted)", dir);
 		return;
 	}
-	ctl_error("The filesystem of %s has no encryption enabled (for "
-		  "ext4: tune2fs -O encrypt DEVICE)", dir);
+	dev = m.source ? m.source : "DEVICE";
+	type = m.fstype ? m.fstype : "?";
+	on = m.target ? m.target : "?";
+	if (strcmp(type, "ext4") == 0)
+		ctl_error("%s is on %s (ext4, mounted on %s), which has no "
+			  "encryption enabled: 'tune2fs -O encrypt %s' turns "
+			  "it on (v2 policies need kernel 5.4 or later)",
+			  dir, dev, on, dev);
+	else if (strcmp(type, "f2fs") == 0)
+		ctl_error("%s is on %s (f2fs, mounted on %s), which has no "
+			  "encryption enabled: 'fsck.f2fs -O encrypt %s' "
+			  "turns it on, with it unmounted (or mkfs.f2fs -O "
+			  "encrypt when it is made)",
+			  dir, dev, on, dev);
+	else
+		ctl_error("%s is on %s (%s, mounted on %s), which has no "
+			  "encryption enabled (for ext4: tune2fs -O encrypt; "
+			  "for f2fs: fsck.f2fs -O encrypt, unmounted)",
+			  dir, dev, type, on);
+	kt_mount_entry_clear(&m);
 }
 
 /* ---- the wrapped file ----------------------------------------------------- */

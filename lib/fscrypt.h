@@ -23,7 +23,9 @@
  * dir_fd. Tested on the kernel by tests/host/test_fscrypt.c. What the
  * kernel says, as -errno:
  *   -EOPNOTSUPP  the filesystem has no encryption (ext4 without
- *                -O encrypt: "tune2fs -O encrypt DEVICE" is the fix)
+ *                -O encrypt: "tune2fs -O encrypt DEVICE" is the fix;
+ *                f2fs without it: "fsck.f2fs -O encrypt DEVICE",
+ *                unmounted)
  *   -ENOTTY      the kernel or the filesystem knows no fscrypt ioctls
  *   -ENODATA     the directory has no policy (kt_fscrypt_get_policy)
  *   -EPROTO      the directory has a v1 policy, or one newer than v2:

@@ -5,7 +5,7 @@ set -eu
 
 PKGS="build-essential pkg-config libpam0g-dev libkeyutils-dev libcryptsetup-dev
 libsodium-dev libargon2-dev libssl-dev libcmocka-dev libpam-wrapper libpamtest0-dev
-cryptsetup-bin keyutils e2fsprogs mandoc clang valgrind
+cryptsetup-bin keyutils e2fsprogs f2fs-tools mandoc clang valgrind
 qemu-system-x86 busybox-static kmod cpio pamtester ecryptfs-utils libecryptfs-dev
 debhelper dpkg-dev lintian mmdebstrap xz-utils"
 

@@ -26,10 +26,10 @@ TIMEOUT=${KT_VM_TIMEOUT:-1500}
 ARCH_LIB=/usr/lib/x86_64-linux-gnu
 T0=$(date +%s%N)
 
-# Modules for LUKS2 + ext4 + eCryptfs, in load order (dependencies are added);
-# cts for fscrypt's file names (AES-256-CTS).
+# Modules for LUKS2 + ext4 + f2fs + eCryptfs, in load order (dependencies are
+# added); cts for fscrypt's file names (AES-256-CTS).
 MODULES="ecb xts cts af_alg algif_skcipher algif_hash sha512_generic crc32c_generic
-crc16 mbcache jbd2 ext4 dm-mod dm-crypt ecryptfs loop"
+crc16 mbcache jbd2 ext4 f2fs dm-mod dm-crypt ecryptfs loop"
 
 case $MODE in
 check|demo|shell|bench) ;;
@@ -210,7 +210,8 @@ done
 put_elf /usr/sbin/cryptsetup /usr/sbin/dmsetup /usr/bin/keyctl \
 	/usr/sbin/mke2fs /usr/bin/pamtester /usr/sbin/unix_chkpwd \
 	/usr/bin/lsblk /usr/bin/findmnt /usr/bin/getent
-put_opt /usr/sbin/e2fsck /usr/sbin/blkid /usr/sbin/wipefs /usr/bin/gettext
+put_opt /usr/sbin/e2fsck /usr/sbin/blkid /usr/sbin/wipefs /usr/bin/gettext \
+	/usr/sbin/mkfs.f2fs /usr/sbin/fsck.f2fs
 # eCryptfs: every tool of ecryptfs-utils, key modules, NSS softoken
 for f in $(dpkg -L ecryptfs-utils libecryptfs1 2>/dev/null); do
 	[ -f "$f" ] || continue
