@@ -566,7 +566,7 @@ EOF
 			su -s /bin/sh erin -c "echo made-by-fscrypt > $TD/tool.txt" &&
 			su -s /bin/sh erin -c "fscrypt lock $TD" >> "$T/err" 2>&1
 		then
-			meta fsc_tool_costs "$(sed -n 's/^[[:space:]]*"\(time\|memory\|parallelism\)": "\([0-9]*\)".*/\1=\2/p' /etc/fscrypt.conf | tr '\n' ' ')"
+			meta fsc_tool_costs "$(sed -n 's/^[[:space:]]*"\(time\|memory\|parallelism\)": "\([0-9]*\)".*/\1=\2/p' /etc/fscrypt.conf | tr '\n' ' ' | sed 's/ $//')"
 			fscrypt status "$TD" > "$T/fs.status" 2>&1
 			# the login protector (the tool also made a recovery one)
 			PROT=$(awk '/login protector for erin/ { print $1; exit }' \
