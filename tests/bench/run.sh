@@ -327,7 +327,8 @@ MEMTOTAL=$(awk '/MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)
 	echo "socket (logins of this run: $(metaor agents_via "n/a")). eCryptfs: carol's private"
 	echo "directory is made by ecryptfs-utils (ecryptfs-add-passphrase --fnek,"
 	echo "ecryptfs-wrap-passphrase) and imported with \`keyturnctl enroll ecryptfs"
-	echo "--import\`; keyturn's wrapped file: Argon2id $(metaor ecr_wrap "n/a (the eCryptfs section did not run)")"
+	echo "--import\`; keyturn's wrapped file: Argon2id $(metaor ecr_wrap "n/a (the eCryptfs section did not run)")$(
+		[ -n "$(meta ecr_max_iterations)" ] && printf ' (above the default wrapped_max_iterations = 10, so the config raised it to %s)' "$(meta ecr_max_iterations)")"
 	echo "By hand: \`ecryptfs-insert-wrapped-passphrase-into-keyring\` (ecryptfs-utils'"
 	echo "own wrapping) and \`mount -t ecryptfs\`; its logout: umount and the two"
 	echo "auth-token keys invalidated. fscrypt (item 8): on an ext4 made with"
