@@ -8,12 +8,22 @@
  *	open_session, close_session, setcred DELETE, pam_end) for USER, who
  *	has no volume. Prints "us=T" per cycle.
  *
- *   kt-bench login [-s SERVICE] [-g CGROUP] [-v DMNAME:MOUNTPOINT]... USER
+ *   kt-bench login [-s SERVICE] [-g CGROUP] [-v DMNAME:MOUNTPOINT]...
+ *		   [-d DIRECTORY]... USER
  *	One login with the password read from stdin: authenticate, account,
  *	setcred, then open_session timed; checks that every -v volume is
- *	active and mounted; reads the agents' VmHWM and (after 300 ms of
- *	idleness) VmRSS from /proc; then close_session timed and the time
- *	until every -v volume is gone (dm device and mount). Prints one line
+ *	active and mounted and every -d directory unlocked; reads the agents'
+ *	VmHWM and (after 300 ms of idleness) VmRSS from /proc; then
+ *	close_session timed and the time until every -v volume is gone (dm
+ *	device and mount) and every -d directory locked again. An empty
+ *	DMNAME or MOUNTPOINT is not checked (-v :MNT for eCryptfs).
+ *	-d DIRECTORY: an fscrypt directory (v2 policy); unlocked means the
+ *	kernel holds its key (FS_IOC_GET_ENCRYPTION_KEY_STATUS: present),
+ *	locked that it holds none (absent; "incompletely removed", files
+ *	still in use, is not locked). Its key identifier is read once before
+ *	the login, and the status is asked on DIRECTORY's parent (which must
+ *	be on the same filesystem), so that kt-bench never holds the
+ *	directory open while the key is removed. Prints one line
  *	"open_ms=... close_ms=... locked_ms=... opened=K/N agents=A
  *	hwm_kib=... rss_kib=... anon_kib=... cg_peak_kib=... locked=L
  *	agents_via=socket|name|none": VmHWM, VmRSS and RssAnon summed over
@@ -23,12 +33,19 @@
  *	is the peak that counts them. With KT_BENCH_SMAPS=FILE in the
  *	environment, the idle agent's /proc/PID/smaps goes to FILE.
  *
- *   kt-bench exec [-g CGROUP] [-k DESC] -- COMMAND ARGS...
+ *   kt-bench exec [-g CGROUP] [-k DESC] [-u USER] -- COMMAND ARGS...
  *	Runs COMMAND (stdin passed on) and prints "ms=... maxrss_kib=...
  *	cg_peak_kib=... rc=...". With -k, first joins a new session keyring
  *	and adds a user key DESC whose payload is the first line of stdin
  *	(what pam_keyturn does for the agent), so that a luks2-keyring token
- *	finds it; the key is revoked afterwards.
+ *	finds it; the key is revoked afterwards. With -u, COMMAND runs as
+ *	USER (groups, gid, uid; HOME, USER and LOGNAME set), as su would,
+ *	without su's own time.
+ *
+ *   kt-bench keystatus DIRECTORY
+ *	Prints "key=present", "key=absent" or "key=incompletely-removed":
+ *	whether the kernel holds the key of the fscrypt directory (v2
+ *	policy), asked as -d of login does. Exit 0, or 1 if it cannot tell.
  *
  * -g CGROUP: a cgroup v2 directory made for this run; the program moves
  * itself there first (the agent and commands inherit it) and reports its
@@ -38,11 +55,15 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <dirent.h>
+#include <grp.h>
 #include <keyutils.h>
+#include <libgen.h>
+#include <linux/fscrypt.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -298,7 +319,73 @@ static int agents_sum(uid_t uid, const char *field, long *ret_sum,
 struct vol {
 	char dm[128];
 	char mnt[256];
+	/* -d: an fscrypt directory, asked through its parent */
+	int parent_fd; /* -1 if none */
+	__u8 identifier[FSCRYPT_KEY_IDENTIFIER_SIZE];
 };
+
+/*
+ * The key identifier of the fscrypt directory PATH (v2 policy) and an open
+ * descriptor of its parent, on which the key status is asked. Returns the
+ * descriptor, or -errno (-ENODATA: not encrypted, -EINVAL: not v2).
+ */
+static int fscrypt_dir(const char *path, __u8 *ret_identifier)
+{
+	struct fscrypt_get_policy_ex_arg arg = {
+		.policy_size = sizeof(arg.policy),
+	};
+	char copy[512];
+	int fd, parent;
+
+	fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (ioctl(fd, FS_IOC_GET_ENCRYPTION_POLICY_EX, &arg) < 0) {
+		int e = errno;
+
+		close(fd);
+		return -e;
+	}
+	close(fd);
+	if (arg.policy.version != FSCRYPT_POLICY_V2)
+		return -EINVAL;
+	snprintf(copy, sizeof(copy), "%s", path);
+	parent = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (parent < 0)
+		return -errno;
+	memcpy(ret_identifier, arg.policy.v2.master_key_identifier,
+	       FSCRYPT_KEY_IDENTIFIER_SIZE);
+	return parent;
+}
+
+/* FSCRYPT_KEY_STATUS_* of the key IDENTIFIER on FD's filesystem, or
+ * -errno */
+static int fscrypt_key_status(int fd, const __u8 *identifier)
+{
+	struct fscrypt_get_key_status_arg arg = {
+		.key_spec.type = FSCRYPT_KEY_SPEC_TYPE_IDENTIFIER,
+	};
+
+	memcpy(arg.key_spec.u.identifier, identifier,
+	       FSCRYPT_KEY_IDENTIFIER_SIZE);
+	if (ioctl(fd, FS_IOC_GET_ENCRYPTION_KEY_STATUS, &arg) < 0)
+		return -errno;
+	return (int)arg.status;
+}
+
+static int dir_unlocked(const struct vol *v)
+{
+	return v->parent_fd < 0 ||
+	       fscrypt_key_status(v->parent_fd, v->identifier) ==
+		       FSCRYPT_KEY_STATUS_PRESENT;
+}
+
+static int dir_locked(const struct vol *v)
+{
+	return v->parent_fd < 0 ||
+	       fscrypt_key_status(v->parent_fd, v->identifier) ==
+		       FSCRYPT_KEY_STATUS_ABSENT;
+}
 
 static int dm_active(const struct vol *v)
 {
@@ -331,7 +418,7 @@ static int all_open(const struct vol *v, int n)
 
 	for (int i = 0; i < n; i++)
 		if ((!v[i].dm[0] || dm_active(&v[i])) &&
-		    (!v[i].mnt[0] || is_mounted(&v[i])))
+		    (!v[i].mnt[0] || is_mounted(&v[i])) && dir_unlocked(&v[i]))
 			k++;
 	return k;
 }
@@ -340,7 +427,7 @@ static int all_locked(const struct vol *v, int n)
 {
 	for (int i = 0; i < n; i++)
 		if ((v[i].dm[0] && dm_active(&v[i])) ||
-		    (v[i].mnt[0] && is_mounted(&v[i])))
+		    (v[i].mnt[0] && is_mounted(&v[i])) || !dir_locked(&v[i]))
 			return 0;
 	return 1;
 }
@@ -404,7 +491,7 @@ static int mode_login(int argc, char **argv)
 	struct passwd *pw;
 	uid_t uid;
 
-	while ((c = getopt(argc, argv, "+s:g:v:")) != -1) {
+	while ((c = getopt(argc, argv, "+s:g:v:d:")) != -1) {
 		char *colon;
 
 		switch (c) {
@@ -413,15 +500,29 @@ static int mode_login(int argc, char **argv)
 		case 'v':
 			if (nv == MAX_VOLS || !(colon = strchr(optarg, ':')))
 				return die("-v", "DMNAME:MOUNTPOINT");
+			memset(&vols[nv], 0, sizeof(vols[nv]));
+			vols[nv].parent_fd = -1;
 			snprintf(vols[nv].dm, sizeof(vols[nv].dm), "%.*s",
 				 (int)(colon - optarg), optarg);
 			snprintf(vols[nv].mnt, sizeof(vols[nv].mnt), "%s",
 				 colon + 1);
 			nv++;
 			break;
+		case 'd':
+			if (nv == MAX_VOLS)
+				return die("-d", "too many");
+			memset(&vols[nv], 0, sizeof(vols[nv]));
+			vols[nv].parent_fd = fscrypt_dir(optarg,
+							 vols[nv].identifier);
+			if (vols[nv].parent_fd < 0)
+				return die(optarg,
+					   strerror(-vols[nv].parent_fd));
+			nv++;
+			break;
 		default:
 			return die("usage", "kt-bench login [-s SERVICE] "
-				   "[-g CGROUP] [-v DM:MNT]... USER");
+				   "[-g CGROUP] [-v DM:MNT]... [-d DIR]... "
+				   "USER");
 		}
 	}
 	if (optind + 1 != argc)
@@ -484,19 +585,25 @@ static int mode_login(int argc, char **argv)
 static int mode_exec(int argc, char **argv)
 {
 	const char *cg = NULL, *desc = NULL;
+	struct passwd *as = NULL;
 	key_serial_t key = -1;
 	struct rusage ru;
 	double t0, t1;
 	int c, status;
 	pid_t pid;
 
-	while ((c = getopt(argc, argv, "+g:k:")) != -1) {
+	while ((c = getopt(argc, argv, "+g:k:u:")) != -1) {
 		switch (c) {
 		case 'g': cg = optarg; break;
 		case 'k': desc = optarg; break;
+		case 'u':
+			as = getpwnam(optarg);
+			if (!as)
+				return die("no such user", optarg);
+			break;
 		default:
 			return die("usage", "kt-bench exec [-g CG] [-k DESC] "
-				   "-- COMMAND...");
+				   "[-u USER] -- COMMAND...");
 		}
 	}
 	if (optind < argc && !strcmp(argv[optind], "--"))
@@ -524,6 +631,12 @@ static int mode_exec(int argc, char **argv)
 	if (pid < 0)
 		return die("fork", strerror(errno));
 	if (pid == 0) {
+		if (as && (initgroups(as->pw_name, as->pw_gid) < 0 ||
+			   setgid(as->pw_gid) < 0 || setuid(as->pw_uid) < 0 ||
+			   setenv("HOME", as->pw_dir, 1) < 0 ||
+			   setenv("USER", as->pw_name, 1) < 0 ||
+			   setenv("LOGNAME", as->pw_name, 1) < 0))
+			_exit(126);
 		execvp(argv[optind], argv + optind);
 		_exit(127);
 	}
@@ -541,6 +654,33 @@ static int mode_exec(int argc, char **argv)
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
 }
 
+static int mode_keystatus(int argc, char **argv)
+{
+	static const char *const names[] = {
+		[FSCRYPT_KEY_STATUS_ABSENT] = "absent",
+		[FSCRYPT_KEY_STATUS_PRESENT] = "present",
+		[FSCRYPT_KEY_STATUS_INCOMPLETELY_REMOVED] =
+			"incompletely-removed",
+	};
+	__u8 identifier[FSCRYPT_KEY_IDENTIFIER_SIZE];
+	int parent, st;
+
+	if (argc != 2)
+		return die("usage", "kt-bench keystatus DIRECTORY");
+	parent = fscrypt_dir(argv[1], identifier);
+	if (parent < 0)
+		return die(argv[1], strerror(-parent));
+	st = fscrypt_key_status(parent, identifier);
+	close(parent);
+	if (st < 0)
+		return die("key status", strerror(-st));
+	if (st < FSCRYPT_KEY_STATUS_ABSENT ||
+	    st > FSCRYPT_KEY_STATUS_INCOMPLETELY_REMOVED)
+		return die("key status", "unknown");
+	printf("key=%s\n", names[st]);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -550,6 +690,8 @@ int main(int argc, char **argv)
 		return mode_login(argc - 1, argv + 1);
 	if (argc >= 2 && !strcmp(argv[1], "exec"))
 		return mode_exec(argc - 1, argv + 1);
-	fprintf(stderr, "usage: kt-bench pam|login|exec ...\n");
+	if (argc >= 2 && !strcmp(argv[1], "keystatus"))
+		return mode_keystatus(argc - 1, argv + 1);
+	fprintf(stderr, "usage: kt-bench pam|login|exec|keystatus ...\n");
 	return 2;
 }

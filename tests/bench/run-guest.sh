@@ -8,7 +8,7 @@
 export DM_DISABLE_UDEV=1
 PATH=/usr/sbin:/usr/bin:/sbin:/bin
 RUNS=10 RUNS_SLOTS=10 RUNS_CONC=10 PAM_CYCLES=400 ITER=4 MEM=65536
-SECTIONS="pam luks slots conc ecr" CONC_SETS="1:1,2,4 default:1,2,4"
+SECTIONS="pam luks slots conc ecr fsc" CONC_SETS="1:1,2,4 default:1,2,4"
 [ -r /bench/build/params ] && . /bench/build/params
 KB=/bench/build/kt-bench
 T=/tmp/ktb
@@ -38,6 +38,8 @@ section_done() {
 
 APW=$(pw_of alice)
 CPW=$(pw_of carol)
+DPW=$(pw_of dave)
+EPW=$(pw_of erin)
 meta kernel "$(uname -r)"
 meta vm_cpus "$(grep -c ^processor /proc/cpuinfo)"
 meta vm_mem_kib "$(awk '/MemTotal/ { print $2 }' /proc/meminfo)"
@@ -170,6 +172,32 @@ kt_login() {
 	# how kt-bench found the agent (its control socket, or its name)
 	echo "$_o" | tr ' ' '\n' | sed -n 's/^agents_via=//p' >> "$T/via"
 	return 0
+}
+# max_iterations T SECTION: keyturnctl's calibration (--argon2-ms) may choose
+# more iterations than the agent accepts by default (wrapped_max_iterations
+# = 10, and then every login is refused): DEFAULTS becomes a [defaults]
+# section allowing T, said in the log and the notes; empty if T is within
+# the default
+max_iterations() {
+	DEFAULTS=""
+	[ "$1" -gt 10 ] || return 0
+	say "$2: enrolled with $1 iterations, above the default wrapped_max_iterations = 10: raised"
+	meta "$2_max_iterations" "$1"
+	DEFAULTS="[defaults]
+wrapped_max_iterations = $1
+
+"
+}
+# keep_kt LINE: the samples of an fscrypt login (item 8), once both sides
+# of the run succeeded
+keep_kt() {
+	sample fsc.kt.open "$1" open_ms
+	sample fsc.kt.logout "$1" locked_ms
+	sample fsc.kt.hwm "$1" hwm_kib
+	sample fsc.kt.rss "$1" rss_kib
+	sample fsc.kt.anon "$1" anon_kib
+	[ -n "$CG" ] && sample fsc.kt.cgpeak "$1" cg_peak_kib
+	echo "$1" | tr ' ' '\n' | sed -n 's/^agents_via=//p' >> "$T/via"
 }
 # unwind NAME...: what a failed run may have left open
 unwind() {
@@ -397,8 +425,11 @@ EOF
 		--argon2-ms "${ECR_MS:-1000}" --argon2-memory "$MEM" \
 		> "$T/enroll" 2>&1 || { bad "keyturnctl enroll ecryptfs --import"; sed 's/^/#   /' "$T/enroll"; }
 	meta ecr_wrap "$(sed -n 's/^Argon2id: //p' "$T/enroll" | head -n 1)"
-	cat > /etc/security/keyturn.conf <<'EOF'
-[volume private]
+	_t=$(sed -n 's/^Argon2id: \([0-9]*\) iterations.*/\1/p' "$T/enroll" |
+		head -n 1)
+	max_iterations "${_t:-0}" ecr
+	cat > /etc/security/keyturn.conf <<EOF
+${DEFAULTS}[volume private]
 user = carol
 type = ecryptfs
 source = %h/.Private
@@ -457,6 +488,163 @@ EOF
 		ok=$((ok + 1))
 	done
 	section_done ecr "$t_sec"
+fi
+
+# ---- 8. fscrypt: keyturn's login vs the fscrypt tool's unlock -------------------------
+# dave's directory enrolled with keyturnctl (v2 policy, key wrapped with his
+# password); erin's made by the fscrypt tool with a login protector of the
+# same Argon2id cost, unlocked and locked by hand (as erin). Without the
+# tool (tests/vm/run.sh puts Debian's package in), keyturn's side alone.
+if case " $SECTIONS " in *" fsc "*) true ;; *) false ;; esac; then
+	say "8. fscrypt: dave's directory by keyturn, erin's by the fscrypt tool"
+	t_sec=$(up)
+	F=/srv/fsc
+	D=$F/dave/Secret
+	TD=$F/erin/Tool
+	FSC_OK=1
+	if [ ! -e /sys/fs/ext4/features/encryption ]; then
+		echo "SKIP: fsc: this kernel's ext4 has no encryption"
+		FSC_OK=""
+	fi
+	if [ -n "$FSC_OK" ]; then
+		dd if=/dev/zero of="$T/fsc.img" bs=1M count=0 seek=64 2>/dev/null
+		# by its path: busybox's shell would run its own mke2fs
+		FL=$(losetup -f)
+		if /sbin/mke2fs -q -t ext4 -O encrypt -F "$T/fsc.img" \
+			> "$T/err" 2>&1 && losetup "$FL" "$T/fsc.img" &&
+			mkdir -p "$F" && mount -t ext4 "$FL" "$F"; then
+			meta fsc_fs "ext4 -O encrypt on $FL"
+		else
+			bad "fsc: ext4 -O encrypt made and mounted on $F"
+			sed 's/^/#   /' "$T/err" | tail -n 5
+			FSC_OK=""
+		fi
+	fi
+	if [ -n "$FSC_OK" ]; then
+		for _u in dave erin; do
+			mkdir -m 0700 "$F/$_u" && chown "$_u:$_u" "$F/$_u"
+		done
+		mkdir -m 0700 "$D" "$TD" && chown dave:dave "$D" &&
+			chown erin:erin "$TD"
+		printf '%s\n' "$DPW" | keyturnctl enroll fscrypt "$D" \
+			--user dave --stdin --argon2-ms "${FSC_MS:-1000}" \
+			--argon2-memory "$MEM" > "$T/enroll" 2>&1 ||
+			{ bad "fsc: keyturnctl enroll fscrypt $D"
+			  sed 's/^/#   /' "$T/enroll"; FSC_OK=""; }
+	fi
+	W=/home/dave/.keyturn/fscrypt-Secret
+	if [ -n "$FSC_OK" ]; then
+		# the Argon2id cost of dave's wrapped file (its header: t_cost,
+		# m_cost KiB, parallelism at offset 12), given to the tool too
+		# shellcheck disable=SC2046 # three numbers
+		set -- $(od -An -tu4 -j12 -N12 "$W")
+		FT=$1 FM=$2 FP=$3
+		meta fsc_costs "t=$FT m=$FM KiB p=$FP"
+		max_iterations "$FT" fsc
+		cat > /etc/security/keyturn.conf <<EOF
+${DEFAULTS}[volume secret]
+user = dave
+type = fscrypt
+directory = $D
+wrapped = %h/.keyturn/fscrypt-Secret
+EOF
+		chmod 0644 /etc/security/keyturn.conf
+	fi
+	# the tool's side, set up as tests/vm/tests/61-fscrypt.sh does
+	PROT=""
+	if [ -n "$FSC_OK" ] && ! command -v fscrypt > /dev/null 2>&1; then
+		echo "SKIP: fsc: no fscrypt tool in the image (tests/vm/run.sh puts Debian's package in): its rows n/a"
+		meta fsc_tool "n/a (not in the image)"
+	elif [ -n "$FSC_OK" ]; then
+		meta fsc_tool "$(fscrypt --version 2>&1 | head -n 1)"
+		echo "auth required pam_unix.so" > /etc/pam.d/fscrypt
+		# the tool checks erin's passphrase as erin: pam_unix's
+		# helper is set-gid shadow, as Debian installs it
+		chown root:shadow /usr/sbin/unix_chkpwd &&
+			chmod 2755 /usr/sbin/unix_chkpwd
+		if fscrypt setup --force --quiet --all-users > "$T/err" 2>&1 &&
+			sed -i -e "s/\"time\": \"[0-9]*\"/\"time\": \"$FT\"/" \
+				-e "s/\"memory\": \"[0-9]*\"/\"memory\": \"$FM\"/" \
+				-e "s/\"parallelism\": \"[0-9]*\"/\"parallelism\": \"$FP\"/" \
+				/etc/fscrypt.conf &&
+			fscrypt setup "$F" --quiet --all-users >> "$T/err" 2>&1 &&
+			printf '%s\n' "$EPW" | su -s /bin/sh erin -c \
+				"fscrypt encrypt $TD --source=pam_passphrase --quiet" \
+				>> "$T/err" 2>&1 &&
+			su -s /bin/sh erin -c "echo made-by-fscrypt > $TD/tool.txt" &&
+			su -s /bin/sh erin -c "fscrypt lock $TD" >> "$T/err" 2>&1
+		then
+			meta fsc_tool_costs "$(sed -n 's/^[[:space:]]*"\(time\|memory\|parallelism\)": "\([0-9]*\)".*/\1=\2/p' /etc/fscrypt.conf | tr '\n' ' ' | sed 's/ $//')"
+			fscrypt status "$TD" > "$T/fs.status" 2>&1
+			# the login protector (the tool also made a recovery one)
+			PROT=$(awk '/login protector for erin/ { print $1; exit }' \
+				"$T/fs.status")
+			[ -n "$PROT" ] || { bad "fsc: the tool made a login protector for erin"
+				sed 's/^/#   /' "$T/fs.status"; }
+		else
+			bad "fsc: the tool's directory made (fscrypt setup, encrypt --source=pam_passphrase, lock)"
+			sed 's/^/#   /' "$T/err" | tail -n 8
+		fi
+	fi
+	# keystatus DIR: present, absent or incompletely-removed
+	keystatus() { $KB keystatus "$1" 2>/dev/null | sed -n 's/^key=//p'; }
+	i=0 ok=0
+	while [ -n "$FSC_OK" ] && [ $ok -lt "$RUNS" ] &&
+		[ $i -lt "$(tries "$RUNS")" ]; do
+		i=$((i + 1))
+		# shellcheck disable=SC2046
+		_o=$(printf '%s\n' "$DPW" | $KB login -s kt-test $(newcg) \
+			-d "$D" dave 2>"$T/err")
+		case $_o in
+		*"opened=1/1"*"locked=1"*) ;;
+		*) bad "fsc: dave's login with one fscrypt directory: $_o"
+		   sed 's/^/#   /' "$T/err" | tail -n 5
+		   tail -n 8 /var/log/messages | sed 's/^/#   /'
+		   keyturnctl lock --user dave > /dev/null 2>&1
+		   continue ;;
+		esac
+		[ -n "$PROT" ] || { keep_kt "$_o"; ok=$((ok + 1)); continue; }
+		# by hand: the passphrase on stdin, as erin
+		# shellcheck disable=SC2046
+		_u=$(printf '%s\n' "$EPW" | $KB exec $(newcg) -u erin -- \
+			fscrypt unlock "$TD" "--unlock-with=/:$PROT" --quiet \
+			2>"$T/err")
+		case $_u in
+		*"rc=0"*) [ "$(keystatus "$TD")" = present ] || {
+				bad "fsc: fscrypt unlock: the key is not there"
+				continue; } ;;
+		*) bad "fsc: fscrypt unlock by hand: $_u"
+		   sed 's/^/#   /' "$T/err" | tail -n 5
+		   $KB exec -u erin -- fscrypt lock "$TD" > /dev/null 2>&1
+		   continue ;;
+		esac
+		_l=$($KB exec -u erin -- fscrypt lock "$TD" 2>"$T/err")
+		case $_l in
+		*"rc=0"*) [ "$(keystatus "$TD")" = absent ] || {
+				bad "fsc: fscrypt lock: the key is still there"
+				continue; } ;;
+		*) bad "fsc: fscrypt lock: $_l"
+		   sed 's/^/#   /' "$T/err" | tail -n 5
+		   continue ;;
+		esac
+		# the tool's own start and metadata reading, no KDF: what of
+		# its unlock is not Argon2id
+		_s=$($KB exec -u erin -- fscrypt status "$TD" 2>"$T/err")
+		case $_s in
+		*"rc=0"*) ;;
+		*) bad "fsc: fscrypt status: $_s"
+		   sed 's/^/#   /' "$T/err" | tail -n 5
+		   continue ;;
+		esac
+		keep_kt "$_o"
+		sample fsc.tool.open "$_u" ms
+		sample fsc.tool.status "$_s" ms
+		sample fsc.tool.maxrss "$_u" maxrss_kib
+		[ -n "$CG" ] && sample fsc.tool.cgpeak "$_u" cg_peak_kib
+		sample fsc.tool.logout "$_l" ms
+		ok=$((ok + 1))
+	done
+	section_done fsc "$t_sec"
 fi
 
 [ -s "$T/via" ] &&

@@ -16,7 +16,7 @@
 # default 4 and 32768 KiB), KT_BENCH_VM_ITER / KT_BENCH_VM_MEM (the VM's,
 # default 4 and 16384 KiB: one KDF then takes 2-3 s under emulation on the
 # loaded machine), KT_BENCH_PAM_CYCLES (item 1, 400), KT_BENCH_SECTIONS
-# (VM sections, default "pam luks slots conc ecr"), KT_BENCH_HOST=0 /
+# (VM sections, default "pam luks slots conc ecr fsc"), KT_BENCH_HOST=0 /
 # KT_BENCH_VM=0 (skip the host or the VM part), KT_BENCH_OUT (results
 # file). A quick run of every piece (a few minutes, figures not worth
 # keeping): KT_BENCH_RUNS=2 KT_BENCH_PAM_CYCLES=20
@@ -34,7 +34,7 @@ ITER=${KT_BENCH_ITER:-4}
 VM_ITER=${KT_BENCH_VM_ITER:-$ITER}
 VM_MEM=${KT_BENCH_VM_MEM:-16384}
 MEM=${KT_BENCH_MEM:-32768}
-SECTIONS=${KT_BENCH_SECTIONS:-pam luks slots conc ecr}
+SECTIONS=${KT_BENCH_SECTIONS:-pam luks slots conc ecr fsc}
 OUT=${KT_BENCH_OUT:-$HERE/RESULTS.md}
 PAM_CYCLES=${KT_BENCH_PAM_CYCLES:-400}
 SAMPLES=$B/samples
@@ -255,7 +255,7 @@ MEMTOTAL=$(awk '/MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)
 	echo "  in the VM (emulation is slow), m=$MEM KiB t=$ITER on the host;"
 	echo "  parallelism 1 or cryptsetup's default (VM: $(meta luks_pbkdf))"
 	echo "- runs: n per figure below; host part ${HOST_S} s, whole run ${TOTAL_S} s;"
-	echo "  VM sections (s): $(for k in pam luks slots conc ecr; do
+	echo "  VM sections (s): $(for k in pam luks slots conc ecr fsc; do
 		printf '%s %s; ' "$k" "$(metaor t_$k n/a)"; done)guest total $(metaor vm_seconds n/a)"
 	echo
 	echo "| # | what | keyturn | baseline | ratio / added | target | where |"
@@ -299,6 +299,11 @@ MEMTOTAL=$(awk '/MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)
 	echo "| 7 | peak during unlock (MiB), one LUKS2 volume: cgroup memory.peak of the whole login vs of the script; agent VmHWM vs cryptsetup's maxrss | cgroup $(fig vm.luks1.kt.cgpeak 0.0009765625 1); agent $(fig vm.luks1.kt.hwm 0.0009765625 1) | cgroup $(fig vm.luks1.cs.cgpeak 0.0009765625 1); cryptsetup $(fig vm.luks1.cs.maxrss 0.0009765625 1) | | report | VM |"
 	echo "| 7 | peak during unlock (MiB), 4 volumes (default parallelism): the same | cgroup $(fig vm.conc.pd.4.kt.cgpeak 0.0009765625 1); agent $(fig vm.conc.pd.4.kt.hwm 0.0009765625 1) | cgroup $(fig vm.conc.pd.4.seq.cgpeak 0.0009765625 1); cryptsetup $(fig vm.conc.pd.4.seq.maxrss 0.0009765625 1) | | report | VM |"
 	echo "| 7 | peak during unlock (MiB), eCryptfs: the same, by hand with ecryptfs-utils | cgroup $(fig vm.ecr.kt.cgpeak 0.0009765625 1); agent $(fig vm.ecr.kt.hwm 0.0009765625 1) | cgroup $(fig vm.ecr.hand.cgpeak 0.0009765625 1); by-hand script $(fig vm.ecr.hand.maxrss 0.0009765625 1) | | report | VM |"
+	echo "| 8 | fscrypt, one directory: pam_open_session (key, agent, unwrap, add the key, report) vs \`fscrypt unlock DIR --unlock-with=/:PROTECTOR\` by hand (passphrase on stdin, as the user) | $(fig vm.fsc.kt.open) | $(fig vm.fsc.tool.open) | $(ratio vm.fsc.kt.open vm.fsc.tool.open) | report | VM |"
+	echo "| 8 | the tool's part that is not Argon2id: \`fscrypt status DIR\` as the user (its start, the metadata of both filesystems read) | | $(fig vm.fsc.tool.status) | | report | VM |"
+	echo "| 8 | logout, fscrypt: close_session until the kernel holds no key of the directory vs \`fscrypt lock DIR\` | $(fig vm.fsc.kt.logout) | $(fig vm.fsc.tool.logout) | $(ratio vm.fsc.kt.logout vm.fsc.tool.logout) | report | VM |"
+	echo "| 8 | idle agent, VmRSS (KiB): one fscrypt directory; RssAnon only | $(fig vm.fsc.kt.rss); $(fig vm.fsc.kt.anon) | | | < 2048 KiB | VM |"
+	echo "| 8 | peak during unlock (MiB), fscrypt: cgroup memory.peak of the whole login vs of \`fscrypt unlock\`; agent VmHWM vs the tool's maxrss | cgroup $(fig vm.fsc.kt.cgpeak 0.0009765625 1); agent $(fig vm.fsc.kt.hwm 0.0009765625 1) | cgroup $(fig vm.fsc.tool.cgpeak 0.0009765625 1); fscrypt $(fig vm.fsc.tool.maxrss 0.0009765625 1) | | report | VM |"
 	echo
 	echo "Where: **VM** = real logins (kt-bench login: pam_unix + pam_keyinit +"
 	echo "pam_keyturn, service kt-test) and real \`cryptsetup open\` in the qemu VM"
@@ -322,10 +327,24 @@ MEMTOTAL=$(awk '/MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)
 	echo "socket (logins of this run: $(metaor agents_via "n/a")). eCryptfs: carol's private"
 	echo "directory is made by ecryptfs-utils (ecryptfs-add-passphrase --fnek,"
 	echo "ecryptfs-wrap-passphrase) and imported with \`keyturnctl enroll ecryptfs"
-	echo "--import\`; keyturn's wrapped file: Argon2id $(metaor ecr_wrap "n/a (the eCryptfs section did not run)")"
+	echo "--import\`; keyturn's wrapped file: Argon2id $(metaor ecr_wrap "n/a (the eCryptfs section did not run)")$(
+		[ -n "$(meta ecr_max_iterations)" ] && printf ' (above the default wrapped_max_iterations = 10, so the config raised it to %s)' "$(meta ecr_max_iterations)")"
 	echo "By hand: \`ecryptfs-insert-wrapped-passphrase-into-keyring\` (ecryptfs-utils'"
 	echo "own wrapping) and \`mount -t ecryptfs\`; its logout: umount and the two"
-	echo "auth-token keys invalidated."
+	echo "auth-token keys invalidated. fscrypt (item 8): on an ext4 made with"
+	echo "\`mke2fs -O encrypt\` (loop image), dave's empty directory enrolled with"
+	echo "\`keyturnctl enroll fscrypt --argon2-ms 1000 --argon2-memory $VM_MEM\`"
+	echo "(v2 policy; his wrapped file: Argon2id $(metaor fsc_costs "n/a (the fscrypt section did not run)")$(
+		[ -n "$(meta fsc_max_iterations)" ] && printf '; above the default wrapped_max_iterations = 10, so the config raised it to %s' "$(meta fsc_max_iterations)"));"
+	echo "erin's directory made by the fscrypt tool ($(metaor fsc_tool n/a), Debian's"
+	echo "package) with \`fscrypt encrypt --source=pam_passphrase\` after the same"
+	echo "t, m and p were written into /etc/fscrypt.conf's hash_costs (there:"
+	echo "$(metaor fsc_tool_costs n/a)), so that both sides pay the same Argon2id. The"
+	echo "tool's unlock and lock run as erin (\`kt-bench exec -u\`), each a whole"
+	echo "process (its start included); keyturn's open is pam_open_session alone"
+	echo "(the password was checked before). Unlocked and locked are the kernel's"
+	echo "word: FS_IOC_GET_ENCRYPTION_KEY_STATUS says the directory's key is present,"
+	echo "then absent (\`kt-bench login -d\`, \`kt-bench keystatus\`)."
 	if grep -q '^@r ' "$B/vm.out"; then
 		echo
 		echo "Item 7, what the idle agent's resident memory (one LUKS2 volume)"
