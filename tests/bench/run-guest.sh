@@ -173,21 +173,6 @@ kt_login() {
 	echo "$_o" | tr ' ' '\n' | sed -n 's/^agents_via=//p' >> "$T/via"
 	return 0
 }
-# max_iterations T SECTION: keyturnctl's calibration (--argon2-ms) may choose
-# more iterations than the agent accepts by default (wrapped_max_iterations
-# = 10, and then every login is refused): DEFAULTS becomes a [defaults]
-# section allowing T, said in the log and the notes; empty if T is within
-# the default
-max_iterations() {
-	DEFAULTS=""
-	[ "$1" -gt 10 ] || return 0
-	say "$2: enrolled with $1 iterations, above the default wrapped_max_iterations = 10: raised"
-	meta "$2_max_iterations" "$1"
-	DEFAULTS="[defaults]
-wrapped_max_iterations = $1
-
-"
-}
 # keep_kt LINE: the samples of an fscrypt login (item 8), once both sides
 # of the run succeeded
 keep_kt() {
@@ -425,11 +410,8 @@ EOF
 		--argon2-ms "${ECR_MS:-1000}" --argon2-memory "$MEM" \
 		> "$T/enroll" 2>&1 || { bad "keyturnctl enroll ecryptfs --import"; sed 's/^/#   /' "$T/enroll"; }
 	meta ecr_wrap "$(sed -n 's/^Argon2id: //p' "$T/enroll" | head -n 1)"
-	_t=$(sed -n 's/^Argon2id: \([0-9]*\) iterations.*/\1/p' "$T/enroll" |
-		head -n 1)
-	max_iterations "${_t:-0}" ecr
 	cat > /etc/security/keyturn.conf <<EOF
-${DEFAULTS}[volume private]
+[volume private]
 user = carol
 type = ecryptfs
 source = %h/.Private
@@ -540,9 +522,8 @@ if case " $SECTIONS " in *" fsc "*) true ;; *) false ;; esac; then
 		set -- $(od -An -tu4 -j12 -N12 "$W")
 		FT=$1 FM=$2 FP=$3
 		meta fsc_costs "t=$FT m=$FM KiB p=$FP"
-		max_iterations "$FT" fsc
 		cat > /etc/security/keyturn.conf <<EOF
-${DEFAULTS}[volume secret]
+[volume secret]
 user = dave
 type = fscrypt
 directory = $D

@@ -327,15 +327,13 @@ MEMTOTAL=$(awk '/MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)
 	echo "socket (logins of this run: $(metaor agents_via "n/a")). eCryptfs: carol's private"
 	echo "directory is made by ecryptfs-utils (ecryptfs-add-passphrase --fnek,"
 	echo "ecryptfs-wrap-passphrase) and imported with \`keyturnctl enroll ecryptfs"
-	echo "--import\`; keyturn's wrapped file: Argon2id $(metaor ecr_wrap "n/a (the eCryptfs section did not run)")$(
-		[ -n "$(meta ecr_max_iterations)" ] && printf ' (above the default wrapped_max_iterations = 10, so the config raised it to %s)' "$(meta ecr_max_iterations)")"
+	echo "--import\`; keyturn's wrapped file: Argon2id $(metaor ecr_wrap "n/a (the eCryptfs section did not run)")"
 	echo "By hand: \`ecryptfs-insert-wrapped-passphrase-into-keyring\` (ecryptfs-utils'"
 	echo "own wrapping) and \`mount -t ecryptfs\`; its logout: umount and the two"
 	echo "auth-token keys invalidated. fscrypt (item 8): on an ext4 made with"
 	echo "\`mke2fs -O encrypt\` (loop image), dave's empty directory enrolled with"
 	echo "\`keyturnctl enroll fscrypt --argon2-ms 1000 --argon2-memory $VM_MEM\`"
-	echo "(v2 policy; his wrapped file: Argon2id $(metaor fsc_costs "n/a (the fscrypt section did not run)")$(
-		[ -n "$(meta fsc_max_iterations)" ] && printf '; above the default wrapped_max_iterations = 10, so the config raised it to %s' "$(meta fsc_max_iterations)"));"
+	echo "(v2 policy; his wrapped file: Argon2id $(metaor fsc_costs "n/a (the fscrypt section did not run)"));"
 	echo "erin's directory made by the fscrypt tool ($(metaor fsc_tool n/a), Debian's"
 	echo "package) with \`fscrypt encrypt --source=pam_passphrase\` after the same"
 	echo "t, m and p were written into /etc/fscrypt.conf's hash_costs (there:"
