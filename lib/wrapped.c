@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <argon2.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <sodium.h>
@@ -332,6 +333,50 @@ static int create_temporary(int dirfd, const char *name, char *tmp,
 	return -EEXIST;
 }
 
+/* A temporary of create_temporary() for name: ".NAME.<12 hex>~". */
+static bool is_temporary_of(const char *entry, const char *name)
+{
+	size_t n = strlen(name), e = strlen(entry);
+
+	return e == n + 15 && entry[0] == '.' &&
+	       strncmp(entry + 1, name, n) == 0 && entry[n + 1] == '.' &&
+	       strspn(entry + n + 2, "0123456789abcdef") == 12 &&
+	       entry[e - 1] == '~';
+}
+
+/*
+ * Removes what writes of name killed before their rename left beside it:
+ * regular files (never following a link) of the new file's owner, or of
+ * this writer's (killed before its fchown), named as create_temporary()
+ * names them. Writers of one file are serialized by
+ * their callers (the user's session lock), so none is in flight. Best
+ * effort: the new file is in place either way.
+ */
+static void remove_stale_temporaries(int dirfd, const char *name,
+				     uid_t owner)
+{
+	struct dirent *de;
+	struct stat st;
+	DIR *d;
+	int fd;
+
+	fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return;
+	}
+	while ((de = readdir(d)))
+		if (is_temporary_of(de->d_name, name) &&
+		    fstatat(dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    S_ISREG(st.st_mode) &&
+		    (st.st_uid == owner || st.st_uid == geteuid()))
+			(void)unlinkat(dirfd, de->d_name, 0);
+	closedir(d);
+}
+
 int kt_wrapped_write_at(int dirfd, const char *name, uid_t owner,
 			gid_t group, const uint8_t *buf, size_t len)
 {
@@ -372,6 +417,8 @@ int kt_wrapped_write_at(int dirfd, const char *name, uid_t owner,
 		r = kt_negerrno();
 		goto fail;
 	}
+	remove_stale_temporaries(dirfd, name,
+				 owner != (uid_t)-1 ? owner : geteuid());
 	/* The rename is done; a failed directory sync only weakens its
 	 * durability, and the caller should hear of it. */
 	return fsync_dir(dirfd);

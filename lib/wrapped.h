@@ -124,7 +124,8 @@ int kt_wrapped_rewrap(const uint8_t *buf, size_t len,
  * ((uid_t)-1 / (gid_t)-1 leave them), mode 0600, written, fsynced, then
  * renamed over name and the directory fsynced. Either the old file or the
  * new one is there at every instant; the temporary file is removed on
- * failure.
+ * failure, and after the rename so is any a write of name killed before
+ * its own rename left (callers serialize writers of one file).
  */
 int kt_wrapped_write_at(int dirfd, const char *name, uid_t owner,
 			gid_t group, const uint8_t *buf, size_t len) _wur_;

@@ -4,6 +4,7 @@
 #ifndef KT_TEST_SPAWN_H
 #define KT_TEST_SPAWN_H
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -99,6 +100,23 @@ static inline int kt_test_remove_tree(const char *dir)
 
 	snprintf(cmd, sizeof(cmd), "rm -rf -- '%s'", dir);
 	return system(cmd) == 0 ? 0 : -1;
+}
+
+/* How many entries the directory path has, "." and ".." aside; -1 if it
+ * cannot be read. */
+static inline int kt_test_entries(const char *path)
+{
+	DIR *d = opendir(path);
+	struct dirent *de;
+	int n = 0;
+
+	if (!d)
+		return -1;
+	while ((de = readdir(d)))
+		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+			n++;
+	closedir(d);
+	return n;
 }
 
 #endif

@@ -136,20 +136,6 @@ static void assert_user_dir(const char *rel)
 	assert_int_equal(st.st_mode & 07777, 0700);
 }
 
-static int entries(const char *path)
-{
-	DIR *d = opendir(path);
-	struct dirent *de;
-	int n = 0;
-
-	assert_non_null(d);
-	while ((de = readdir(d)))
-		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
-			n++;
-	closedir(d);
-	return n;
-}
-
 /* The wrapped file, read as the agent reads it. */
 static void read_wrapped(const char *rel, uint8_t **buf, size_t *len)
 {
@@ -236,7 +222,7 @@ static void test_usage(void **state)
 	assert_int_equal(run(NULL, out, sizeof(out), "enroll", "ecryptfs",
 			     "--user", USER, "--config", conf, FAST, NULL), 1);
 	assert_non_null(strstr(out, "No terminal"));
-	assert_int_equal(entries(home), 0);
+	assert_int_equal(kt_test_entries(home), 0);
 }
 
 static void test_create(void **state)
@@ -252,7 +238,7 @@ static void test_create(void **state)
 	assert_user_dir(".Private");
 	assert_user_dir("Private");
 	assert_user_dir(".ecryptfs");
-	assert_int_equal(entries(home), 3);
+	assert_int_equal(kt_test_entries(home), 3);
 
 	/* The login password opens it; the mount passphrase is 64 hex
 	 * digits, and its signatures are the ones printed. */
@@ -284,7 +270,7 @@ static void test_create(void **state)
 	free(after);
 	/* No temporary file left behind either. */
 	snprintf(out, sizeof(out), "%s/.ecryptfs", home);
-	assert_int_equal(entries(out), 1);
+	assert_int_equal(kt_test_entries(out), 1);
 }
 
 static void test_create_config_wins(void **state)
@@ -484,7 +470,7 @@ static void test_import_wrong_passphrase(void **state)
 	assert_null(strstr(out, "measuring"));
 	assert_false(exists(".ecryptfs/keyturn-wrapped"));
 	assert_false(exists("Private"));
-	assert_int_equal(entries(home), 2);
+	assert_int_equal(kt_test_entries(home), 2);
 
 	/* The right first signature, a wrong filename key signature. */
 	reset(state);
@@ -521,7 +507,7 @@ static void test_import_wrong_passphrase(void **state)
 			     "enroll", "ecryptfs", "--import", "--user", USER,
 			     "--stdin", "--config", conf, FAST, NULL), 1);
 	assert_non_null(strstr(out, "no lower directory"));
-	assert_int_equal(entries(home), 0);
+	assert_int_equal(kt_test_entries(home), 0);
 
 	/* A mount passphrase longer than libecryptfs takes. */
 	import_setup(MOUNT_PW, true);
@@ -551,7 +537,7 @@ static void test_symlinks_refused(void **state)
 			     "ecryptfs", "--user", USER, "--stdin", "--config",
 			     conf, FAST, NULL), 1);
 	assert_non_null(strstr(out, "symbolic link"));
-	assert_int_equal(entries(rootdir), 0);
+	assert_int_equal(kt_test_entries(rootdir), 0);
 	assert_false(exists(".Private"));
 	assert_false(exists("Private"));
 
@@ -561,7 +547,7 @@ static void test_symlinks_refused(void **state)
 	assert_int_equal(run(MOUNT_PW "\n" LOGIN_PW "\n", out, sizeof(out),
 			     "enroll", "ecryptfs", "--import", "--user", USER,
 			     "--stdin", "--config", conf, FAST, NULL), 1);
-	assert_int_equal(entries(rootdir), 1);
+	assert_int_equal(kt_test_entries(rootdir), 1);
 	assert_false(exists("Private"));
 
 	/* ~/Private -> a directory of root. */
@@ -571,7 +557,7 @@ static void test_symlinks_refused(void **state)
 			     "ecryptfs", "--user", USER, "--stdin", "--config",
 			     conf, FAST, NULL), 1);
 	assert_non_null(strstr(out, "symbolic link"));
-	assert_int_equal(entries(rootdir), 0);
+	assert_int_equal(kt_test_entries(rootdir), 0);
 	assert_false(exists(".ecryptfs"));
 	assert_false(exists(".Private"));
 
@@ -583,7 +569,7 @@ static void test_symlinks_refused(void **state)
 	assert_int_equal(run(MOUNT_PW "\n" LOGIN_PW "\n", out, sizeof(out),
 			     "enroll", "ecryptfs", "--import", "--user", USER,
 			     "--stdin", "--config", conf, FAST, NULL), 1);
-	assert_int_equal(entries(rootdir), 0);
+	assert_int_equal(kt_test_entries(rootdir), 0);
 	assert_false(exists(".ecryptfs/keyturn-wrapped"));
 
 	/* A directory of someone else (root) where ~/.ecryptfs goes. */
@@ -593,7 +579,7 @@ static void test_symlinks_refused(void **state)
 			     "ecryptfs", "--user", USER, "--stdin", "--config",
 			     conf, FAST, NULL), 1);
 	assert_non_null(strstr(out, "not owned by the user"));
-	assert_int_equal(entries(home), 1);
+	assert_int_equal(kt_test_entries(home), 1);
 }
 
 static int setup(void **state)

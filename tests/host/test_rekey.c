@@ -533,9 +533,21 @@ static void kill_during_rewrap(const char *name,
 		assert_int_equal(opened, 1);
 		if (WIFEXITED(status)) {
 			assert_int_equal(WEXITSTATUS(status), 0);
+			assert_int_equal(kt_test_entries(dir), 1);
 			break;
 		}
 		assert_int_equal(WTERMSIG(status), SIGKILL);
+		/* The next write finishes the job and leaves nothing of the
+		 * killed one behind: no temporary beside the file. */
+		free(re);
+		re = NULL;
+		assert_int_equal(kt_wrapped_rewrap(got, gotlen, old, nw, NULL,
+						   &re, &relen) == 0 ||
+				 kt_wrapped_rewrap(got, gotlen, nw, nw, NULL,
+						   &re, &relen) == 0, 1);
+		assert_int_equal(kt_wrapped_write_at(dfd, "wrapped", getuid(),
+						     getgid(), re, relen), 0);
+		assert_int_equal(kt_test_entries(dir), 1);
 	}
 	printf("re-wrap killed at %ld points\n", n - 1);
 	assert_true(n - 1 >= 3);
