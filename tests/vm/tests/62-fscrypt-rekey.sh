@@ -7,6 +7,7 @@
 # of the old and the new password opens the directory in a real login
 # on the real kernel, and a second re-key brings it to the new one.
 . /kt/tests/lib.sh
+. /kt/tests/fscrypt-lib.sh
 
 SVC=kt-test
 U=carol
@@ -15,20 +16,11 @@ NEW="carol-New-pw7"
 FS=/srv/rk
 D=$FS/$U/Vault
 W=/home/$U/.keyturn/fscrypt-Vault
-CONF=/etc/security/keyturn.conf
 PRELOAD=/usr/lib/kt-killpoint.so
 CONTROL=/run/kt-killpoint
 HIT=/run/kt-killpoint.hit
-FAST="--argon2-ms 100 --argon2-memory 16384"
 
-for f in /lib/x86_64-linux-gnu/security/pam_keyturn.so \
-	/usr/libexec/keyturn/keyturn-agent /usr/bin/keyturnctl "$PRELOAD"; do
-	if [ ! -e "$f" ]; then
-		not_ok "installed in the image: $f missing (${KT_BUILD_MSG:-})"
-		finish
-		exit 1
-	fi
-done
+fscrypt_installed "$PRELOAD"
 if [ ! -e /sys/fs/ext4/features/encryption ]; then
 	skip "fscrypt re-key killed" "this kernel's ext4 has no encryption"
 	finish

@@ -9,6 +9,7 @@
 # adds nothing; a file held open at logout (busy = lazy); a re-key after
 # root changed the password.
 . /kt/tests/lib.sh
+. /kt/tests/fscrypt-lib.sh
 
 SVC=kt-test
 DPW=$(pw_of dave)
@@ -19,20 +20,11 @@ D=$ENC/dave/F2
 E=$PLAIN/erin/F2
 DW=/home/dave/.keyturn/fscrypt-F2
 EW=/home/erin/.keyturn/fscrypt-F2
-CONF=/etc/security/keyturn.conf
-FAST="--argon2-ms 100 --argon2-memory 16384"
 # by their paths: busybox's shell would run an applet of the same name
 MKFS=/sbin/mkfs.f2fs
 FSCK=/sbin/fsck.f2fs
 
-for f in /lib/x86_64-linux-gnu/security/pam_keyturn.so \
-	/usr/libexec/keyturn/keyturn-agent /usr/bin/keyturnctl; do
-	if [ ! -e "$f" ]; then
-		not_ok "installed in the image: $f missing (${KT_BUILD_MSG:-})"
-		finish
-		exit 1
-	fi
-done
+fscrypt_installed
 if ! grep -qw f2fs /proc/filesystems; then
 	skip "fscrypt directories on f2fs" "this kernel has no f2fs"
 	finish
@@ -49,37 +41,6 @@ if [ ! -x "$MKFS" ]; then
 	exit 0
 fi
 
-as_user() { su -s /bin/sh "$1" -c "$2"; }
-live_agents() {
-	for _p in /proc/[0-9]*; do
-		[ "$(cat "$_p/comm" 2>/dev/null)" = keyturn-agent ] || continue
-		_st=$(awk '{ print $3 }' "$_p/stat" 2>/dev/null)
-		[ "$_st" = Z ] || [ -z "$_st" ] || echo "${_p#/proc/}"
-	done
-}
-no_agents() { [ -z "$(live_agents)" ]; }
-# state USER: what keyturnctl status says of the key (open, locked, ...)
-state() {
-	keyturnctl status --user "$1" 2>/dev/null |
-		awk '$1 == "state:" { print $2; exit }'
-}
-is_open() { [ "$(state "$1")" = open ]; }
-is_locked() { [ "$(state "$1")" = locked ]; }
-# locked_dir DIR TEXT: names encrypted (no plain name), TEXT unreadable
-locked_dir() {
-	[ -n "$(ls -A "$1")" ] || return 1
-	[ ! -e "$1/note.txt" ] || return 1
-	! cat "$1"/* 2>/dev/null | grep -qF "$2"
-}
-enroll() { # DIR USER PASSWORD: keyturnctl enroll fscrypt
-	# shellcheck disable=SC2086 # $FAST: several words
-	printf '%s\n' "$3" |
-		keyturnctl enroll fscrypt "$1" --user "$2" --stdin $FAST \
-		> "$KT_TMP/enroll" 2>&1
-}
-new_dir() { # OWNER DIR
-	mkdir -p "$2" && chown "$1:$1" "$2" && chmod 0700 "$2"
-}
 # fstype_of MOUNTPOINT
 fstype_of() { awk -v m="$1" '$2 == m { print $3 }' /proc/mounts; }
 
