@@ -130,6 +130,10 @@ int rekey_main(int argc, char **argv);
 /* Sets a report: status, positive errno (0 for none), message. */
 void report_set(struct kt_report *r, enum kt_report_status status, int error,
 		const char *fmt, ...) _printf_(4, 5);
+/* A backend's open with no passphrase in this session (a login without a
+ * password): r says "left locked" and true is returned, for the open to
+ * return 0; false when there is one. */
+bool report_no_passphrase(const struct agent *a, struct kt_report *r);
 
 /*
  * Moves the agent into a new session keyring of its own and puts pass

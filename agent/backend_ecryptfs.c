@@ -237,13 +237,8 @@ int ecryptfs_open_volume(struct agent *a, const struct kt_volume *v,
 			   v->mountpoint);
 		return 0;
 	}
-	if (a->passphrase_key <= 0) {
-		report_set(r, KT_REPORT_LOCKED, ENOKEY,
-			   "no passphrase in this session (key %s not "
-			   "found): left locked",
-			   a->key_desc);
+	if (report_no_passphrase(a, r))
 		return 0;
-	}
 
 	lower = kt_dir_open_checked(v->source, a->user->uid);
 	if (lower < 0) {

@@ -111,13 +111,8 @@ int fscrypt_open_volume(struct agent *a, const struct kt_volume *v,
 			   "(key %s)", v->directory, hex);
 		return 0;
 	}
-	if (a->passphrase_key <= 0) {
-		report_set(r, KT_REPORT_LOCKED, ENOKEY,
-			   "no passphrase in this session (key %s not "
-			   "found): left locked",
-			   a->key_desc);
+	if (report_no_passphrase(a, r))
 		return 0;
-	}
 	k = unwrap(a, v, &key, r);
 	if (k < 0)
 		return k;

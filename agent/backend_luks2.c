@@ -148,13 +148,8 @@ int luks_open_volume(struct agent *a, const struct kt_volume *v,
 	}
 
 	if (k <= 0) {
-		if (a->passphrase_key <= 0) {
-			report_set(r, KT_REPORT_LOCKED, ENOKEY,
-				   "no passphrase in this session (key %s "
-				   "not found): left locked",
-				   a->key_desc);
+		if (report_no_passphrase(a, r))
 			return 0;
-		}
 		k = kt_luks_open_pinned(fd_path, v->uuid, v->dm_name,
 					a->key_desc, 0);
 		if (k < 0) {

@@ -32,6 +32,17 @@ void report_set(struct kt_report *r, enum kt_report_status status, int error,
 	va_end(ap);
 }
 
+bool report_no_passphrase(const struct agent *a, struct kt_report *r)
+{
+	if (a->passphrase_key > 0)
+		return false;
+	report_set(r, KT_REPORT_LOCKED, ENOKEY,
+		   "no passphrase in this session (key %s not found): left "
+		   "locked",
+		   a->key_desc);
+	return true;
+}
+
 void agent_cryptsetup_log(int priority, const char *message, void *userdata)
 {
 	/* libcryptsetup's own words, to the log only: never the terminal. */

@@ -41,6 +41,25 @@ int ctl_fail(int r, const char *what_fmt, ...)
 	return CTL_EXIT_FAILURE;
 }
 
+const char *ctl_dir_refusal(int r)
+{
+	switch (r) {
+	case -ELOOP:
+		return "a symbolic link (on the way or at the end)";
+	case -ENOTDIR:
+		return "not a directory";
+	case -EPERM:
+		return "not owned by the user, or a directory on the way "
+		       "others can write to";
+	case -EXDEV:
+		return "on a kernel file system";
+	case -EINVAL:
+		return "not a plain absolute path";
+	default:
+		return strerror(-r);
+	}
+}
+
 int ctl_user_lookup(const char *name, struct kt_user **ret)
 {
 	int r = kt_user_lookup(name, ret);

@@ -30,6 +30,8 @@ void ctl_error(const char *fmt, ...) _printf_(1, 2);
 int ctl_fail(int r, const char *what_fmt, ...) _printf_(2, 3);
 /* A usage error: the message, a hint at --help; returns CTL_EXIT_USAGE. */
 int ctl_usage_error(const char *fmt, ...) _printf_(1, 2);
+/* Why kt_dir_open_checked() refused a directory (r < 0), in words. */
+const char *ctl_dir_refusal(int r);
 /* Looks up user name: 0, or CTL_EXIT_FAILURE with the error said
  * ("No such user", or why the lookup failed). */
 struct kt_user;

@@ -23,25 +23,6 @@ void ctl_place_clear(struct place *p)
 	p->parent = kt_close(p->parent);
 }
 
-const char *ctl_place_refusal(int r)
-{
-	switch (r) {
-	case -ELOOP:
-		return "a symbolic link (on the way or at the end)";
-	case -ENOTDIR:
-		return "not a directory";
-	case -EPERM:
-		return "not owned by the user, or a directory on the way "
-		       "others can write to";
-	case -EXDEV:
-		return "on a kernel file system";
-	case -EINVAL:
-		return "not a plain absolute path";
-	default:
-		return strerror(-r);
-	}
-}
-
 /* The parent must belong to the user (a home) or to root (/home). */
 static int open_parent(const char *dir, uid_t uid)
 {
@@ -72,14 +53,14 @@ int ctl_place_open(struct place *p, uid_t uid)
 	if (p->path[0] != '/' || !strcmp(name, "/") || !strcmp(name, ".") ||
 	    !strcmp(name, "..") || strlen(name) > NAME_MAX) {
 		ctl_error("The %s %s is refused: %s", p->what, p->path,
-			  ctl_place_refusal(-EINVAL));
+			  ctl_dir_refusal(-EINVAL));
 		return -EINVAL;
 	}
 	strcpy(p->name, name);
 	p->parent = open_parent(dirname(dir_copy), uid);
 	if (p->parent < 0) {
 		ctl_error("The %s %s is refused: %s: %s", p->what, p->path,
-			  dir_copy, ctl_place_refusal(p->parent));
+			  dir_copy, ctl_dir_refusal(p->parent));
 		return p->parent;
 	}
 	if (fstatat(p->parent, p->name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
@@ -96,7 +77,7 @@ int ctl_place_open(struct place *p, uid_t uid)
 					       : -EPERM;
 
 		ctl_error("The %s %s is refused: %s", p->what, p->path,
-			  ctl_place_refusal(r));
+			  ctl_dir_refusal(r));
 		return r;
 	}
 	p->existed = true;

@@ -27,7 +27,6 @@ struct place {
 };
 
 void ctl_place_clear(struct place *p);
-const char *ctl_place_refusal(int r);
 int ctl_place_open(struct place *p, uid_t uid);
 int ctl_place_dir(const struct place *p, uid_t uid);
 int ctl_place_empty(const struct place *p, uid_t uid);

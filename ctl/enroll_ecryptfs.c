@@ -127,7 +127,7 @@ static int read_sig_file(const struct kt_user *u, const struct place *wdir,
 	}
 	dfd = ctl_place_dir(wdir, u->uid);
 	if (dfd < 0) {
-		ctl_error("%s is refused: %s", dir, ctl_place_refusal(dfd));
+		ctl_error("%s is refused: %s", dir, ctl_dir_refusal(dfd));
 		return dfd;
 	}
 	fd = openat(dfd, SIG_FILE,

@@ -30,28 +30,7 @@
 #include "user.h"
 #include "wrapped.h"
 
-
-
 /* ---- the directory ------------------------------------------------------- */
-
-static const char *dir_refusal(int r)
-{
-	switch (r) {
-	case -ELOOP:
-		return "a symbolic link (on the way or at the end)";
-	case -ENOTDIR:
-		return "not a directory";
-	case -EPERM:
-		return "not owned by the user, or a directory on the way "
-		       "others can write to";
-	case -EINVAL:
-		return "not a plain absolute path";
-	case -EXDEV:
-		return "on a kernel file system";
-	default:
-		return strerror(-r);
-	}
-}
 
 /*
  * Names the filesystem of fd and the fix for its type, for one without
@@ -342,7 +321,7 @@ int ctl_enroll_fscrypt(int argc, char **argv)
 	dir = kt_fscrypt_dir_open(a.directory, user->uid);
 	if (dir < 0) {
 		ctl_error("The directory %s is refused: %s", a.directory,
-			  dir_refusal(dir));
+			  ctl_dir_refusal(dir));
 		return CTL_EXIT_FAILURE;
 	}
 	r = kt_fscrypt_get_policy(dir, &policy);
@@ -393,7 +372,7 @@ int ctl_enroll_fscrypt(int argc, char **argv)
 		return CTL_EXIT_FAILURE;
 	if (r < 0 && r != -ENOENT) {
 		ctl_error("The wrapped file %s is refused: %s", wrapped,
-			  dir_refusal(r));
+			  ctl_dir_refusal(r));
 		return CTL_EXIT_FAILURE;
 	}
 	wdir = kt_close(r);
@@ -414,7 +393,7 @@ int ctl_enroll_fscrypt(int argc, char **argv)
 	if (wdir < 0) {
 		if (wdir != -EEXIST)
 			ctl_error("The wrapped file %s is refused: %s",
-				  wrapped, dir_refusal(wdir));
+				  wrapped, ctl_dir_refusal(wdir));
 		return CTL_EXIT_FAILURE;
 	}
 	r = a.import ? enroll_import(&a, config, user, dir, wdir, wname,
@@ -454,7 +433,7 @@ void ctl_fscrypt_print_status(const struct kt_config *c,
 		printf("  state:    unknown (%s)\n",
 		       r == -ENODATA  ? "not encrypted"
 		       : r == -EPROTO ? "a v1 policy, refused"
-				      : dir_refusal(r));
+				      : ctl_dir_refusal(r));
 		return;
 	}
 	kt_fscrypt_identifier_hex(policy.identifier, hex);
