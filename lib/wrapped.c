@@ -348,9 +348,12 @@ static bool is_temporary_of(const char *entry, const char *name)
  * Removes what writes of name killed before their rename left beside it:
  * regular files (never following a link) of the new file's owner, or of
  * this writer's (killed before its fchown), named as create_temporary()
- * names them. Writers of one file are serialized by
- * their callers (the user's session lock), so none is in flight. Best
- * effort: the new file is in place either way.
+ * names them. Re-keys, the writers that replace a file, hold the user's
+ * session lock, so none of them is in flight. An enroll (no lock: it
+ * writes only a file that is not there yet) racing with another writer
+ * of the same name can lose its temporary here: its rename then fails
+ * and it says so, where it would otherwise have replaced the file just
+ * written. Best effort: the new file is in place either way.
  */
 static void remove_stale_temporaries(int dirfd, const char *name,
 				     uid_t owner)

@@ -125,7 +125,8 @@ int kt_wrapped_rewrap(const uint8_t *buf, size_t len,
  * renamed over name and the directory fsynced. Either the old file or the
  * new one is there at every instant; the temporary file is removed on
  * failure, and after the rename so is any a write of name killed before
- * its own rename left (callers serialize writers of one file).
+ * its own rename left (re-keys of a file are serialized by the session
+ * lock; an enroll racing with another writer may then fail its rename).
  */
 int kt_wrapped_write_at(int dirfd, const char *name, uid_t owner,
 			gid_t group, const uint8_t *buf, size_t len) _wur_;
