@@ -223,7 +223,7 @@ boot() { # RELEASE IMAGE-DIR DISK LUKS KTDISK PHASE
 		-drive "file=$kt,format=raw,if=virtio" \
 		-append "$append" </dev/null >"$log" 2>&1 &
 	QPID=$!
-	local line done="" booted=""
+	local line done="" booted="" diags=0
 	while IFS= read -r line; do
 		line=${line%$'\r'}
 		[ -n "${KT_DEB_VERBOSE:-}" ] && [ "${line#*KT| }" = "$line" ] &&
@@ -235,8 +235,13 @@ boot() { # RELEASE IMAGE-DIR DISK LUKS KTDISK PHASE
 		case $line in
 		"@booted"*) booted=$(elapsed "$tb"); say "$rel: multi-user reached, ${booted} s after qemu started (phase $phase)"; continue ;;
 		"@done"*) done=1; continue ;;
-		"ok "*) PASSED=$((PASSED + 1)) ;;
-		"not ok"*) FAILED=$((FAILED + 1)) ;;
+		"ok "*) PASSED=$((PASSED + 1)); diags=0 ;;
+		"not ok"*) FAILED=$((FAILED + 1)); echo "$rel: $line" >> "$WORK/failed"; diags=6 ;;
+		"# "*)
+			if [ "$diags" -gt 0 ]; then
+				echo "$rel:   $line" >> "$WORK/failed"
+				diags=$((diags - 1))
+			fi ;;
 		"SKIP"*) SKIPPED=$((SKIPPED + 1)) ;;
 		esac
 		echo "$rel: $line"
@@ -247,7 +252,8 @@ boot() { # RELEASE IMAGE-DIR DISK LUKS KTDISK PHASE
 	debugfs -R "dump /journal-$phase.log $WORK/journal-$rel-$phase.log" "$kt" \
 		>/dev/null 2>&1 || true
 	if [ -z "$done" ]; then
-		echo "not ok - $rel phase $phase: the guest finished its tests (timeout ${TIMEOUT}s?)"
+		echo "not ok - $rel phase $phase: the guest finished its tests (timeout ${TIMEOUT}s?)" |
+			tee -a "$WORK/failed"
 		tail -25 "$log" | tr -d '\r' | sed 's/^/#   /'
 		FAILED=$((FAILED + 1))
 	fi
@@ -327,6 +333,11 @@ while [ $# -gt 0 ]; do
 done
 
 say "total $(elapsed) s"
+# the failures again, last: a log read from its end (CI's) shows them
+if [ -s "$WORK/failed" ]; then
+	say "what failed, with its first diagnostics (all of them above):"
+	sed 's/^/#   /' "$WORK/failed"
+fi
 [ "$SKIPPED" -gt 0 ] && say "$SKIPPED skipped"
 echo "$PASSED passed, $FAILED failed"
 [ "$FAILED" -eq 0 ]
