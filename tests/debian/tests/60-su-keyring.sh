@@ -38,6 +38,10 @@ echo "$planted" > "$D/planted"
 spy=$!
 i=1
 while [ "$i" -le 3 ]; do
+	# the next su only once the test saw the last one locked: a su that
+	# began at once could open before the last agent was gone, and the
+	# test would never see the volume locked in between
+	while [ ! -e "$D/go-$i" ]; do sleep 0.2; done
 	expect /kt/tests/pw.exp su alice -c \
 		"while [ ! -e $D/end-$i ]; do sleep 0.2; done" \
 		> "$D/expect-$i" 2>&1
@@ -60,6 +64,7 @@ KT_IGNORE_KEY=$(printf %08x "$(cat "$D/planted" 2>/dev/null || echo 0)")
 i=1
 while [ "$i" -le 3 ]; do
 	t=$(uptime_s)
+	touch "$D/go-$i"
 	if wait_for 90 vol_open; then
 		ok "su alice #$i from bob's keyring: the volume opens ($(since "$t") s)"
 	else
