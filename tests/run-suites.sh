@@ -5,7 +5,7 @@
 set -u
 cd "$(dirname "$0")/.."
 
-passed=0 failed=0 skipped=0 failures=""
+passed=0 failed=0 skipped=0 failures="" times=""
 
 run() { # name command...
 	name=$1
@@ -22,6 +22,7 @@ run() { # name command...
 
 for suite in "$@"; do
 	echo "== $suite"
+	t0=$(date +%s)
 	case $suite in
 	unit|pam|host)
 		for t in tests/$suite/test_*; do
@@ -48,9 +49,12 @@ for suite in "$@"; do
 	*)
 		echo "unknown suite $suite" >&2; exit 2 ;;
 	esac
+	times="$times $suite $(($(date +%s) - t0)) s,"
 done
 
 echo
+# where the time went (CI's budget), at the end where a log's tail shows it
+echo "suites took:${times%,}"
 [ -n "$failures" ] && echo "failed:$failures"
 echo "$passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ]
